@@ -1,0 +1,93 @@
+"""One lab, declared once: the student's side in labs/<lab>, the instructor's
+side in solutions/<lab>, and the binary for a staged submission.
+
+Every test binary is the same test sources linked against one
+implementation, so the reference, the skeleton and each submission answer
+exactly the same test cases.
+"""
+
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
+load("//grader/bazel:copts.bzl", "OWN_COPTS", "STUDENT_COPTS")
+
+_STAGE = ["//_stage:__subpackages__"]
+
+def lab_public(name, header, skeleton, public_tests, test_support = []):
+    """labs/<name>/BUILD: the header, the skeleton and the public tests.
+
+    test_support: headers the public and hidden tests share.
+    """
+    cc_library(
+        name = "api",
+        hdrs = [header],
+        visibility = ["//visibility:public"],
+    )
+    cc_library(
+        name = "skeleton",
+        srcs = [skeleton],
+        copts = STUDENT_COPTS,
+        deps = [":api"],
+        visibility = ["//visibility:public"],
+    )
+    cc_library(
+        name = "public_tests",
+        srcs = public_tests,
+        hdrs = test_support,
+        copts = OWN_COPTS,
+        deps = [":api", "//grader/harness", "@doctest"],
+        alwayslink = True,
+        visibility = ["//visibility:public"],
+    )
+
+    # The public tests alone, for a starter pack that has no solutions/.
+    cc_library(
+        name = "public_suite",
+        deps = [":public_tests", "//grader/harness:main"],
+        visibility = _STAGE,
+    )
+
+def lab_solution(name, reference, hidden_tests):
+    """solutions/<name>/BUILD: the reference, hidden tests, and its test run."""
+    lab = "//labs/" + name
+    cc_library(
+        name = "reference",
+        srcs = [reference],
+        copts = OWN_COPTS,
+        deps = [lab + ":api"],
+    )
+    cc_library(
+        name = "hidden_tests",
+        srcs = hidden_tests,
+        copts = OWN_COPTS,
+        deps = [lab + ":api", lab + ":public_tests", "//grader/harness", "@doctest"],
+        alwayslink = True,
+    )
+
+    # Every test of the lab, public and hidden, for any implementation.
+    cc_library(
+        name = "tests",
+        deps = [lab + ":public_tests", ":hidden_tests", "//grader/harness:main"],
+        visibility = _STAGE,
+    )
+
+    # `bazel test //...` proves the reference passes everything.
+    cc_test(
+        name = "reference_test",
+        size = "medium",
+        deps = [":reference", ":tests"],
+    )
+
+def lab_submission(lab, srcs, tests):
+    """_stage/<slot>/<lab>/BUILD, written by the grader: one submission.
+
+    Only the student's own files compile here; the tests are already built.
+    """
+    cc_library(
+        name = "submission",
+        srcs = srcs,
+        copts = STUDENT_COPTS,
+        deps = ["//labs/" + lab + ":api"],
+    )
+    cc_binary(
+        name = "tests",
+        deps = [":submission", tests],
+    )

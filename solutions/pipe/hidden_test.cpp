@@ -1,0 +1,90 @@
+// Lab `pipe`: hidden tests, graded but not shipped in the starter pack.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "grader/harness/child.h"
+#include "grader/harness/fd.h"
+#include "grader/harness/payload.h"
+#include "labs/pipe/pipe_lab.h"
+#include "labs/pipe/pipe_test_support.h"
+
+using ipclab::Outcome;
+using pipelab::testing::kDeadline;
+using pipelab::testing::run_pipeline_captured;
+
+TEST_SUITE("pipe (hidden)") {
+
+TEST_CASE("write_all and read_all carry every size around the pipe's limits") {
+  for (std::size_t size : {1UL, 4095UL, 4096UL, 4097UL, 65535UL, 65536UL, 65537UL, (1UL << 20) + 3}) {
+    CAPTURE(size);
+    const std::string message = ipclab::pattern(size, static_cast<std::uint32_t>(size));
+    ipclab::Pipe pipe;
+    ipclab::Child writer([&] {
+      pipe.read.reset();
+      // Dribble it out in odd-sized pieces so no single read sees it all.
+      for (std::size_t at = 0; at < message.size(); at += 1000) {
+        ipclab::write_fully(pipe.write.get(), std::string_view(message).substr(at, 1000));
+      }
+      return std::string();
+    });
+    pipe.write.reset();
+    Outcome got = ipclab::run_in_child([&] { return pipelab::read_all(pipe.read.get()); }, kDeadline);
+    REQUIRE_MESSAGE(got.ok(), got.describe());
+    CHECK_MESSAGE(got.value == message, ipclab::first_difference(message, got.value));
+    CHECK(writer.finish(kDeadline).ok());
+  }
+}
+
+TEST_CASE("ask_child carries an empty request and an empty answer") {
+  Outcome outcome = ipclab::run_in_child(
+      [] { return "[" + pipelab::ask_child("", [](std::string_view) { return std::string(); }) + "]"; },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK(outcome.value == "[]");
+}
+
+TEST_CASE("ask_child reports a child that fails") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        try {
+          pipelab::ask_child("x", [](std::string_view) -> std::string { throw std::runtime_error("serve failed"); });
+        } catch (const std::runtime_error&) {
+          return std::string("runtime_error");
+        }
+        return std::string("no exception");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK(outcome.value == "runtime_error");
+}
+
+TEST_CASE("run_pipeline runs five stages") {
+  auto run = run_pipeline_captured(
+      {{"cat"}, {"sort"}, {"uniq"}, {"tr", "a-z", "A-Z"}, {"wc", "-l"}}, "c\nb\na\nb\nc\n");
+  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  CHECK(run.output == "3\n");
+  CHECK(run.outcome.value == "0");
+}
+
+TEST_CASE("run_pipeline streams more than 64 KiB between stages") {
+  auto run = run_pipeline_captured({{"head", "-c", "1000000", "/dev/zero"}, {"cat"}, {"wc", "-c"}});
+  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  CHECK(run.output == "1000000\n");
+}
+
+TEST_CASE("run_pipeline returns 128+N when the last stage is killed by signal N") {
+  auto run = run_pipeline_captured({{"true"}, {"sh", "-c", "kill -TERM $$"}});
+  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  CHECK(run.outcome.value == "143");
+}
+
+TEST_CASE("run_pipeline runs a single stage") {
+  auto run = run_pipeline_captured({{"sh", "-c", "echo one; exit 7"}});
+  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  CHECK(run.output == "one\n");
+  CHECK(run.outcome.value == "7");
+}
+
+}  // TEST_SUITE
