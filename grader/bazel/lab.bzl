@@ -26,6 +26,7 @@ def lab_public(name, header, skeleton, public_tests, test_support = []):
         srcs = [skeleton],
         copts = STUDENT_COPTS,
         deps = [":api"],
+        alwayslink = True,
         visibility = ["//visibility:public"],
     )
     cc_library(
@@ -53,6 +54,7 @@ def lab_solution(name, reference, hidden_tests):
         srcs = [reference],
         copts = OWN_COPTS,
         deps = [lab + ":api"],
+        alwayslink = True,  # linked whole, whatever the link order
     )
     cc_library(
         name = "hidden_tests",
@@ -67,6 +69,13 @@ def lab_solution(name, reference, hidden_tests):
         name = "tests",
         deps = [lab + ":public_tests", ":hidden_tests", "//grader/harness:main"],
         visibility = _STAGE,
+    )
+
+    # The grader runs this one, a test case at a time (static: one file to
+    # put in a sandbox).
+    cc_binary(
+        name = "reference_tests",
+        deps = [":reference", ":tests"],
     )
 
     # `bazel test //...` proves the reference passes everything.
@@ -86,6 +95,7 @@ def lab_submission(lab, srcs, tests):
         srcs = srcs,
         copts = STUDENT_COPTS,
         deps = ["//labs/" + lab + ":api"],
+        alwayslink = True,  # linked whole, whatever the link order
     )
     cc_binary(
         name = "tests",

@@ -194,7 +194,7 @@ TEST_CASE("run_pipeline returns 127 when the last command cannot be run") {
   CHECK(run.outcome.value == "127");
 }
 
-TEST_CASE("run_pipeline gives each stage only stdin, stdout and stderr") {
+TEST_CASE("run_pipeline gives each stage only descriptors 0 1 and 2") {
   const auto stage = ipclab::helper_command("echo-fds");
   auto run = run_pipeline_captured({stage, stage, stage}, "input\n");
   REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());

@@ -1,0 +1,1 @@
+"""IPC Labs grader: stage, build, sandbox, run, score, report."""

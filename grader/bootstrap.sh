@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what IPC Labs needs from Debian's packages, when it is missing,
+# and says what it does. Run by ./grade and ./test before anything else.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap   # Bazel 4.2, the build
+  bazel-rules-java  # @rules_java, which Bazel 4 loads even for C++
+  doctest-dev       # the C++ test framework
+  g++               # the compiler
+  bubblewrap        # the sandbox for each test process
+  util-linux        # prlimit: resource limits for each test process
+  python3-rich      # the grader's tables and progress
+  python3-pytest    # the grader's own tests
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  command="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "IPC Labs needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them as root, then run this again:  sudo $command" >&2
+    exit 2
+  fi
+  echo "Installing from Debian's packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
+    # Package lists may be stale on a fresh machine: refresh once, retry.
+    apt-get update -q >&2
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  fi
+fi
+
+# POSIX message queues are listed in /dev/mqueue only where an mqueue file
+# system is mounted; the harness's leak checks read it there. Containers
+# often lack it: mount it when we can, or say how.
+if ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
+  if [[ $(id -u) -eq 0 ]]; then
+    mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue ||
+      echo "warning: could not mount /dev/mqueue; queue leak checks outside the sandbox will see nothing" >&2
+  else
+    echo "note: /dev/mqueue is not mounted; as root: mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue" >&2
+  fi
+fi

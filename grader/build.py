@@ -1,0 +1,61 @@
+"""Build: compile with Bazel, in the repository's one output base, so a warm
+re-grade recompiles only the student's file. A compile error is a verdict
+(the compiler's diagnostics, trimmed), never a grader crash."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+from grader.errors import GraderError
+from grader.lab import REPO
+
+# Lines of compiler output kept in feedback; the first errors are the ones
+# that matter, the rest are usually consequences.
+MAX_DIAGNOSTIC_LINES = 60
+
+BAZEL_FLAGS = ["--color=no", "--curses=no", "--noshow_progress", "--show_result=0"]
+
+# Bazel's own chatter, which says nothing about the student's code.
+_NOISE = re.compile(
+    r"^(INFO:|Loading|Analyzing|Target |FAILED: Build|ERROR: Build did NOT|\[\d|\d+\.\d+: src/main/tools/"
+    r"|  exec env|    [A-Z_]+=|  (/usr/bin/)?(gcc|external/|bazel-out/))"
+)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    diagnostics: str = ""
+
+
+def bazel(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["bazel", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except FileNotFoundError as e:
+        raise GraderError("bazel is not installed", tip="run ./grade once as root: it installs bazel-bootstrap") from e
+    except subprocess.TimeoutExpired as e:
+        raise GraderError(f"bazel did not finish within {timeout:.0f} s: {' '.join(args)}") from e
+
+
+def build(target: str) -> BuildResult:
+    result = bazel("build", *BAZEL_FLAGS, target)
+    if result.returncode == 0:
+        return BuildResult(ok=True)
+    return BuildResult(ok=False, diagnostics=trim_diagnostics(result.stderr))
+
+
+def trim_diagnostics(stderr: str) -> str:
+    execroot = re.compile(r"/\S*/execroot/ipc_labs/")
+    lines = []
+    for line in stderr.splitlines():
+        if _NOISE.match(line):
+            continue
+        lines.append(execroot.sub("", line))
+    if len(lines) > MAX_DIAGNOSTIC_LINES:
+        dropped = len(lines) - MAX_DIAGNOSTIC_LINES
+        lines = lines[:MAX_DIAGNOSTIC_LINES] + [f"... {dropped} more lines; fix the first errors first"]
+    return "\n".join(lines).strip()

@@ -1,0 +1,125 @@
+"""./grade — the one entry point.
+
+    ./grade                      every lab, reference and skeleton side by side
+    ./grade LAB [options]        grade one submission of LAB
+    ./grade list                 the labs in this repository
+
+main(argv) is a plain function the tests call; ./grade is a thin wrapper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from enum import IntEnum
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import pipeline, report, sandbox
+from grader.errors import GraderError
+from grader.lab import REPO, Lab, available_labs, load_lab
+
+
+class Exit(IntEnum):
+    OK = 0
+    LAB_BROKEN = 1  # a lab's reference fails, or its skeleton scores: fix the lab
+    ERROR = 2  # the grader could not do its job (never the student's fault)
+
+
+def main(argv: list[str]) -> int:
+    err = Console(stderr=True, highlight=False)
+    try:
+        if not argv:
+            return overview(Console(highlight=False, width=_width()))
+        if argv[0] == "list":
+            print("\n".join(available_labs()))
+            return Exit.OK
+        return grade_one(parse_grade_args(argv))
+    except GraderError as e:
+        err.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False)
+        if e.tip:
+            err.print(f"[bold]tip:[/] {e.tip}")
+        return Exit.ERROR
+
+
+def parse_grade_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="./grade",
+        description="Grade one submission of a lab. With no arguments: grade every lab's reference and skeleton.",
+    )
+    parser.add_argument("lab", help="the lab to grade: " + ", ".join(available_labs()))
+    parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
+    parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text")
+    parser.add_argument("--output", type=Path, help="write the report to this file instead of standard output")
+    return parser.parse_args(argv)
+
+
+def grade_one(args: argparse.Namespace) -> int:
+    lab = load_lab(args.lab)
+    submission: Path = args.submission or lab.directory
+    if not submission.is_dir():
+        raise GraderError(
+            f"the submission {submission} is not a directory",
+            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
+        )
+    box = detect_sandbox()
+    console = Console(stderr=args.format != "text" and args.output is None, highlight=False, width=_width())
+    with console.status(f"building {lab.name} …"):
+        reference = pipeline.prepare_reference(lab, box)
+        grade = pipeline.grade(lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box)
+    if args.format == "text" and args.output is None:
+        report.print_grade(grade, console)
+    else:
+        text = report.render_machine(grade, args.format) if args.format != "text" else _plain_text(grade)
+        if args.output:
+            report.write_atomically(args.output, text)
+            console.print(f"{lab.name}: {grade.score:g} / {grade.max_score:g} — report written to {args.output}")
+        else:
+            sys.stdout.write(text)
+    return Exit.LAB_BROKEN if grade.broken_tests else Exit.OK
+
+
+def overview(console: Console) -> int:
+    box = detect_sandbox()
+    rows = []
+    for name in available_labs():
+        lab = load_lab(name)
+        with console.status(f"{name}: building the reference …"):
+            reference = pipeline.prepare_reference(lab, box)
+        rows.append(tuple(_grade_side(lab, side, reference, box, console) for side in ("reference", "skeleton")))
+    for reference_grade, skeleton_grade in rows:
+        report.print_grade(skeleton_grade, console)
+        console.print()
+    report.print_overview(rows, console)
+    healthy = all(r.score == r.max_score and s.score == 0 and not r.broken_tests for r, s in rows)
+    return Exit.OK if healthy else Exit.LAB_BROKEN
+
+
+def _grade_side(lab: Lab, side: str, reference: pipeline.Reference, box: sandbox.Sandbox, console: Console):
+    directory = lab.solution_directory if side == "reference" else lab.directory
+    with console.status(f"{lab.name}: grading the {side} …"):
+        return pipeline.grade(lab, directory, side, reference, box)
+
+
+def _width() -> int | None:
+    # Reports piped to a file or a CI log get room for the test names.
+    return None if sys.stdout.isatty() else 120
+
+
+_sandbox_warned = False
+
+
+def detect_sandbox() -> sandbox.Sandbox:
+    global _sandbox_warned
+    box = sandbox.detect()
+    if not box.isolated and not _sandbox_warned:
+        Console(stderr=True).print(f"[yellow]warning:[/] reduced isolation — {box.reason}")
+        _sandbox_warned = True
+    return box
+
+
+def _plain_text(grade) -> str:
+    console = Console(record=True, width=120, file=open("/dev/null", "w"))
+    report.print_grade(grade, console)
+    return console.export_text()

@@ -1,0 +1,166 @@
+"""A lab, as its lab.toml describes it. The grader reads nothing about a lab
+from anywhere else, so adding a lab is adding a directory."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.errors import GraderError
+
+REPO = Path(__file__).resolve().parent.parent
+LABS = REPO / "labs"
+SOLUTIONS = REPO / "solutions"
+
+# Characters doctest's --test-case filter treats specially: a name holding one
+# could select the wrong test cases, so such names are refused.
+FILTER_CHARACTERS = set(",*?\\[]")
+CATEGORIES = {"ordering", "boundaries", "eof", "blocking", "nonblocking", "cleanup", "errors", "stress"}
+VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    name: str
+    points: float
+    category: str
+    hint: str
+    hidden: bool = False
+    timeout: float | None = None  # seconds; None: the lab's default
+    depends: tuple[str, ...] = ()
+    visibility: str = "visible"  # as Gradescope shows it to students
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    title: str
+    student_files: tuple[str, ...]
+    timeout: float
+    tests: tuple[TestSpec, ...]
+    limits: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> Path:
+        return LABS / self.name
+
+    @property
+    def solution_directory(self) -> Path:
+        return SOLUTIONS / self.name
+
+    @property
+    def has_solution(self) -> bool:
+        """Starter packs ship without solutions/: public tests only."""
+        return (self.solution_directory / "BUILD").exists()
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    def test(self, name: str) -> TestSpec:
+        return next(t for t in self.tests if t.name == name)
+
+    def timeout_of(self, test: TestSpec) -> float:
+        return test.timeout if test.timeout is not None else self.timeout
+
+
+def available_labs() -> list[str]:
+    return sorted(p.parent.name for p in LABS.glob("*/lab.toml"))
+
+
+def load_lab(name: str) -> Lab:
+    path = LABS / name / "lab.toml"
+    if not path.exists():
+        known = ", ".join(available_labs()) or "none"
+        raise GraderError(f"there is no lab named {name!r}", tip=f"labs in this repository: {known}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise GraderError(f"{path.relative_to(REPO)} is not valid TOML: {e}") from e
+    return _parse(name, data, path.relative_to(REPO))
+
+
+def _parse(name: str, data: dict, where: Path) -> Lab:
+    header = data.get("lab", {})
+    problems: list[str] = []
+    tests = []
+    for index, raw in enumerate(data.get("tests", [])):
+        label = f"[[tests]] #{index + 1} ({raw.get('name', 'no name')!r})"
+        missing = [key for key in ("name", "points", "category", "hint") if key not in raw]
+        if missing:
+            problems.append(f"{label} lacks {', '.join(missing)}")
+            continue
+        if FILTER_CHARACTERS & set(raw["name"]):
+            problems.append(f"{label}: a test name may not contain any of , * ? \\ [ ]")
+        if raw["category"] not in CATEGORIES:
+            problems.append(f"{label}: category {raw['category']!r} is not one of {sorted(CATEGORIES)}")
+        hidden = bool(raw.get("hidden", False))
+        visibility = raw.get("visibility", "after_published" if hidden else "visible")
+        if visibility not in VISIBILITIES:
+            problems.append(f"{label}: visibility {visibility!r} is not one of {sorted(VISIBILITIES)}")
+        tests.append(
+            TestSpec(
+                name=raw["name"],
+                points=float(raw["points"]),
+                category=raw["category"],
+                hint=raw["hint"].strip(),
+                hidden=hidden,
+                timeout=raw.get("timeout"),
+                depends=tuple(raw.get("depends", ())),
+                visibility=visibility,
+            )
+        )
+    problems += _check_names(tests)
+    for key in ("title", "student_files"):
+        if key not in header:
+            problems.append(f"[lab] lacks {key}")
+    if problems:
+        raise GraderError(f"{where} is not a valid lab description:\n  " + "\n  ".join(problems))
+    return Lab(
+        name=name,
+        title=header["title"],
+        student_files=tuple(header["student_files"]),
+        timeout=float(header.get("timeout", 20)),
+        tests=tuple(tests),
+        limits=dict(data.get("limits", {})),
+    )
+
+
+def _check_names(tests: list[TestSpec]) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for test in tests:
+        # doctest matches --test-case without regard to case.
+        if test.name.lower() in seen:
+            problems.append(f"test {test.name!r} is declared twice")
+        seen.add(test.name.lower())
+    names = {t.name for t in tests}
+    for test in tests:
+        for dependency in test.depends:
+            if dependency not in names:
+                problems.append(f"test {test.name!r} depends on {dependency!r}, which is not declared")
+    return problems
+
+
+def check_against_binary(lab: Lab, listed: dict[str, bool]) -> None:
+    """Refuse a lab whose lab.toml and test binary disagree.
+
+    listed: test case name -> whether its source is a hidden test.
+    """
+    declared = {t.name: t for t in lab.tests}
+    problems = [f"test case {n!r} is in the tests but has no entry in lab.toml" for n in listed if n not in declared]
+    for name, test in declared.items():
+        if name not in listed:
+            if test.hidden and not lab.has_solution:
+                continue  # a starter pack: hidden tests are not there, by design
+            problems.append(f"lab.toml declares {name!r}, but no test case has that name")
+        elif listed[name] != test.hidden:
+            where = "a hidden test source (solutions/)" if listed[name] else "a public test source (labs/)"
+            problems.append(f"{name!r} is in {where}, but lab.toml says hidden = {str(test.hidden).lower()}")
+    if problems:
+        raise GraderError(
+            f"lab {lab.name!r} is broken: labs/{lab.name}/lab.toml does not match its tests:\n  "
+            + "\n  ".join(problems),
+            tip="every test case needs exactly one [[tests]] entry with the same name",
+        )

@@ -1,0 +1,197 @@
+"""Report: one Grade, shown to people (a terminal table with feedback) or to
+machines (JSON; Gradescope's results.json). Machine reports carry a format
+version and are written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader.run import Status
+from grader.score import LAB_BROKEN, Grade, TestResult
+
+FORMAT_VERSION = 1
+# Lines of a failing test's output shown in the terminal (all of it goes to JSON).
+TERMINAL_OUTPUT_LINES = 25
+
+_DOCTEST_FRAME = re.compile(r"^(=+|\[doctest\].*|TEST SUITE:.*|TEST CASE:.*|\S+\.cpp:\d+:\s*)$")
+
+
+def feedback_output(output: str) -> str:
+    """A test's output without doctest's frame (separators, summary, the
+    test's own name, which every report already shows)."""
+    lines = [line for line in output.splitlines() if not _DOCTEST_FRAME.match(line)]
+    return "\n".join(lines).strip()
+
+
+def status_text(result: TestResult) -> str:
+    return result.status if isinstance(result.status, str) else result.status.value
+
+
+def feedback(result: TestResult) -> str:
+    """Everything a student needs about one failed test: what happened, the
+    evidence, and the hint."""
+    if result.passed:
+        return ""
+    parts = [result.detail] if result.detail else []
+    evidence = feedback_output(result.output)
+    if evidence:
+        parts.append(evidence)
+    if result.status not in (LAB_BROKEN, Status.SKIPPED):
+        parts.append("hint: " + result.spec.hint)
+    return "\n".join(parts)
+
+
+def not_graded_results(grade: Grade) -> list[TestResult]:
+    """A submission that did not build still lists every test, at 0."""
+    if grade.gradable:
+        return grade.results
+    return [TestResult(spec, "not graded", 0.0, detail="the submission did not build") for spec in grade.lab.tests]
+
+
+# ---- machines -----------------------------------------------------------
+
+
+def to_json(grade: Grade) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "lab": grade.lab.name,
+        "submission": grade.label,
+        "score": grade.score,
+        "max_score": grade.max_score,
+        "gradable": grade.gradable,
+        "diagnostics": grade.diagnostics,
+        "isolation": grade.isolation,
+        "broken_tests": grade.broken_tests,
+        "execution_time": round(grade.seconds, 3),
+        "tests": [
+            {
+                "name": r.spec.name,
+                "score": r.score,
+                "max_score": r.spec.points,
+                "status": status_text(r),
+                "category": r.spec.category,
+                "hidden": r.spec.hidden,
+                "seconds": round(r.seconds, 3),
+                "output": feedback(r),
+            }
+            for r in not_graded_results(grade)
+        ],
+    }
+
+
+def to_gradescope(grade: Grade) -> dict[str, Any]:
+    """Gradescope's autograder results.json: score, execution_time, output,
+    and per test name, number, score, max_score, status, output, tags,
+    visibility."""
+    summary = f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}"
+    if not grade.gradable:
+        summary += "\n\nYour submission could not be graded:\n" + grade.diagnostics
+    return {
+        "score": grade.score,
+        "execution_time": max(1, round(grade.seconds)),
+        "output": summary,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": r.spec.name,
+                "number": str(index),
+                "score": r.score,
+                "max_score": r.spec.points,
+                "status": "passed" if r.passed else "failed",
+                "output": feedback(r),
+                "tags": [r.spec.category],
+                "visibility": r.spec.visibility,
+            }
+            for index, r in enumerate(not_graded_results(grade), start=1)
+        ],
+    }
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def render_machine(grade: Grade, fmt: str) -> str:
+    data = to_gradescope(grade) if fmt == "gradescope" else to_json(grade)
+    return json.dumps(data, indent=2) + "\n"
+
+
+# ---- people -------------------------------------------------------------
+
+_STYLE = {Status.PASSED: "green", "lab broken": "yellow", Status.SKIPPED: "dim"}
+
+
+def print_grade(grade: Grade, console: Console) -> None:
+    console.print(Text(f"{grade.lab.name} — {grade.lab.title}", style="bold"), f"  ({grade.label})")
+    if grade.isolation != "bubblewrap":
+        console.print(Text(f"reduced isolation — {grade.isolation}", style="yellow"))
+    if not grade.gradable:
+        console.print(Text("Not gradable: the submission did not build.", style="bold red"))
+        console.print(grade.diagnostics, markup=False, highlight=False)
+        console.print(Text(f"Score: 0 / {grade.max_score:g}", style="bold"))
+        return
+    table = Table(show_lines=False, pad_edge=False)
+    for column, justify in (("#", "right"), ("test", "left"), ("category", "left"), ("points", "right"),
+                            ("status", "left"), ("time", "right")):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for index, r in enumerate(grade.results, start=1):
+        name = r.spec.name + (" (hidden)" if r.spec.hidden else "")
+        table.add_row(str(index), name, r.spec.category, f"{r.score:g}/{r.spec.points:g}",
+                      Text(status_text(r), style=_STYLE.get(r.status, "red")), f"{r.seconds:.2f}s")  # fmt: skip
+    console.print(table)
+    for r in grade.results:
+        if r.passed:
+            continue
+        console.print(Text(f"✗ {r.spec.name}", style="bold red" if r.status != LAB_BROKEN else "bold yellow"))
+        lines = feedback(r).splitlines()
+        if len(lines) > TERMINAL_OUTPUT_LINES:
+            lines = lines[:TERMINAL_OUTPUT_LINES] + [f"... ({len(lines) - TERMINAL_OUTPUT_LINES} more lines in --format json)"]
+        for line in lines:
+            console.print("    " + line, markup=False, highlight=False)
+    if grade.broken_tests:
+        console.print(Text(f"The lab is broken: the reference fails {len(grade.broken_tests)} test(s); "
+                           "they were not charged. Tell your instructor.", style="bold yellow"))  # fmt: skip
+    console.print(Text(f"Score: {grade.score:g} / {grade.max_score:g}", style="bold"))
+
+
+def print_overview(rows: list[tuple[Grade, Grade]], console: Console) -> None:
+    """`./grade` with no arguments: every lab, reference and skeleton side by side."""
+    table = Table(title="IPC Labs: reference and skeleton of every lab")
+    for column in ("lab", "tests", "reference", "skeleton", "verdict"):
+        table.add_column(column)
+    for reference, skeleton in rows:
+        healthy = reference.score == reference.max_score and not reference.broken_tests and skeleton.score == 0
+        table.add_row(
+            reference.lab.name,
+            str(len(reference.lab.tests)),
+            _percent(reference),
+            _percent(skeleton),
+            Text("ok", style="green") if healthy else Text("check this lab", style="bold red"),
+        )
+    console.print(table)
+    isolation = rows[0][0].isolation if rows else "bubblewrap"
+    console.print(f"isolation: {isolation}")
+
+
+def _percent(grade: Grade) -> str:
+    if not grade.gradable:
+        return "does not build"
+    return f"{100 * grade.score / grade.max_score:.0f} % ({grade.score:g}/{grade.max_score:g})"

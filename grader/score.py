@@ -1,0 +1,73 @@
+"""Score: turn test runs into points, as lab.toml says.
+
+Three rules beyond pass/fail:
+- a test whose prerequisite failed is skipped, not failed a second time;
+- a test the reference also fails is the lab's fault: the student is not
+  charged for it, and the lab is reported as broken;
+- a submission that did not build is "not gradable": score 0, with the
+  compiler's diagnostics, distinct from one that built and failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.lab import Lab, TestSpec
+from grader.run import Status, TestRun
+
+
+@dataclass
+class TestResult:
+    spec: TestSpec
+    status: Status | str  # a run's Status, or "lab broken"
+    score: float
+    seconds: float = 0.0
+    detail: str = ""
+    output: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.spec.points and self.status is Status.PASSED
+
+
+LAB_BROKEN = "lab broken"
+
+
+@dataclass
+class Grade:
+    lab: Lab
+    label: str  # who or what was graded: "reference", a student id, a path
+    isolation: str  # "bubblewrap" or "reduced: <why>"
+    gradable: bool = True
+    diagnostics: str = ""  # compiler output, or why the submission could not be graded
+    results: list[TestResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(r.score for r in self.results)
+
+    @property
+    def max_score(self) -> float:
+        return self.lab.max_score
+
+    @property
+    def broken_tests(self) -> list[str]:
+        return [r.spec.name for r in self.results if r.status == LAB_BROKEN]
+
+
+def skipped_because(spec: TestSpec, results: dict[str, TestResult]) -> str | None:
+    failed = [d for d in spec.depends if d in results and not results[d].passed]
+    if not failed:
+        return None
+    return "skipped: depends on " + ", ".join(repr(d) for d in failed) + ", which did not pass"
+
+
+def score_run(spec: TestSpec, run: TestRun, reference: TestRun | None) -> TestResult:
+    """reference: the reference's run of the same test, when the submission failed it."""
+    if run.passed:
+        return TestResult(spec, run.status, spec.points, run.seconds, "", run.output)
+    if reference is not None and not reference.passed:
+        detail = f"the reference fails this test too ({reference.status.value}); you are not charged for it"
+        return TestResult(spec, LAB_BROKEN, spec.points, run.seconds, detail, run.output)
+    return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output)

@@ -1,0 +1,72 @@
+"""Stage: copy a submission's student files into a Bazel package of its own.
+
+Only the files lab.toml names are taken from the submission; the header, the
+tests and the BUILD file always come from the lab (instructor files win), so
+a submission cannot change what it is graded against.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.lab import REPO, Lab
+
+STAGE_ROOT = REPO / "_stage"
+
+BUILD_TEMPLATE = """\
+# Written by the grader for one submission; rewritten on every run.
+load("//grader/bazel:lab.bzl", "lab_submission")
+
+lab_submission(
+    lab = "{lab}",
+    srcs = [{srcs}],
+    tests = "{tests}",
+)
+"""
+
+
+@dataclass(frozen=True)
+class Staged:
+    lab: Lab
+    slot: str
+    directory: Path
+    missing: tuple[str, ...]  # student files the submission lacks
+
+    @property
+    def target(self) -> str:
+        return f"//_stage/{self.slot}/{self.lab.name}:tests"
+
+    @property
+    def binary(self) -> Path:
+        return REPO / "bazel-bin" / "_stage" / self.slot / self.lab.name / "tests"
+
+
+def slot_name(label: str) -> str:
+    """A Bazel package name segment for any label (student ids included)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", label)[:80] or "submission"
+
+
+def tests_target(lab: Lab) -> str:
+    if lab.has_solution:
+        return f"//solutions/{lab.name}:tests"
+    return f"//labs/{lab.name}:public_suite"
+
+
+def stage(lab: Lab, submission: Path, slot: str) -> Staged:
+    directory = STAGE_ROOT / slot / lab.name
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    missing = []
+    for name in lab.student_files:
+        source = submission / name
+        if source.is_file() and not source.is_symlink():
+            shutil.copyfile(source, directory / name)
+        else:
+            missing.append(name)
+    srcs = ", ".join(f'"{name}"' for name in lab.student_files if name not in missing)
+    (directory / "BUILD").write_text(BUILD_TEMPLATE.format(lab=lab.name, srcs=srcs, tests=tests_target(lab)))
+    return Staged(lab=lab, slot=slot, directory=directory, missing=tuple(missing))
