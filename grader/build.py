@@ -19,9 +19,14 @@ BAZEL_FLAGS = ["--color=no", "--curses=no", "--noshow_progress", "--show_result=
 
 # Bazel's own chatter, which says nothing about the student's code.
 _NOISE = re.compile(
-    r"^(INFO:|Loading|Analyzing|Target |FAILED: Build|ERROR: Build did NOT|\[\d|\d+\.\d+: src/main/tools/"
-    r"|  exec env|    [A-Z_]+=|  (/usr/bin/)?(gcc|external/|bazel-out/))"
+    r"^(INFO:|Loading|Analyzing|Target |FAILED: Build|ERROR: Build did NOT|Use --sandbox_debug|\[\d"
+    r"|\d+\.\d+: src/main/tools/|  \(cd |  exec env|    [A-Z_]+=)"
 )
+# Bazel's line for a failed action, e.g. "ERROR: /repo/_stage/s/pipe/BUILD:4:15:
+# Compiling _stage/s/pipe/pipe_lab.cpp failed: (Exit 1): gcc failed: ..."
+_FAILED_ACTION = re.compile(r"^ERROR: \S+: (\w+) (\S+) failed: .*$")
+# Where a staged file lives, shown to students as just its name.
+_STAGE_PREFIX = re.compile(r"(\S*/)?_stage/[^/\s]+/[^/\s]+/")
 
 
 @dataclass(frozen=True)
@@ -48,13 +53,23 @@ def build(target: str) -> BuildResult:
     return BuildResult(ok=False, diagnostics=trim_diagnostics(result.stderr))
 
 
+def build_all(targets: list[str]) -> None:
+    """Builds many targets in one invocation, using every core; failures are
+    left for each target's own build() to report."""
+    if targets:
+        bazel("build", *BAZEL_FLAGS, "--keep_going", *targets)
+
+
 def trim_diagnostics(stderr: str) -> str:
     execroot = re.compile(r"/\S*/execroot/ipc_labs/")
     lines = []
     for line in stderr.splitlines():
         if _NOISE.match(line):
             continue
-        lines.append(execroot.sub("", line))
+        action = _FAILED_ACTION.match(line)
+        if action:
+            line = f"{action.group(1).lower()} {action.group(2)} failed:"
+        lines.append(_STAGE_PREFIX.sub("", execroot.sub("", line)))
     if len(lines) > MAX_DIAGNOSTIC_LINES:
         dropped = len(lines) - MAX_DIAGNOSTIC_LINES
         lines = lines[:MAX_DIAGNOSTIC_LINES] + [f"... {dropped} more lines; fix the first errors first"]

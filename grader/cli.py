@@ -3,6 +3,8 @@
     ./grade                      every lab, reference and skeleton side by side
     ./grade LAB [options]        grade one submission of LAB
     ./grade list                 the labs in this repository
+    ./grade corpus [LAB ...]     grade each lab's bug corpus: every bug must
+                                 fail exactly the tests it names
 
 main(argv) is a plain function the tests call; ./grade is a thin wrapper.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import pipeline, report, sandbox
+from grader import corpus, pipeline, report, sandbox
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 
@@ -32,15 +34,37 @@ def main(argv: list[str]) -> int:
     try:
         if not argv:
             return overview(Console(highlight=False, width=_width()))
-        if argv[0] == "list":
-            print("\n".join(available_labs()))
-            return Exit.OK
+        if argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
         return grade_one(parse_grade_args(argv))
     except GraderError as e:
         err.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False)
         if e.tip:
             err.print(f"[bold]tip:[/] {e.tip}")
         return Exit.ERROR
+
+
+def list_labs(_: list[str]) -> int:
+    print("\n".join(available_labs()))
+    return Exit.OK
+
+
+def check_corpus(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./grade corpus", description="Grade every lab's bug corpus.")
+    parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
+    args = parser.parse_args(argv)
+    console = Console(highlight=False, width=_width())
+    box = detect_sandbox()
+    verdicts = []
+    for name in args.labs or available_labs():
+        lab = load_lab(name)
+        with console.status(f"{name}: grading the bug corpus …"):
+            verdicts += [(lab, v) for v in corpus.check_lab(lab, box)]
+    report.print_corpus(verdicts, console)
+    return Exit.OK if all(v.ok for _, v in verdicts) else Exit.LAB_BROKEN
+
+
+COMMANDS = {"list": list_labs, "corpus": check_corpus}
 
 
 def parse_grade_args(argv: list[str]) -> argparse.Namespace:

@@ -55,18 +55,29 @@ def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox:
     isolation = "bubblewrap" if sandbox.isolated else f"reduced: {sandbox.reason}"
     verdict = Grade(lab=lab, label=label, isolation=isolation)
     staged = stage.stage(lab, submission, stage.slot_name(label))
+    try:
+        return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox), started)
+    finally:
+        # Bazel keeps what it compiled; the staged copy is no longer needed,
+        # and the repository is left as it was.
+        stage.unstage(staged)
+
+
+def _build_and_run(
+    lab: Lab, staged: stage.Staged, submission: Path, verdict: Grade, reference: Reference, sandbox: Sandbox
+) -> Grade:
     if staged.missing:
         verdict.gradable = False
         verdict.diagnostics = (
             f"the submission lacks {', '.join(staged.missing)} "
             f"(expected in {submission}; lab {lab.name} grades the files {', '.join(lab.student_files)})"
         )
-        return _finished(verdict, started)
+        return verdict
     built = build.build(staged.target)
     if not built.ok:
         verdict.gradable = False
         verdict.diagnostics = built.diagnostics or "the build failed without a message from the compiler"
-        return _finished(verdict, started)
+        return verdict
     listed = run.list_tests(staged.binary)
     labs.check_against_binary(lab, listed)
     results: dict[str, TestResult] = {}
@@ -81,7 +92,7 @@ def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox:
         reference_run = None if test_run.passed else reference.run(spec.name)
         results[spec.name] = score_run(spec, test_run, reference_run)
     verdict.results = list(results.values())
-    return _finished(verdict, started)
+    return verdict
 
 
 def _finished(verdict: Grade, started: float) -> Grade:

@@ -195,3 +195,20 @@ def _percent(grade: Grade) -> str:
     if not grade.gradable:
         return "does not build"
     return f"{100 * grade.score / grade.max_score:.0f} % ({grade.score:g}/{grade.max_score:g})"
+
+
+def print_corpus(verdicts: list, console: Console) -> None:
+    """`./grade corpus`: one row per bug, with what it was expected to fail."""
+    table = Table(title="Bug corpus: each bug must fail exactly its tests")
+    for column in ("lab", "bug", "score", "fails", "verdict"):
+        table.add_column(column)
+    for lab, verdict in verdicts:
+        failed = [r for r in verdict.grade.results if not r.passed]
+        table.add_row(
+            lab.name,
+            verdict.bug.name,
+            f"{verdict.grade.score:g}/{verdict.grade.max_score:g}",
+            f"{len(failed)} tests" if verdict.grade.gradable else "does not build",
+            Text("as expected", style="green") if verdict.ok else Text(verdict.problems(), style="red"),
+        )
+    console.print(table)

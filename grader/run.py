@@ -10,13 +10,14 @@ import selectors
 import signal
 import subprocess
 import time
+import uuid
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.sandbox import Sandbox
+from grader.sandbox import RUN_MARKER, Sandbox, kill_marked
 
 # Output kept for feedback: the head and the tail of what a test printed.
 KEEP_HEAD = 24 * 1024
@@ -42,6 +43,8 @@ class Status(str, Enum):
 
 @dataclass
 class TestRun:
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     status: Status
     output: str
@@ -78,6 +81,7 @@ def list_tests(binary: Path) -> dict[str, bool]:
 
 def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestRun:
     command = sandbox.command(binary, [f"--test-case={name}", *DOCTEST_FLAGS])
+    token = uuid.uuid4().hex
     started = time.monotonic()
     process = subprocess.Popen(
         command,
@@ -85,11 +89,14 @@ def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestR
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env={**os.environ, RUN_MARKER: token},
     )
     try:
         output, stopped = _collect(process, started + timeout)
     finally:
         _kill_tree(process)
+        if not sandbox.isolated:
+            kill_marked(token)
     seconds = time.monotonic() - started
     text = output.decode("utf-8", errors="replace")
     status, detail = _verdict(process.returncode, text, stopped, timeout)

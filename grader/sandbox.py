@@ -10,6 +10,7 @@ report is then marked "reduced isolation", never silently.
 from __future__ import annotations
 
 import os
+import signal
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -64,6 +65,44 @@ class Sandbox:
             f"--nproc={self.limits['processes']}",
             "--",
         ]
+
+
+# Reduced isolation marks each test's processes with this variable in their
+# environment, which children and daemons inherit, to find them afterwards.
+RUN_MARKER = "IPCLAB_RUN"
+
+
+def kill_marked(token: str) -> int:
+    """Kills every process carrying RUN_MARKER=token; returns how many.
+
+    Only for reduced isolation: bubblewrap's PID namespace already takes a
+    test's processes down with it. A process that scrubs its environment
+    escapes this; the README says so.
+    """
+    needle = f"{RUN_MARKER}={token}".encode()
+    killed = 0
+    for _ in range(20):  # processes may fork while we look: look again
+        found = [pid for pid in _all_pids() if pid != os.getpid() and needle in _environ(pid)]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
 
 
 def _bubblewrap_setup(binary: Path) -> list[str]:

@@ -18,6 +18,8 @@ from grader.run import Status, TestRun
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class, despite the name
+
     spec: TestSpec
     status: Status | str  # a run's Status, or "lab broken"
     score: float

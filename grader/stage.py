@@ -70,3 +70,12 @@ def stage(lab: Lab, submission: Path, slot: str) -> Staged:
     srcs = ", ".join(f'"{name}"' for name in lab.student_files if name not in missing)
     (directory / "BUILD").write_text(BUILD_TEMPLATE.format(lab=lab.name, srcs=srcs, tests=tests_target(lab)))
     return Staged(lab=lab, slot=slot, directory=directory, missing=tuple(missing))
+
+
+def unstage(staged: Staged) -> None:
+    shutil.rmtree(staged.directory, ignore_errors=True)
+    slot_directory = staged.directory.parent
+    if slot_directory.exists() and not any(slot_directory.iterdir()):
+        slot_directory.rmdir()
+    if STAGE_ROOT.exists() and not any(STAGE_ROOT.iterdir()):
+        STAGE_ROOT.rmdir()

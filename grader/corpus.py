@@ -1,0 +1,152 @@
+"""The bug corpus: realistic wrong submissions, each with the tests it must
+fail. A corpus entry is the reference with a few exact edits, written as
+TOML in solutions/<lab>/bugs/<bug>.toml:
+
+    description = "what the student got wrong"
+    fails = ["test names that must not pass"]        # every other test must pass
+    output = { "test name" = "text its feedback must contain" }   # optional
+    [[change]]
+    file = "pipe_lab.cpp"   # optional: the lab's first student file
+    old = "the reference's text, matched exactly once"
+    new = "the buggy text"
+
+Writing bugs as edits keeps each one readable as a diff and the corpus in
+step with the reference: an edit that no longer matches is refused.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import build, pipeline, stage
+from grader.errors import GraderError
+from grader.lab import Lab
+from grader.report import feedback
+from grader.sandbox import Sandbox
+from grader.score import Grade
+
+
+@dataclass(frozen=True)
+class Change:
+    file: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    description: str
+    fails: frozenset[str]
+    output: dict[str, str]
+    changes: tuple[Change, ...]
+
+
+@dataclass
+class BugVerdict:
+    bug: Bug
+    grade: Grade
+    should_fail_but_passed: list[str] = field(default_factory=list)
+    should_pass_but_failed: list[str] = field(default_factory=list)
+    missing_output: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.grade.gradable
+            and not self.should_fail_but_passed
+            and not self.should_pass_but_failed
+            and not self.missing_output
+        )
+
+    def problems(self) -> str:
+        if not self.grade.gradable:
+            return "does not build: " + self.grade.diagnostics
+        lines = [f"should fail but passed: {n}" for n in self.should_fail_but_passed]
+        lines += [f"should pass but did not: {n}" for n in self.should_pass_but_failed]
+        lines += [f"feedback lacks the expected text: {n}" for n in self.missing_output]
+        return "\n".join(lines)
+
+
+def bugs_directory(lab: Lab) -> Path:
+    return lab.solution_directory / "bugs"
+
+
+def load_bugs(lab: Lab) -> list[Bug]:
+    return [_load(lab, path) for path in sorted(bugs_directory(lab).glob("*.toml"))]
+
+
+def _load(lab: Lab, path: Path) -> Bug:
+    data = tomllib.loads(path.read_text())
+    where = f"{path.relative_to(lab.solution_directory.parent.parent)}"
+    declared = {t.name for t in lab.tests}
+    unknown = [n for n in [*data.get("fails", []), *data.get("output", {})] if n not in declared]
+    if unknown:
+        raise GraderError(f"{where} names tests that lab.toml does not declare: {unknown}")
+    if not data.get("change"):
+        raise GraderError(f"{where} has no [[change]]: a bug must differ from the reference")
+    changes = tuple(
+        Change(file=c.get("file", lab.student_files[0]), old=c["old"], new=c["new"]) for c in data["change"]
+    )
+    return Bug(
+        name=path.stem,
+        description=" ".join(data.get("description", "").split()),
+        fails=frozenset(data.get("fails", [])),
+        output=dict(data.get("output", {})),
+        changes=changes,
+    )
+
+
+def materialize(lab: Lab, bug: Bug, into: Path) -> Path:
+    """Writes the buggy submission into `into`: the reference, edited."""
+    for name in lab.student_files:
+        shutil.copyfile(lab.solution_directory / name, into / name)
+    for index, change in enumerate(bug.changes, start=1):
+        target = into / change.file
+        text = target.read_text()
+        found = text.count(change.old)
+        if found != 1:
+            raise GraderError(
+                f"bug {lab.name}/{bug.name}: change #{index} matches the reference {found} times, not once",
+                tip=f"update solutions/{lab.name}/bugs/{bug.name}.toml to the reference's current text",
+            )
+        target.write_text(text.replace(change.old, change.new))
+    return into
+
+
+def check_lab(lab: Lab, sandbox: Sandbox) -> list[BugVerdict]:
+    bugs = load_bugs(lab)
+    reference = pipeline.prepare_reference(lab, sandbox)
+    with tempfile.TemporaryDirectory(prefix=f"ipclab-corpus-{lab.name}-") as scratch:
+        submissions = {}
+        for bug in bugs:
+            directory = Path(scratch) / bug.name
+            directory.mkdir()
+            submissions[bug.name] = materialize(lab, bug, directory)
+        # One Bazel invocation compiles every bug, both cores busy; each
+        # grade's own build below is then a cache hit.
+        staged = [stage.stage(lab, submissions[b.name], slot(lab, b)) for b in bugs]
+        build.build_all([s.target for s in staged])
+        return [check_bug(lab, bug, submissions[bug.name], reference, sandbox) for bug in bugs]
+
+
+def slot(lab: Lab, bug: Bug) -> str:
+    return stage.slot_name(f"bug-{lab.name}-{bug.name}")
+
+
+def check_bug(lab: Lab, bug: Bug, submission: Path, reference: pipeline.Reference, sandbox: Sandbox) -> BugVerdict:
+    grade = pipeline.grade(lab, submission, slot(lab, bug), reference, sandbox)
+    verdict = BugVerdict(bug, grade)
+    for result in grade.results:
+        name = result.spec.name
+        if name in bug.fails and result.passed:
+            verdict.should_fail_but_passed.append(name)
+        if name not in bug.fails and not result.passed:
+            verdict.should_pass_but_failed.append(f"{name} ({feedback(result).splitlines()[0] if feedback(result) else ''})")
+        if name in bug.output and bug.output[name] not in feedback(result):
+            verdict.missing_output.append(f"{name}: expected {bug.output[name]!r}")
+    return verdict

@@ -1,0 +1,72 @@
+"""./test — the whole test suite: `bazel test //...` (the harness's tests and
+every lab's reference against its public and hidden tests), then the
+grader's pytest suite (reports, sandbox, end-to-end grading, the bug
+corpora). It ends with one line, `N passed, N failed`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# "//labs/pipe:x    PASSED in 1.2s", "(cached) PASSED", "FAILED", "TIMEOUT", "FAILED TO BUILD", "NO STATUS"
+_BAZEL_RESULT = re.compile(r"^(//\S+)\s+(?:\(cached\) )?(PASSED|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|FLAKY)\b")
+
+
+def run_bazel_tests() -> tuple[int, int]:
+    print("== bazel test //...", flush=True)
+    process = subprocess.run(
+        ["bazel", "test", "--color=no", "--curses=no", "//..."],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    print(process.stdout, flush=True)
+    results = [m.group(2) for m in map(_BAZEL_RESULT.match, process.stdout.splitlines()) if m]
+    passed = sum(r == "PASSED" for r in results)
+    failed = len(results) - passed
+    if process.returncode != 0 and failed == 0:
+        failed = 1  # the build itself broke before any test could report
+    return passed, failed
+
+
+def run_pytest(extra: list[str]) -> tuple[int, int]:
+    print("== pytest grader/tests", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        junit = Path(scratch) / "pytest.xml"
+        process = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "grader/tests", *extra],
+            cwd=REPO,
+            check=False,
+        )
+        if not junit.exists():
+            return 0, 1
+        suite = ElementTree.parse(junit).getroot().iter("testsuite")
+        tests = failures = skipped = 0
+        for s in suite:
+            tests += int(s.get("tests", 0))
+            failures += int(s.get("failures", 0)) + int(s.get("errors", 0))
+            skipped += int(s.get("skipped", 0))
+    if process.returncode not in (0, 1) and failures == 0:
+        failures = 1  # pytest itself failed (collection, usage)
+    return tests - failures - skipped, failures
+
+
+def main(argv: list[str]) -> int:
+    bazel_passed, bazel_failed = run_bazel_tests()
+    py_passed, py_failed = run_pytest(argv)
+    passed, failed = bazel_passed + py_passed, bazel_failed + py_failed
+    print(f"bazel: {bazel_passed} passed, {bazel_failed} failed; pytest: {py_passed} passed, {py_failed} failed")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

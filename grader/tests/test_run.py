@@ -1,0 +1,102 @@
+"""Running one test case: every way a test process can end gets its verdict,
+and nothing it started survives it."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import run
+from grader.run import Status
+from grader.sandbox import Sandbox
+
+PASSED_SUMMARY = "echo '[doctest] test cases: 1 | 1 passed | 0 failed | 21 skipped'"
+REDUCED = Sandbox("reduced", "chosen by the test")
+DAEMONS: set[str] = set()
+
+
+@pytest.fixture(params=["bubblewrap", "reduced"])
+def each_sandbox(request, box: Sandbox) -> Sandbox:
+    if request.param == "bubblewrap" and not box.isolated:
+        pytest.skip(f"bubblewrap unavailable here: {box.reason}")
+    return box if request.param == "bubblewrap" else REDUCED
+
+
+def test_a_passing_test_passes(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary(PASSED_SUMMARY), "t", timeout=10)
+    assert result.status is Status.PASSED
+
+
+def test_a_failing_check_is_failed(each_sandbox: Sandbox, fake_binary) -> None:
+    binary = fake_binary("echo 'x.cpp:3: ERROR: CHECK( 1 == 2 ) is NOT correct!'\n"
+                         "echo '[doctest] test cases: 1 | 0 passed | 1 failed |'\nexit 1")  # fmt: skip
+    result = run.run_test(each_sandbox, binary, "t", timeout=10)
+    assert result.status is Status.FAILED
+    assert "CHECK( 1 == 2 )" in result.output
+
+
+def test_exit_0_without_a_report_is_not_a_pass(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary("exit 0"), "t", timeout=10)
+    assert result.status is Status.NO_REPORT
+    assert "exit()" in result.detail
+
+
+def test_a_crash_names_its_signal(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary("kill -SEGV $$"), "t", timeout=10)
+    assert result.status is Status.CRASHED
+    assert "SIGSEGV" in result.detail
+
+
+def test_a_hang_is_killed_at_its_deadline_with_every_process_it_started(
+    each_sandbox: Sandbox, fake_binary, tmp_path: Path
+) -> None:
+    marker = f"ipclab-hang-{os.getpid()}-{time.monotonic_ns()}"
+    # A child in the background, a grandchild in a new session (a daemon),
+    # and the test itself waiting forever.
+    binary = fake_binary(f"sleep 1000 & setsid sleep 1001 & exec -a {marker} sleep 1002")
+    DAEMONS.clear()
+    DAEMONS.update({"sleep\x001000\x00", "sleep\x001001\x00"})
+    started = time.monotonic()
+    result = run.run_test(each_sandbox, binary, "t", timeout=1.0)
+    assert result.status is Status.TIMED_OUT
+    assert time.monotonic() - started < 10
+    assert "timed out after 1.0 s" in result.detail
+    leftovers = [c for c in map(_cmdline, Path("/proc").iterdir()) if c.startswith(marker) or c in DAEMONS]
+    assert leftovers == []
+
+
+def test_a_flood_of_output_is_stopped_and_the_output_capped(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary("yes flood"), "t", timeout=30)
+    assert result.status is Status.FLOODED
+    assert len(result.output) < run.KEEP_HEAD + run.KEEP_TAIL + 200
+    assert "bytes of output not shown" in result.output
+
+
+def test_the_bubblewrap_sandbox_has_private_ipc_and_no_repository(box: Sandbox, fake_binary) -> None:
+    if not box.isolated:
+        pytest.skip(f"bubblewrap unavailable here: {box.reason}")
+    probe = fake_binary(
+        "touch /dev/shm/x && ls -ld /dev/shm /dev/mqueue && ls /dev/shm; "
+        f"test -e {Path(__file__).resolve()} && echo REPOSITORY-VISIBLE; {PASSED_SUMMARY}"
+    )
+    open("/dev/shm/ipclab-outside-probe", "w").close()
+    try:
+        result = run.run_test(box, probe, "t", timeout=10)
+    finally:
+        os.unlink("/dev/shm/ipclab-outside-probe")
+    assert result.status is Status.PASSED, result.output
+    assert "drwxrwxrwt" in result.output  # /dev/shm is world-writable and sticky
+    assert "ipclab-outside-probe" not in result.output
+    assert "REPOSITORY-VISIBLE" not in result.output
+
+
+def _cmdline(process: Path) -> str:
+    if not process.name.isdigit():
+        return ""
+    try:
+        return (process / "cmdline").read_text()
+    except OSError:
+        return ""
