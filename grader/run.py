@@ -80,8 +80,8 @@ def list_tests(binary: Path) -> dict[str, bool]:
 
 
 def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestRun:
-    command = sandbox.command(binary, [f"--test-case={name}", *DOCTEST_FLAGS])
     token = uuid.uuid4().hex
+    command = sandbox.command(binary, [f"--test-case={name}", *DOCTEST_FLAGS], token)
     started = time.monotonic()
     process = subprocess.Popen(
         command,
@@ -95,8 +95,7 @@ def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestR
         output, stopped = _collect(process, started + timeout)
     finally:
         _kill_tree(process)
-        if not sandbox.isolated:
-            kill_marked(token)
+        kill_marked(token)
     seconds = time.monotonic() - started
     text = output.decode("utf-8", errors="replace")
     status, detail = _verdict(process.returncode, text, stopped, timeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -42,14 +43,16 @@ class Sandbox:
     def with_limits(self, overrides: dict[str, int]) -> Sandbox:
         return Sandbox(self.kind, self.reason, {**self.limits, **overrides})
 
-    def command(self, binary: Path, args: list[str]) -> list[str]:
+    def command(self, binary: Path, args: list[str], token: str) -> list[str]:
         """The command line that runs `binary args` in this sandbox.
 
-        The caller starts it in a new session, so the whole tree can be killed.
+        The caller starts it in a new session with RUN_MARKER=token in its
+        environment, and calls kill_marked(token) when it has ended.
         """
         contained = [str(binary), *args]
         if self.isolated:
-            contained = ["bwrap", *_bubblewrap_setup(binary), "--", BINARY_INSIDE, *args]
+            marker = ["--setenv", RUN_MARKER, token]
+            contained = ["bwrap", *_bubblewrap_setup(binary), *marker, "--", BINARY_INSIDE, *args]
         return [*self._rlimits(), *contained]
 
     def _rlimits(self) -> list[str]:
@@ -75,9 +78,10 @@ RUN_MARKER = "IPCLAB_RUN"
 def kill_marked(token: str) -> int:
     """Kills every process carrying RUN_MARKER=token; returns how many.
 
-    Only for reduced isolation: bubblewrap's PID namespace already takes a
-    test's processes down with it. A process that scrubs its environment
-    escapes this; the README says so.
+    Under bubblewrap the PID namespace takes a test's processes down with
+    it, but asynchronously: this sweep also makes sure they are gone before
+    the next test starts. In reduced isolation it is the only net; a process
+    that scrubs its environment escapes it (the README says so).
     """
     needle = f"{RUN_MARKER}={token}".encode()
     killed = 0
@@ -91,6 +95,7 @@ def kill_marked(token: str) -> int:
                 killed += 1
             except ProcessLookupError:
                 pass
+        time.sleep(0.01)  # SIGKILL takes effect asynchronously
     return killed
 
 
@@ -145,7 +150,7 @@ def detect() -> Sandbox:
     if shutil.which("bwrap") is None:
         return Sandbox("reduced", "bubblewrap is not installed (Debian package: bubblewrap)")
     probe = subprocess.run(
-        ["bwrap", *_bubblewrap_setup(Path("/bin/true")), "--", BINARY_INSIDE],
+        ["bwrap", *_bubblewrap_setup(Path("/bin/true")), "--", BINARY_INSIDE],  # fmt: skip
         capture_output=True,
         text=True,
         check=False,
