@@ -96,8 +96,10 @@ def lab_submission(lab, srcs, tests):
         copts = STUDENT_COPTS,
         deps = ["//labs/" + lab + ":api"],
         alwayslink = True,  # linked whole, whatever the link order
+        tags = ["manual"],  # a submission is not one of our tests: keep it out of //...
     )
     cc_binary(
         name = "tests",
         deps = [":submission", tests],
+        tags = ["manual"],
     )
