@@ -5,6 +5,9 @@
     ./grade list                 the labs in this repository
     ./grade corpus [LAB ...]     grade each lab's bug corpus: every bug must
                                  fail exactly the tests it names
+    ./grade selfcheck [LAB ...]  is each lab fit to publish? one table
+    ./grade handout LAB ... | --all [--output DIR]
+                                 write-ups (HTML) and starter packs into dist/
 
 main(argv) is a plain function the tests call; ./grade is a thin wrapper.
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import corpus, pipeline, report, sandbox
+from grader import corpus, handout, pipeline, report, sandbox, selfcheck, starter_pack
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 
@@ -64,7 +67,59 @@ def check_corpus(argv: list[str]) -> int:
     return Exit.OK if all(v.ok for _, v in verdicts) else Exit.LAB_BROKEN
 
 
-COMMANDS = {"list": list_labs, "corpus": check_corpus}
+def self_check(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade selfcheck",
+        description="Check that each lab is fit to publish: reference, skeleton, lab.toml, bug corpus, "
+        "hidden tests, handout and starter pack.",
+    )
+    parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
+    args = parser.parse_args(argv)
+    console = Console(highlight=False, width=_width())
+    box = detect_sandbox()
+    checks = []
+    for name in args.labs or available_labs():
+        checks += selfcheck.check_lab(load_lab(name), box, console)
+    selfcheck.print_table(checks, console)
+    return Exit.OK if all(c.ok for c in checks) else Exit.LAB_BROKEN
+
+
+DIST = REPO / "dist"
+
+
+def publish(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade handout",
+        description="Render each lab's write-up to HTML and build its starter pack; "
+        "--all also writes index.html linking them.",
+    )
+    parser.add_argument("labs", nargs="*", help="the labs to publish")
+    parser.add_argument("--all", action="store_true", help="every lab, and the index page")
+    parser.add_argument("--output", type=Path, default=DIST, help="where to write (default: dist/)")
+    args = parser.parse_args(argv)
+    if bool(args.labs) == args.all:
+        raise GraderError("name the labs to publish, or pass --all", tip="./grade handout pipe   or   ./grade handout --all")
+    labs = [load_lab(name) for name in (available_labs() if args.all else args.labs)]
+    console = Console(highlight=False, width=_width())
+    for lab in labs:
+        html = handout.render(lab)
+        page = args.output / f"{lab.name}.html"
+        starter_pack.write_public_file(page, html.encode())
+        pack = starter_pack.write(starter_pack.build(lab, html), args.output)
+        console.print(f"{lab.name}: {_shown(page)}, {_shown(pack)} ({pack.stat().st_size / 1024:.0f} KiB)")
+    if args.all:
+        index = args.output / "index.html"
+        starter_pack.write_public_file(index, handout.index_page(labs).encode())
+        console.print(f"index: {_shown(index)}")
+    return Exit.OK
+
+
+def _shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+COMMANDS = {"list": list_labs, "corpus": check_corpus, "selfcheck": self_check, "handout": publish}
 
 
 def parse_grade_args(argv: list[str]) -> argparse.Namespace:

@@ -1,0 +1,213 @@
+"""./grade selfcheck: is each lab fit to publish?
+
+One lab at a time, in this order (a step that needs the reference build is
+not run when the first step could not make it):
+
+    lab.toml      the reference builds and lab.toml matches its test cases
+    reference     the reference scores full marks
+    skeleton      the skeleton scores 0 on every graded test
+    bug corpus    every buggy submission fails exactly its expected tests
+    hidden tests  there are hidden tests, and their sources are in solutions/
+    handout       the write-up follows handouts/README.md and renders
+    starter pack  the pack holds no solutions/, no hidden test name and no
+                  line of the lab's solution
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader import corpus, handout, pipeline, run, starter_pack
+from grader.errors import GraderError
+from grader.lab import Lab
+from grader.sandbox import Sandbox
+from grader.score import Grade
+
+# A lab's corpus must hold at least this many realistic bugs.
+MIN_BUGS = 6
+
+
+@dataclass(frozen=True)
+class Check:
+    lab: str
+    name: str
+    verdict: str  # "ok", "failed" or "not run"
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+
+class Failed(Exception):
+    """A check that did not hold; its message says what to fix."""
+
+
+class NotRun(Exception):
+    """A step that cannot run because an earlier one failed."""
+
+
+@dataclass
+class Context:
+    lab: Lab
+    sandbox: Sandbox
+    reference: pipeline.Reference | None = None
+    listed: dict[str, bool] = field(default_factory=dict)  # test case -> from a hidden source
+    html: str | None = None  # the rendered write-up, once it renders
+
+
+# ---- the steps ------------------------------------------------------------
+
+
+def lab_toml(ctx: Context) -> str:
+    if not ctx.lab.has_solution:
+        raise Failed(f"solutions/{ctx.lab.name}/BUILD is missing: selfcheck needs the reference (is this a starter pack?)")
+    ctx.reference = pipeline.prepare_reference(ctx.lab, ctx.sandbox)  # builds it and checks lab.toml
+    assert ctx.reference.binary is not None
+    ctx.listed = run.list_tests(ctx.reference.binary)
+    tests = ctx.lab.tests
+    hidden = sum(t.hidden for t in tests)
+    return f"{len(tests)} tests ({len(tests) - hidden} public, {hidden} hidden), {ctx.lab.max_score:g} points"
+
+
+def reference(ctx: Context) -> str:
+    assert ctx.reference is not None
+    return reference_verdict(pipeline.grade(ctx.lab, ctx.lab.solution_directory, "reference", ctx.reference, ctx.sandbox))
+
+
+def skeleton(ctx: Context) -> str:
+    assert ctx.reference is not None
+    return skeleton_verdict(pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox))
+
+
+def bug_corpus(ctx: Context) -> str:
+    verdicts = corpus.check_lab(ctx.lab, ctx.sandbox)
+    wrong = [f"{v.bug.name}: {v.problems()}" for v in verdicts if not v.ok]
+    if len(verdicts) < MIN_BUGS:
+        wrong.insert(0, f"{len(verdicts)} bugs in solutions/{ctx.lab.name}/bugs/; a lab needs at least {MIN_BUGS}")
+    if wrong:
+        raise Failed("\n".join(wrong))
+    return f"{len(verdicts)} bugs, each fails exactly its tests"
+
+
+def hidden_tests(ctx: Context) -> str:
+    hidden = [t for t in ctx.lab.tests if t.hidden]
+    if not hidden:
+        raise Failed("no test in lab.toml has hidden = true: a lab needs tests students cannot read")
+    public_sources = [t.name for t in hidden if not ctx.listed.get(t.name, False)]
+    if public_sources:
+        raise Failed(f"hidden tests whose source is not in solutions/{ctx.lab.name}/: {public_sources}")
+    return f"{len(hidden)} hidden tests ({sum(t.points for t in hidden):g} points), sources in solutions/{ctx.lab.name}/"
+
+
+def handout_check(ctx: Context) -> str:
+    found = handout.problems(ctx.lab)
+    if found:
+        raise Failed("\n".join(found))
+    ctx.html = handout.render(ctx.lab)
+    categories = sorted({t.category for t in ctx.lab.tests})
+    return f"handouts/{ctx.lab.name}.md: sections in order, a heading for each of {len(categories)} categories"
+
+
+def pack_check(ctx: Context) -> str:
+    if ctx.html is None:
+        raise NotRun("the write-up does not render")
+    pack = starter_pack.build(ctx.lab, ctx.html)
+    found = starter_pack.leaks(pack)
+    if found:
+        raise Failed("\n".join(found))
+    size = sum(len(content) for content, _ in pack.files.values())
+    detail = (
+        f"{len(pack.files)} files, {size / 1024:.0f} KiB: no solutions/, no hidden test name, "
+        f"none of {len(starter_pack.solution_lines(ctx.lab))} solution lines"
+    )
+    overlap = starter_pack.framework_overlap(ctx.lab)
+    if overlap:
+        files = sorted({f for holders in overlap.values() for f in holders})
+        detail += f"\nnote: {len(overlap)} solution lines are also in the framework every pack ships ({', '.join(files)})"
+    return detail
+
+
+# Ordering rule: lab.toml comes first, it builds the reference the next
+# four steps use; the handout renders before the pack, which ships it.
+STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
+    ("lab.toml", lab_toml, False),
+    ("reference", reference, True),
+    ("skeleton", skeleton, True),
+    ("bug corpus", bug_corpus, True),
+    ("hidden tests", hidden_tests, True),
+    ("handout", handout_check, False),
+    ("starter pack", pack_check, False),
+)  # (name, step, needs the reference build)
+
+
+def check_lab(lab: Lab, sandbox: Sandbox, console: Console) -> list[Check]:
+    ctx = Context(lab, sandbox)
+    checks = []
+    for name, step, needs_reference in STEPS:
+        if needs_reference and ctx.reference is None:
+            checks.append(Check(lab.name, name, "not run", "needs the reference build (see lab.toml)"))
+            continue
+        with console.status(f"{lab.name}: {name} …"):
+            try:
+                checks.append(Check(lab.name, name, "ok", step(ctx)))
+            except (Failed, GraderError) as e:
+                message = e.message if isinstance(e, GraderError) else str(e)
+                checks.append(Check(lab.name, name, "failed", message))
+            except NotRun as e:
+                checks.append(Check(lab.name, name, "not run", str(e)))
+    return checks
+
+
+# ---- verdicts on grades (pure, so they are tested without building) --------
+
+
+def reference_verdict(grade: Grade) -> str:
+    if not grade.gradable:
+        raise Failed("the reference does not build:\n" + _first_lines(grade.diagnostics))
+    failing = [f"{r.spec.name} ({r.status if isinstance(r.status, str) else r.status.value})" for r in grade.results if not r.passed]
+    if failing or grade.score != grade.max_score:
+        raise Failed(f"the reference scores {grade.score:g}/{grade.max_score:g}; it fails:\n" + "\n".join(failing))
+    return f"{grade.score:g}/{grade.max_score:g} in {grade.seconds:.0f} s"
+
+
+def skeleton_verdict(grade: Grade) -> str:
+    if not grade.gradable:
+        raise Failed("the skeleton does not build (students could not start):\n" + _first_lines(grade.diagnostics))
+    scoring = [f"{r.spec.name} ({r.score:g} points)" for r in grade.results if r.score > 0]
+    if scoring:
+        raise Failed("the skeleton scores on tests it must fail:\n" + "\n".join(scoring))
+    missing = {t.name for t in grade.lab.tests} - {r.spec.name for r in grade.results}
+    if missing:
+        raise Failed(f"tests that did not run on the skeleton: {sorted(missing)}")
+    return f"0/{grade.max_score:g} on all {len(grade.results)} tests"
+
+
+def _first_lines(text: str, count: int = 8) -> str:
+    return "\n".join(text.splitlines()[:count])
+
+
+# ---- the table ------------------------------------------------------------
+
+_VERDICT_STYLE = {"ok": "green", "failed": "bold red", "not run": "yellow"}
+
+
+def print_table(checks: list[Check], console: Console) -> None:
+    table = Table(title="Self-check: is each lab fit to publish?", show_lines=True)
+    for column in ("lab", "check", "verdict", "details"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        table.add_row(check.lab, check.name, Text(check.verdict, style=_VERDICT_STYLE[check.verdict]),
+                      Text(check.detail))  # fmt: skip
+    console.print(table)
+    failed = [c for c in checks if not c.ok]
+    labs = sorted({c.lab for c in checks})
+    if failed:
+        console.print(Text(f"{len(failed)} of {len(checks)} checks did not pass.", style="bold red"))
+    else:
+        console.print(Text(f"All {len(checks)} checks passed: {', '.join(labs)} ready to publish.", style="bold green"))
