@@ -76,10 +76,12 @@ def self_check(argv: list[str]) -> int:
     parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
     args = parser.parse_args(argv)
     console = Console(highlight=False, width=_width())
+    labs = [load_lab(name) for name in args.labs or available_labs()]
+    _refuse_starter_pack(labs, "./grade selfcheck checks each lab's reference, corpus and hidden tests")
     box = detect_sandbox()
     checks = []
-    for name in args.labs or available_labs():
-        checks += selfcheck.check_lab(load_lab(name), box, console)
+    for lab in labs:
+        checks += selfcheck.check_lab(lab, box, console)
     selfcheck.print_table(checks, console)
     return Exit.OK if all(c.ok for c in checks) else Exit.LAB_BROKEN
 
@@ -160,11 +162,12 @@ def grade_one(args: argparse.Namespace) -> int:
 
 
 def overview(console: Console) -> int:
+    labs = [load_lab(name) for name in available_labs()]
+    _refuse_starter_pack(labs, "./grade with no arguments compares each lab's reference with its skeleton")
     box = detect_sandbox()
     rows = []
-    for name in available_labs():
-        lab = load_lab(name)
-        with console.status(f"{name}: building the reference …"):
+    for lab in labs:
+        with console.status(f"{lab.name}: building the reference …"):
             reference = pipeline.prepare_reference(lab, box)
         rows.append(tuple(_grade_side(lab, side, reference, box, console) for side in ("reference", "skeleton")))
     for reference_grade, skeleton_grade in rows:
@@ -173,6 +176,15 @@ def overview(console: Console) -> int:
     report.print_overview(rows, console)
     healthy = all(r.score == r.max_score and s.score == 0 and not r.broken_tests for r, s in rows)
     return Exit.OK if healthy else Exit.LAB_BROKEN
+
+
+def _refuse_starter_pack(labs: list[Lab], what: str) -> None:
+    """A starter pack has no solutions/: say so instead of failing on it."""
+    if labs and not any(lab.has_solution for lab in labs):
+        raise GraderError(
+            f"{what}, and there is no solutions/ here: this is a starter pack",
+            tip="grade your work with " + " or ".join(f"./grade {lab.name}" for lab in labs),
+        )
 
 
 def _grade_side(lab: Lab, side: str, reference: pipeline.Reference, box: sandbox.Sandbox, console: Console):

@@ -188,18 +188,24 @@ def check_public(lab: Lab, text: str) -> None:
 
 def solution_lines(lab: Lab) -> set[str]:
     """Non-trivial lines of the lab's solutions/ sources (the reference and
-    the hidden tests) that no pack publishes anyway: not in labs/<lab>/, and
-    not in the framework every pack ships (see framework_overlap)."""
-    return _secret_candidates(lab) - _lines_of(lab.directory) - set(_framework_lines())
+    the hidden tests) that no pack publishes anyway: not within a file of
+    labs/<lab>/, nor of the framework every pack ships (see framework_overlap)."""
+    published = "\n".join([*_texts(lab.directory.rglob("*")).values(), *_framework_texts().values()])
+    return {line for line in _secret_candidates(lab) if line not in published}
 
 
 def framework_overlap(lab: Lab) -> dict[str, list[str]]:
     """Lines of the lab's solution that the shared framework (harness, grader)
     holds too, each with the files that hold it. Every pack ships them; they
     are worth a look (a harness helper may do a lab's work), not a leak."""
-    framework = _framework_lines()
-    overlap = _secret_candidates(lab) - _lines_of(lab.directory)
-    return {line: framework[line] for line in sorted(overlap & set(framework))}
+    lab_files = "\n".join(_texts(lab.directory.rglob("*")).values())
+    framework = _framework_texts()
+    overlap = {}
+    for line in sorted(_secret_candidates(lab)):
+        holders = [path for path, text in framework.items() if line in text]
+        if holders and line not in lab_files:
+            overlap[line] = holders
+    return overlap
 
 
 def _secret_candidates(lab: Lab) -> set[str]:
@@ -213,38 +219,27 @@ def _secret_candidates(lab: Lab) -> set[str]:
     return found
 
 
-def _lines_of(directory: Path) -> set[str]:
-    lines = set()
-    for path in directory.rglob("*"):
-        if path.is_file():
-            lines |= {line.strip() for line in path.read_text(errors="replace").splitlines()}
-    return lines
+def _texts(paths) -> dict[str, str]:
+    return {p.relative_to(REPO).as_posix(): p.read_text(errors="replace") for p in sorted(paths) if p.is_file()}
 
 
-def _framework_lines() -> dict[str, list[str]]:
-    """Stripped line -> the framework files (shipped in every pack) holding it."""
-    where: dict[str, list[str]] = {}
-    for tree in TREES:
-        for path in sorted((REPO / tree).rglob("*")):
-            relative = path.relative_to(REPO).as_posix()
-            if path.is_file() and not LEFT_OUT.search(relative):
-                for line in {line.strip() for line in path.read_text(errors="replace").splitlines()}:
-                    where.setdefault(line, []).append(relative)
-    return where
+def _framework_texts() -> dict[str, str]:
+    """The framework files every pack ships, by path."""
+    paths = [p for tree in TREES for p in (REPO / tree).rglob("*") if not LEFT_OUT.search(p.relative_to(REPO).as_posix())]
+    return _texts([*paths, *(REPO / name for name in ROOT_FILES)])
 
 
 def leaks(pack: Pack) -> list[str]:
     """Every way the pack gives away what students must not have."""
     lab = pack.lab
     hidden_names = [t.name for t in lab.tests if t.hidden]
-    secret_lines = solution_lines(lab) if lab.has_solution else set()
+    secret_lines = sorted(solution_lines(lab)) if lab.has_solution else []
     found = [f"{path}: a file from solutions/" for path in pack.files if path.startswith("solutions/")]
     for path, (content, _) in pack.files.items():
         text = content.decode("utf-8", errors="replace")
         searchable = _searchable(text)
         found += [f"{path}: names the hidden test {name!r}" for name in hidden_names if _searchable(name) in searchable]
-        lines = {line.strip() for line in text.splitlines()}
-        found += [f"{path}: holds a line of the lab's solution: {line!r}" for line in sorted(secret_lines & lines)]
+        found += [f"{path}: holds a line of the lab's solution: {line!r}" for line in secret_lines if line in text]
     return found
 
 

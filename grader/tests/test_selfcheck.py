@@ -1,0 +1,89 @@
+"""./grade selfcheck: every lab passes it (this is where the suite grades each
+lab's reference, skeleton and bug corpus), and each check fails when it should."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from grader import cli, selfcheck
+from grader.lab import Lab, TestSpec, available_labs
+from grader.run import Status
+from grader.score import Grade, TestResult
+
+SPECS = (
+    TestSpec("reader sees EOF once every write end is closed", 6, "eof", "Close every write end."),
+    TestSpec("reader blocks on an empty pipe", 4, "blocking", "Do not busy-wait."),
+)
+# A lab with no directory, no solutions/ and no handout.
+NOWHERE = Lab(name="no-such-lab", title="Nowhere", student_files=("x.cpp",), timeout=10, tests=SPECS)
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=200)
+
+
+def test_every_lab_is_fit_to_publish(capsys) -> None:
+    assert cli.main(["selfcheck"]) == cli.Exit.OK
+    out = capsys.readouterr().out
+    for name in available_labs():
+        assert name in out
+    assert "ready to publish" in out and "failed" not in out
+
+
+def grade(*results: TestResult, gradable: bool = True) -> Grade:
+    return Grade(NOWHERE, "x", "bubblewrap", gradable=gradable, diagnostics="x.cpp:1: error: nope", results=list(results))
+
+
+def test_a_reference_that_fails_a_test_is_named() -> None:
+    assert selfcheck.reference_verdict(grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.PASSED, 4)))
+    with pytest.raises(selfcheck.Failed) as failed:
+        selfcheck.reference_verdict(grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.TIMED_OUT, 0)))
+    assert "scores 6/10" in str(failed.value) and "reader blocks on an empty pipe (timed out)" in str(failed.value)
+    with pytest.raises(selfcheck.Failed, match="does not build"):
+        selfcheck.reference_verdict(grade(gradable=False))
+
+
+def test_a_skeleton_that_scores_is_named() -> None:
+    zero = (TestResult(SPECS[0], Status.FAILED, 0), TestResult(SPECS[1], Status.FAILED, 0))
+    assert "0/10 on all 2 tests" in selfcheck.skeleton_verdict(grade(*zero))
+    with pytest.raises(selfcheck.Failed) as failed:
+        selfcheck.skeleton_verdict(grade(zero[0], TestResult(SPECS[1], Status.PASSED, 4)))
+    assert "reader blocks on an empty pipe (4 points)" in str(failed.value)
+    with pytest.raises(selfcheck.Failed, match="did not run"):
+        selfcheck.skeleton_verdict(grade(zero[0]))
+    with pytest.raises(selfcheck.Failed, match="students could not start"):
+        selfcheck.skeleton_verdict(grade(gradable=False))
+
+
+def test_a_lab_without_solutions_or_handout_fails_and_later_checks_say_why_they_did_not_run(box) -> None:
+    checks = {c.name: c for c in selfcheck.check_lab(NOWHERE, box, quiet())}
+    assert list(checks) == [name for name, _, _ in selfcheck.STEPS]
+    assert checks["lab.toml"].verdict == "failed" and "solutions/no-such-lab/BUILD is missing" in checks["lab.toml"].detail
+    for name in ("reference", "skeleton", "bug corpus", "hidden tests"):
+        assert checks[name].verdict == "not run"
+    assert checks["handout"].verdict == "failed" and "does not exist" in checks["handout"].detail
+    assert checks["starter pack"].verdict == "not run"
+
+
+def test_a_lab_without_hidden_tests_fails_the_check() -> None:
+    ctx = selfcheck.Context(NOWHERE, sandbox=None)  # type: ignore[arg-type]
+    with pytest.raises(selfcheck.Failed, match="no test in lab.toml has hidden = true"):
+        selfcheck.hidden_tests(ctx)
+
+
+def test_a_hidden_test_whose_source_is_public_fails_the_check() -> None:
+    hidden = TestSpec("a hidden one", 3, "stress", "h", hidden=True)
+    lab = Lab(name="demo", title="d", student_files=("x.cpp",), timeout=10, tests=(*SPECS, hidden))
+    ctx = selfcheck.Context(lab, sandbox=None, listed={"a hidden one": False})  # type: ignore[arg-type]
+    with pytest.raises(selfcheck.Failed, match="not in solutions/demo/"):
+        selfcheck.hidden_tests(ctx)
+
+
+def test_the_table_counts_what_did_not_pass() -> None:
+    console = Console(file=io.StringIO(), width=200, record=True)
+    checks = [selfcheck.Check("pipe", "reference", "ok", "100/100"), selfcheck.Check("pipe", "skeleton", "failed", "scores")]
+    selfcheck.print_table(checks, console)
+    assert "1 of 2 checks did not pass" in console.export_text()
