@@ -25,8 +25,9 @@ from rich.text import Text
 from grader import corpus, handout, pipeline, run, starter_pack
 from grader.errors import GraderError
 from grader.lab import Lab
+from grader.run import Status
 from grader.sandbox import Sandbox
-from grader.score import Grade
+from grader.score import Grade, TestResult
 
 # A lab's corpus must hold at least this many realistic bugs.
 MIN_BUGS = 6
@@ -170,7 +171,7 @@ def check_lab(lab: Lab, sandbox: Sandbox, console: Console) -> list[Check]:
 def reference_verdict(grade: Grade) -> str:
     if not grade.gradable:
         raise Failed("the reference does not build:\n" + _first_lines(grade.diagnostics))
-    failing = [f"{r.spec.name} ({r.status if isinstance(r.status, str) else r.status.value})" for r in grade.results if not r.passed]
+    failing = [f"{r.spec.name} ({_status(r)})" for r in grade.results if not r.passed]
     if failing or grade.score != grade.max_score:
         raise Failed(f"the reference scores {grade.score:g}/{grade.max_score:g}; it fails:\n" + "\n".join(failing))
     return f"{grade.score:g}/{grade.max_score:g} in {grade.seconds:.0f} s"
@@ -186,6 +187,10 @@ def skeleton_verdict(grade: Grade) -> str:
     if missing:
         raise Failed(f"tests that did not run on the skeleton: {sorted(missing)}")
     return f"0/{grade.max_score:g} on all {len(grade.results)} tests"
+
+
+def _status(result: TestResult) -> str:
+    return result.status.value if isinstance(result.status, Status) else result.status
 
 
 def _first_lines(text: str, count: int = 8) -> str:

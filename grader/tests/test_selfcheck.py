@@ -26,8 +26,9 @@ def quiet() -> Console:
 
 
 def test_every_lab_is_fit_to_publish(capsys) -> None:
-    assert cli.main(["selfcheck"]) == cli.Exit.OK
+    status = cli.main(["selfcheck"])
     out = capsys.readouterr().out
+    assert status == cli.Exit.OK, out
     for name in available_labs():
         assert name in out
     assert "ready to publish" in out and "failed" not in out
