@@ -39,6 +39,10 @@ DEFAULT_LIMITS = {
     "processes": 256,  # per uid; each test gets a uid of its own when the grader is root
 }
 
+# /tmp and /dev/shm are memory-backed inside the sandbox: a test may fill
+# each up to this size, and no further.
+TMPFS_BYTES = 512 * 1024 * 1024
+
 # Inside the sandbox.
 BINARY_INSIDE = "/lab/tests"
 INSPECTOR_INSIDE = "/lab/inspector.py"
@@ -153,9 +157,9 @@ def _bubblewrap_setup(view: TestView) -> list[str]:
         "--ro-bind", str(view.inspector), INSPECTOR_INSIDE,
         "--proc", "/proc",
         "--dev", "/dev",
-        "--tmpfs", "/tmp",
+        "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
         # IPC: private, empty, and writable by anyone, as on a real machine.
-        "--perms", "1777", "--tmpfs", "/dev/shm",
+        "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
         "--mqueue", "/dev/mqueue",
         # Environment: nothing from the grader's.
         "--chdir", "/tmp",
