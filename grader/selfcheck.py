@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import corpus, handout, pipeline, run, starter_pack
+from grader import corpus, handout, lab as labs, pipeline, run, starter_pack
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.run import Status
@@ -68,9 +68,10 @@ class Context:
 def lab_toml(ctx: Context) -> str:
     if not ctx.lab.has_solution:
         raise Failed(f"solutions/{ctx.lab.name}/BUILD is missing: selfcheck needs the reference (is this a starter pack?)")
-    ctx.reference = pipeline.prepare_reference(ctx.lab, ctx.sandbox)  # builds it and checks lab.toml
+    ctx.reference = pipeline.prepare_reference(ctx.lab, ctx.sandbox)
     assert ctx.reference.binary is not None
     ctx.listed = run.list_tests(ctx.reference.binary)
+    labs.check_against_binary(ctx.lab, ctx.listed)  # a GraderError saying what disagrees
     tests = ctx.lab.tests
     hidden = sum(t.hidden for t in tests)
     return f"{len(tests)} tests ({len(tests) - hidden} public, {hidden} hidden), {ctx.lab.max_score:g} points"
@@ -111,8 +112,11 @@ def handout_check(ctx: Context) -> str:
     if found:
         raise Failed("\n".join(found))
     ctx.html = handout.render(ctx.lab)
-    categories = sorted({t.category for t in ctx.lab.tests})
-    return f"handouts/{ctx.lab.name}.md: sections in order, a heading for each of {len(categories)} categories"
+    categories = {t.category for t in ctx.lab.tests}
+    return (
+        f"handouts/{ctx.lab.name}.md: sections in order, one heading for each of the {len(categories)} "
+        "categories tested, directives resolve, renders"
+    )
 
 
 def pack_check(ctx: Context) -> str:

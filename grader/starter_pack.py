@@ -44,9 +44,10 @@ _NOT_CODE = re.compile(r"^(//|/\*|\*|#include)|^[\s{}()\[\];,]*$")
 README = """\
 # IPC Labs — lab `{lab}`: {title}
 
-Your work goes in {files}; the header beside it, {headers}, is the
-contract: every function's comment says exactly what is expected. The write-up is `handouts/{lab}.html` (open it in a browser;
-the same text is in `handouts/{lab}.md`).
+Your work goes in {files}; the header beside it, {headers},
+is the contract: every function's comment says exactly what is expected.
+The write-up is `handouts/{lab}.html` (open it in a browser; the same text is
+in `handouts/{lab}.md`).
 
 ```sh
 ./grade {lab}                 # build your file and run the public tests
@@ -82,19 +83,27 @@ class Pack:
         return f"{self.lab.name}-starter"
 
 
-def build(lab: Lab, html: str | None = None) -> Pack:
-    """The pack's files, in memory. html: the rendered write-up (rendered here when not given)."""
-    sources = [REPO / name for name in ROOT_FILES]
-    for tree in (*TREES, f"labs/{lab.name}"):
-        sources += [p for p in sorted((REPO / tree).rglob("*")) if p.is_file() and not LEFT_OUT.search(p.relative_to(REPO).as_posix())]
+def build(lab: Lab, page: str | None = None) -> Pack:
+    """The pack's files, in memory. page: the rendered write-up (rendered here when not given)."""
+    sources = [*_framework_files(), *_shipped(lab.directory)]
     files = {path.relative_to(REPO).as_posix(): _read(path) for path in sources}
     files[f"labs/{lab.name}/lab.toml"] = (public_lab_toml(lab).encode(), 0o644)
     markdown = handout.expand(lab)
+    page = page or handout.to_html(*handout.title_and_body(lab, markdown))
     files[f"handouts/{lab.name}.md"] = (markdown.encode(), 0o644)
-    files[f"handouts/{lab.name}.html"] = ((html or handout.to_html(*handout.title_and_body(lab, markdown))).encode(), 0o644)
+    files[f"handouts/{lab.name}.html"] = (page.encode(), 0o644)
     files["README.md"] = (readme(lab).encode(), 0o644)
     newest = max(p.stat().st_mtime for p in [*sources, handout.handout_path(lab)])
     return Pack(lab, dict(sorted(files.items())), int(newest))
+
+
+def _framework_files() -> list[Path]:
+    """What every pack ships, whatever its lab."""
+    return [REPO / name for name in ROOT_FILES] + [p for tree in TREES for p in _shipped(REPO / tree)]
+
+
+def _shipped(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.rglob("*")) if p.is_file() and not LEFT_OUT.search(p.relative_to(REPO).as_posix())]
 
 
 def _read(path: Path) -> tuple[bytes, int]:
@@ -190,7 +199,7 @@ def solution_lines(lab: Lab) -> set[str]:
     """Non-trivial lines of the lab's solutions/ sources (the reference and
     the hidden tests) that no pack publishes anyway: not within a file of
     labs/<lab>/, nor of the framework every pack ships (see framework_overlap)."""
-    published = "\n".join([*_texts(lab.directory.rglob("*")).values(), *_framework_texts().values()])
+    published = "\n".join([*_texts(_shipped(lab.directory)).values(), *_framework_texts().values()])
     return {line for line in _secret_candidates(lab) if line not in published}
 
 
@@ -198,7 +207,7 @@ def framework_overlap(lab: Lab) -> dict[str, list[str]]:
     """Lines of the lab's solution that the shared framework (harness, grader)
     holds too, each with the files that hold it. Every pack ships them; they
     are worth a look (a harness helper may do a lab's work), not a leak."""
-    lab_files = "\n".join(_texts(lab.directory.rglob("*")).values())
+    lab_files = "\n".join(_texts(_shipped(lab.directory)).values())
     framework = _framework_texts()
     overlap = {}
     for line in sorted(_secret_candidates(lab)):
@@ -219,14 +228,12 @@ def _secret_candidates(lab: Lab) -> set[str]:
     return found
 
 
-def _texts(paths) -> dict[str, str]:
+def _texts(paths: list[Path]) -> dict[str, str]:
     return {p.relative_to(REPO).as_posix(): p.read_text(errors="replace") for p in sorted(paths) if p.is_file()}
 
 
 def _framework_texts() -> dict[str, str]:
-    """The framework files every pack ships, by path."""
-    paths = [p for tree in TREES for p in (REPO / tree).rglob("*") if not LEFT_OUT.search(p.relative_to(REPO).as_posix())]
-    return _texts([*paths, *(REPO / name for name in ROOT_FILES)])
+    return _texts(_framework_files())
 
 
 def leaks(pack: Pack) -> list[str]:
