@@ -61,6 +61,11 @@ def check_corpus(argv: list[str]) -> int:
     verdicts = []
     for name in args.labs or available_labs():
         lab = load_lab(name)
+        if not lab.has_solution:
+            raise GraderError(
+                f"lab {name!r} has no solutions/ here, so no bug corpus",
+                tip="the corpus is the instructor's: run this in the course repository, not a starter pack",
+            )
         with console.status(f"{name}: grading the bug corpus …"):
             verdicts += [(lab, v) for v in corpus.check_lab(lab, box)]
     report.print_corpus(verdicts, console)

@@ -33,7 +33,8 @@ def feedback_output(output: str) -> str:
 
 
 def status_text(result: TestResult) -> str:
-    return result.status if isinstance(result.status, str) else result.status.value
+    # Status is a str Enum: ask for the Enum first, or f-strings say "Status.PASSED".
+    return result.status.value if isinstance(result.status, Status) else result.status
 
 
 def leak_feedback(result: TestResult) -> str:
@@ -149,6 +150,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w") as out:
             out.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is for others to read
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -137,44 +137,72 @@ def split_leaks(output: str) -> tuple[str, list[Leak]]:
     return "".join(kept), leaks
 
 
+class _Output:
+    """A test's output as the report keeps it: the head and the tail."""
+
+    def __init__(self) -> None:
+        self.head, self.tail, self.total = bytearray(), bytearray(), 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keeps `chunk`; False once the output limit is passed."""
+        self.total += len(chunk)
+        room = max(0, KEEP_HEAD - len(self.head))
+        self.head += chunk[:room]
+        if len(chunk) > room:
+            self.tail = (self.tail + chunk[room:])[-KEEP_TAIL:]
+        return self.total <= OUTPUT_LIMIT
+
+    def joined(self) -> bytes:
+        if not self.tail:
+            return bytes(self.head)
+        skipped = self.total - len(self.head) - len(self.tail)
+        return bytes(self.head) + f"\n[... {skipped} bytes of output not shown ...]\n".encode() + bytes(self.tail)
+
+
 def _collect(process: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, Status | None]:
     """Reads the test's output until it ends, its deadline passes or it floods."""
     assert process.stdout is not None
-    head, tail, total = bytearray(), bytearray(), 0
+    fd = process.stdout.fileno()
+    output = _Output()
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return _joined(head, tail, total), Status.TIMED_OUT
+                return output.joined(), Status.TIMED_OUT
             # Wake up now and then: a process the test left behind may hold
             # the output open after the test itself has ended.
             if not selector.select(timeout=min(remaining, 0.2)):
-                if process.poll() is not None:
-                    break
-                continue
-            chunk = os.read(process.stdout.fileno(), 65536)
+                if process.poll() is None:
+                    continue
+                # It ended after select gave up: what it wrote last is still
+                # in the pipe. Read that without waiting for the leftovers.
+                if not _drain(fd, output):
+                    return output.joined(), Status.FLOODED
+                break
+            chunk = os.read(fd, 65536)
             if not chunk:
                 break  # every writer closed: the test has ended
-            total += len(chunk)
-            if total > OUTPUT_LIMIT:
-                return _joined(head, tail, total), Status.FLOODED
-            room = max(0, KEEP_HEAD - len(head))
-            head += chunk[:room]
-            if len(chunk) > room:
-                tail = (tail + chunk[room:])[-KEEP_TAIL:]
+            if not output.add(chunk):
+                return output.joined(), Status.FLOODED
     try:
         process.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        return _joined(head, tail, total), Status.TIMED_OUT
-    return _joined(head, tail, total), None
+        return output.joined(), Status.TIMED_OUT
+    return output.joined(), None
 
 
-def _joined(head: bytearray, tail: bytearray, total: int) -> bytes:
-    if not tail:
-        return bytes(head)
-    skipped = total - len(head) - len(tail)
-    return bytes(head) + f"\n[... {skipped} bytes of output not shown ...]\n".encode() + bytes(tail)
+def _drain(fd: int, output: _Output) -> bool:
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return True
+        if not output.add(chunk):
+            return False
 
 
 def _kill_tree(process: subprocess.Popen[bytes]) -> None:

@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "grader/harness/snapshot.h"
 
@@ -62,6 +65,22 @@ LeakFinding child_finding(const ChildProcess& child) {
   return {"child process", who + " still running", "end it and waitpid(" + std::to_string(child.pid) + ", …)"};
 }
 
+// A child that has just called _exit takes a moment to become a zombie; give
+// running children up to a second to settle, so that an exited child is
+// always reported as unreaped, never as running. Only paid when a body
+// leaves children behind.
+std::vector<ChildProcess> settled_children() {
+  auto children = children_of();
+  for (int tries = 0; tries < 100; ++tries) {
+    const bool settling = std::any_of(children.begin(), children.end(),
+                                      [](const ChildProcess& c) { return c.state == 'R' || c.state == 'D'; });
+    if (!settling) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    children = children_of();
+  }
+  return children;
+}
+
 }  // namespace
 
 ProcessResources ProcessResources::now() { return {open_descriptors(), mapped_shm_files()}; }
@@ -76,7 +95,7 @@ std::vector<LeakFinding> leaks_since(const ProcessResources& before) {
   for (const auto& file : mapped_shm_files()) {
     if (!before.shm_mappings.count(file)) found.push_back(mapping_finding(file));
   }
-  for (const auto& child : children_of()) found.push_back(child_finding(child));
+  for (const auto& child : settled_children()) found.push_back(child_finding(child));
   return found;
 }
 
