@@ -91,6 +91,17 @@ inline ipclab::Fd open_end(const fs::path& path, int mode, pid_t peer) {
   }
 }
 
+// The test's write end of `path`, once the student's `reader` has opened the
+// FIFO; when the reader ends without opening it, the error says how it ended.
+inline ipclab::Fd open_writer_for(const fs::path& path, ipclab::Child& reader) {
+  try {
+    return open_end(path, O_WRONLY, reader.pid());
+  } catch (const std::runtime_error&) {
+    throw std::runtime_error("the reader never opened the FIFO for reading (the reader process: " +
+                             reader.finish(kDeadline).describe() + ")");
+  }
+}
+
 // Opens a FIFO end with a plain, blocking open(): for the test's side of a
 // conversation when it runs in a child of its own.
 inline ipclab::Fd open_blocking(const fs::path& path, int mode) {

@@ -149,7 +149,7 @@ TEST_CASE("opening a FifoReader blocks until a writer opens the FIFO") {
   });
   ipclab::Blocked blocked = ipclab::wait_until_blocked(reader.pid());
   CHECK_MESSAGE(blocked.yes, "with no writer yet, opening for reading must wait in open(): ", blocked.evidence);
-  ipclab::Fd writer = open_end(path, O_WRONLY, reader.pid());
+  ipclab::Fd writer = open_writer_for(path, reader);
   Outcome opened = reader.finish(kDeadline);
   REQUIRE_MESSAGE(opened.ok(), opened.describe());
   CHECK(opened.value == "opened");
@@ -261,7 +261,7 @@ TEST_CASE("receive reports end-of-stream when the last writer closes") {
     }
     return transcript + "... (no end-of-stream)";
   });
-  ipclab::Fd writer = open_end(path, O_WRONLY, reader.pid());
+  ipclab::Fd writer = open_writer_for(path, reader);
   ipclab::write_fully(writer.get(), frame("first") + frame("") + frame("last"));
   ipclab::Blocked waiting = ipclab::wait_until_blocked(reader.pid());
   CHECK_MESSAGE(waiting.yes, "after three messages, with a writer still open, receive must wait for more: ",
@@ -281,7 +281,7 @@ TEST_CASE("receive blocks on an empty FIFO without using the CPU") {
     const auto got = end.receive();
     return got ? *got : std::string("end-of-stream");
   });
-  ipclab::Fd writer = open_end(path, O_WRONLY, reader.pid());
+  ipclab::Fd writer = open_writer_for(path, reader);
   ipclab::Blocked blocked = ipclab::wait_until_blocked(reader.pid());
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   ipclab::write_fully(writer.get(), frame("wake up"));
@@ -307,8 +307,8 @@ TEST_CASE("send blocks on a full FIFO and resumes when it is drained") {
   ipclab::write_fully(go.write.get(), "go");
   const Deadline deadline;
   Outcome sent = writer.finish(deadline.left());
-  Outcome drained = drain.finish(deadline.left());
   REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  Outcome drained = drain.finish(deadline.left());
   REQUIRE_MESSAGE(drained.ok(), "the test's reader: ", drained.describe());
   CHECK_MESSAGE(drained.value == "", drained.value);
 }

@@ -74,8 +74,8 @@ TEST_CASE("a non-blocking FifoWriter sends large messages once a reader is there
   ipclab::write_fully(go.write.get(), "go");
   const Deadline deadline;
   Outcome sent = writer.finish(deadline.left());
-  Outcome drained = drain.finish(deadline.left());
   REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  Outcome drained = drain.finish(deadline.left());
   REQUIRE_MESSAGE(drained.ok(), "the test's reader: ", drained.describe());
   CHECK_MESSAGE(drained.value == "", drained.value);
 }
@@ -97,7 +97,7 @@ TEST_CASE("a message cut short by the writer's exit is reported as an error") {
     }
     return transcript + "...";
   });
-  ipclab::Fd writer = open_end(path, O_WRONLY, reader.pid());
+  ipclab::Fd writer = open_writer_for(path, reader);
   // A whole message, then a header announcing 100 bytes followed by only 10.
   const std::string cut = frame(std::string(100, 'x')).substr(0, fifolab::kHeaderSize + 10);
   ipclab::write_fully(writer.get(), frame("whole") + cut);
