@@ -235,15 +235,22 @@ TEST_CASE("two writers with messages up to PIPE_BUF never interleave") {
   };
   ipclab::Child writer_a(writer_body('A'));
   ipclab::Child writer_b(writer_body('B'));
+  // The test closes its end once both writers are done — or as soon as the
+  // reader has stopped (it found a damaged message): then the writers, left
+  // with no reader, end too (SIGPIPE) instead of waiting for the deadline.
   const Deadline deadline;
-  Outcome a = writer_a.finish(deadline.left());
-  Outcome b = writer_b.finish(deadline.left());
+  while (!(has_ended(writer_a.pid()) && has_ended(writer_b.pid())) && !has_ended(reader.pid()) &&
+         !deadline.passed()) {
+    std::this_thread::sleep_for(5ms);
+  }
   keeper.reset();
   Outcome received = reader.finish(deadline.left());
-  REQUIRE_MESSAGE(a.ok(), "writer A: ", a.describe());
-  REQUIRE_MESSAGE(b.ok(), "writer B: ", b.describe());
+  Outcome a = writer_a.finish(deadline.left());
+  Outcome b = writer_b.finish(deadline.left());
   REQUIRE_MESSAGE(received.ok(), "the reader: ", received.describe());
-  CHECK_MESSAGE(received.value == "", received.value);
+  REQUIRE_MESSAGE(received.value == "", received.value);
+  CHECK_MESSAGE(a.ok(), "writer A: ", a.describe());
+  CHECK_MESSAGE(b.ok(), "writer B: ", b.describe());
 }
 
 // ---- Part 2: end-of-stream and blocking -----------------------------------------
