@@ -144,8 +144,9 @@ TEST_CASE("a client whose server fails gets an error instead of a hang") {
                 "when the server closes the reply FIFO, await_reply throws std::runtime_error");
 }
 
-TEST_CASE("two thousand requests each get their own reply") {
-  const auto sizes = mixed_sizes(2000);
+TEST_CASE("two hundred requests of every size each get their own reply") {
+  // Few enough round trips that the test measures volume, not scheduling.
+  const auto sizes = mixed_sizes(200);
   auto reversed = [](std::string_view text) { return std::string(text.rbegin(), text.rend()); };
   Conversation run = converse(reversed, [&](const fs::path& base) {
     fifolab::RequestClient client(base);
@@ -159,7 +160,7 @@ TEST_CASE("two thousand requests each get their own reply") {
   });
   REQUIRE_MESSAGE(run.client.ok(), "the client: ", run.client.describe());
   CHECK_MESSAGE(run.client.value == "", run.client.value);
-  CHECK_MESSAGE(run.server.value == "served 2000", "the server: ", run.server.ok() ? run.server.value : run.server.describe());
+  CHECK_MESSAGE(run.server.value == "served 200", "the server: ", run.server.ok() ? run.server.value : run.server.describe());
 }
 
 }  // TEST_SUITE
