@@ -6,7 +6,6 @@
 // the code it grades for its half of a conversation.
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <fstream>
 #include <set>
