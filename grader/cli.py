@@ -33,10 +33,10 @@ class Exit(IntEnum):
 
 
 def main(argv: list[str]) -> int:
-    err = Console(stderr=True, highlight=False)
+    err = _console(stderr=True)
     try:
         if not argv:
-            return overview(Console(highlight=False, width=_width()))
+            return overview(_console())
         if argv[0] in COMMANDS:
             return COMMANDS[argv[0]](argv[1:])
         return grade_one(parse_grade_args(argv))
@@ -56,7 +56,7 @@ def check_corpus(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade corpus", description="Grade every lab's bug corpus.")
     parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
     args = parser.parse_args(argv)
-    console = Console(highlight=False, width=_width())
+    console = _console()
     box = detect_sandbox()
     verdicts = []
     for name in args.labs or available_labs():
@@ -80,7 +80,7 @@ def self_check(argv: list[str]) -> int:
     )
     parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
     args = parser.parse_args(argv)
-    console = Console(highlight=False, width=_width())
+    console = _console()
     labs = [load_lab(name) for name in args.labs or available_labs()]
     _refuse_starter_pack(labs, "./grade selfcheck checks each lab's reference, corpus and hidden tests")
     box = detect_sandbox()
@@ -107,7 +107,7 @@ def publish(argv: list[str]) -> int:
     if bool(args.labs) == args.all:
         raise GraderError("name the labs to publish, or pass --all", tip="./grade handout pipe   or   ./grade handout --all")
     labs = [load_lab(name) for name in (available_labs() if args.all else args.labs)]
-    console = Console(highlight=False, width=_width())
+    console = _console()
     for lab in labs:
         html = handout.render(lab)
         page = args.output / f"{lab.name}.html"
@@ -150,7 +150,7 @@ def grade_one(args: argparse.Namespace) -> int:
             tip=f"pass the directory that holds {', '.join(lab.student_files)}",
         )
     box = detect_sandbox()
-    console = Console(stderr=args.format != "text" and args.output is None, highlight=False, width=_width())
+    console = _console(stderr=args.format != "text" and args.output is None)
     with console.status(f"building {lab.name} …"):
         reference = pipeline.prepare_reference(lab, box)
         grade = pipeline.grade(lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box)
@@ -198,6 +198,11 @@ def _grade_side(lab: Lab, side: str, reference: pipeline.Reference, box: sandbox
         return pipeline.grade(lab, directory, side, reference, box)
 
 
+def _console(stderr: bool = False) -> Console:
+    # No emoji codes: doctest's "file.cpp:100:" must not become a 💯.
+    return Console(stderr=stderr, highlight=False, emoji=False, width=_width())
+
+
 def _width() -> int | None:
     # Reports piped to a file or a CI log get room for the test names.
     return None if sys.stdout.isatty() else 120
@@ -210,12 +215,12 @@ def detect_sandbox() -> sandbox.Sandbox:
     global _sandbox_warned
     box = sandbox.detect()
     if not box.isolated and not _sandbox_warned:
-        Console(stderr=True).print(f"[yellow]warning:[/] reduced isolation — {box.reason}")
+        _console(stderr=True).print(f"[yellow]warning:[/] reduced isolation — {box.reason}")
         _sandbox_warned = True
     return box
 
 
 def _plain_text(grade) -> str:
-    console = Console(record=True, width=120, file=open("/dev/null", "w"))
+    console = Console(record=True, width=120, file=open("/dev/null", "w"), emoji=False, highlight=False)
     report.print_grade(grade, console)
     return console.export_text()

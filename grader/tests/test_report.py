@@ -105,3 +105,14 @@ def test_reports_are_written_atomically(tmp_path: Path) -> None:
     report.write_atomically(target, "{}\n")
     assert target.read_text() == "{}\n"
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+
+
+def test_the_terminal_report_keeps_line_numbers_as_written() -> None:
+    from grader import cli
+
+    grade = demo_grade()
+    grade.results[1].output = "public_test.cpp:100: ERROR: CHECK( x ) is NOT correct!\n"
+    console = cli._console()
+    with console.capture() as captured:
+        report.print_grade(grade, console)
+    assert "public_test.cpp:100: ERROR" in captured.get()
