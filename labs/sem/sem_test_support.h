@@ -298,7 +298,7 @@ inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds pat
   };
   Children workers;
   const pid_t frozen = start(workers, worker(0)).pid();
-  (void)ipclab::wait_until_blocked(frozen);
+  (void)ipclab::wait_until_blocked(frozen, 2s);  // waiting in round 0; frozen there either way
   ::kill(frozen, SIGSTOP);
   std::vector<pid_t> others;
   for (int who = 1; who < parties; ++who) others.push_back(start(workers, worker(who)).pid());
