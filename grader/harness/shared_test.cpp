@@ -1,5 +1,5 @@
-// Tests of shared.h: the test-side shared memory, flags and mapping lists
-// that the shm and sem labs' tests rely on.
+// Tests of shared.h and children.h: the test-side shared memory, flags,
+// mapping lists and groups of children that the shm and sem labs rely on.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 
 #include "grader/harness/child.h"
+#include "grader/harness/children.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
@@ -59,6 +61,41 @@ TEST_CASE("mappings_containing sees a shared memory mapping until it is unmapped
   CHECK(mapped[0].find("/dev/shm" + name) == 0);
   ::munmap(at, 4096);
   CHECK(ipclab::mappings_containing(name).empty());
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("harness") {
+
+TEST_CASE("Children finish within one deadline and name the first that failed") {
+  ipclab::Children children;
+  children.start([] { return std::string("fine"); });
+  children.start([]() -> std::string { throw std::runtime_error("broken"); });
+  children.start([] {
+    ::pause();
+    return std::string();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const std::string failed = children.finish_all(1s);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  CHECK(failed == "process 1: threw std::runtime_error: broken");
+  REQUIRE(children.outcomes().size() == 3);
+  CHECK(children.outcomes()[0].value == "fine");
+  CHECK(children.outcomes()[2].kind == ipclab::Outcome::Kind::timed_out);
+}
+
+TEST_CASE("wait_for gives up as soon as the child that should raise the flag has ended") {
+  ipclab::Flag never;
+  ipclab::Child quitter([] { return std::string(); });
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(ipclab::wait_for(never, quitter, 10s));
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  ipclab::Flag raised;
+  ipclab::Child raiser([&] {
+    raised.raise();
+    return std::string();
+  });
+  CHECK(ipclab::wait_for(raised, raiser, 10s));
 }
 
 }  // TEST_SUITE

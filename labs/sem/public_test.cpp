@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "grader/harness/child.h"
+#include "grader/harness/children.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
@@ -164,7 +165,7 @@ TEST_CASE("the creator's destructor unlinks the semaphore and an opener's only c
     }
     return report;
   });
-  if (!wait_for(created, creator)) FAIL("create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("create did not return: ", creator.finish(kDeadline).describe());
   ipclab::Child opener([&] {
     { semlab::Semaphore semaphore = semlab::Semaphore::open(name); }
     std::string report;
@@ -197,7 +198,7 @@ TEST_CASE("the creator still unlinks when a process dies holding the semaphore")
     if (!holder_died.wait(kDeadline)) return std::string("the holder never died");
     return std::string(semaphore.try_P() ? "given back" : "still taken");
   });
-  if (!wait_for(created, creator)) FAIL("create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("create did not return: ", creator.finish(kDeadline).describe());
   Outcome holder = ipclab::run_in_child(
       [&] {
         semlab::Semaphore::open(name).P();  // takes the only unit ...
@@ -272,14 +273,14 @@ TEST_CASE("run_exclusively lets three processes add to a shared counter without 
   constexpr int kProcesses = 3, kTimes = 2000;
   // First, what the semaphore is for: the same three processes without it.
   ipclab::Shared<Counter> unguarded;
-  Children racers;
+  ipclab::Children racers;
   for (int i = 0; i < kProcesses; ++i) {
-    start(racers, [&] {
+    racers.start([&] {
       for (int n = 0; n < kTimes; ++n) add_one(*unguarded);
       return std::string();
     });
   }
-  REQUIRE(finish_all(racers) == "");
+  REQUIRE(racers.finish_all(kDeadline) == "");
   REQUIRE_MESSAGE(unguarded->value < kProcesses * kTimes,
                   "without mutual exclusion, the test's own run should lose updates; it counted ", unguarded->value);
 
@@ -313,19 +314,19 @@ TEST_CASE("processes waiting at the barrier use no CPU") {
     created.raise();
     return std::string(done.wait(3 * kDeadline) ? "" : "never told to finish");
   });
-  if (!wait_for(created, creator)) FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
   auto arrive = [&] {
     semlab::Barrier::open(name, 3).arrive_and_wait();
     return std::string("passed");
   };
-  Children parties;
+  ipclab::Children parties;
   for (int who = 0; who < 2; ++who) {
-    ipclab::Child& early = start(parties, arrive);
+    ipclab::Child& early = parties.start(arrive);
     ipclab::Blocked blocked = ipclab::wait_until_blocked(early.pid());
     CHECK_MESSAGE(blocked.yes, "a process waiting at the barrier for the others must sleep: ", blocked.evidence);
   }
-  start(parties, arrive);
-  const std::string failed = finish_all(parties);
+  parties.start(arrive);
+  const std::string failed = parties.finish_all(kDeadline);
   done.raise();
   Outcome owner = creator.finish(kDeadline);
   CHECK_MESSAGE(failed == "", failed);

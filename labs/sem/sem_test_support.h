@@ -6,20 +6,19 @@
 // time rather than by bad luck.
 #include <fcntl.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
-
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "grader/harness/child.h"
+#include "grader/harness/children.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
@@ -109,41 +108,6 @@ struct EventLog {
     return count.load() != seen;
   }
 };
-
-// ---- several children at once -----------------------------------------------------
-
-using Children = std::vector<std::unique_ptr<ipclab::Child>>;
-
-inline ipclab::Child& start(Children& children, const ipclab::Child::Body& body) {
-  children.push_back(std::make_unique<ipclab::Child>(body));
-  return *children.back();
-}
-
-// Finishes every child within one deadline for all of them, so a hang costs
-// the test its deadline once, not once per child. "" when all returned;
-// otherwise what went wrong with the first that did not.
-[[nodiscard]] inline std::string finish_all(Children& children, std::chrono::milliseconds deadline = kDeadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  std::string failure;
-  for (std::size_t i = 0; i < children.size(); ++i) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    ipclab::Outcome outcome = children[i]->finish(std::max(left, std::chrono::milliseconds(100)));
-    if (failure.empty() && !outcome.ok()) failure = "process " + std::to_string(i) + ": " + outcome.describe();
-  }
-  return failure;
-}
-
-// Waits for `flag`, but not for longer than `child` lives: false if the child
-// ended first (its code threw, say) or kDeadline passed.
-[[nodiscard]] inline bool wait_for(ipclab::Flag& flag, const ipclab::Child& child) {
-  const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (flag.wait(20ms)) return true;
-    const auto sample = ipclab::sample_process(child.pid());
-    if (!sample || sample->state == 'Z') return flag.wait(0ms);
-  }
-  return false;
-}
 
 // ---- ordering: ping_pong ------------------------------------------------------------
 
@@ -284,7 +248,7 @@ inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds pat
     created.raise();
     return std::string(done.wait(3 * kDeadline) ? "" : "the creator was never told to finish");
   });
-  if (!wait_for(created, creator)) return "Barrier::create did not return: " + creator.finish(kDeadline).describe();
+  if (!ipclab::wait_for(created, creator, kDeadline)) return "Barrier::create did not return: " + creator.finish(kDeadline).describe();
   auto worker = [&](int who) {
     return [&, who] {
       Barrier barrier = Barrier::open(name, parties);
@@ -296,12 +260,12 @@ inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds pat
       return std::string();
     };
   };
-  Children workers;
-  const pid_t frozen = start(workers, worker(0)).pid();
+  ipclab::Children workers;
+  const pid_t frozen = workers.start(worker(0)).pid();
   (void)ipclab::wait_until_blocked(frozen, 2s);  // waiting in round 0; frozen there either way
   ::kill(frozen, SIGSTOP);
   std::vector<pid_t> others;
-  for (int who = 1; who < parties; ++who) others.push_back(start(workers, worker(who)).pid());
+  for (int who = 1; who < parties; ++who) others.push_back(workers.start(worker(who)).pid());
   settle(others, 3s);
   std::string early;
   for (const Event& e : log->all()) {
@@ -312,7 +276,7 @@ inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds pat
     }
   }
   ::kill(frozen, SIGCONT);
-  const std::string failed = finish_all(workers);
+  const std::string failed = workers.finish_all(kDeadline);
   done.raise();
   const ipclab::Outcome owner = creator.finish(kDeadline);
   if (!early.empty()) return early;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "grader/harness/child.h"
+#include "grader/harness/children.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
@@ -162,16 +163,16 @@ TEST_CASE("the barrier's creator unlinks every semaphore it made") {
     created.raise();
     return std::string(done.wait(kDeadline) ? "" : "never told to finish");
   });
-  if (!wait_for(created, creator)) FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
   const auto made = ipclab::IpcObjects::now().created_since(before);
-  Children parties;
+  ipclab::Children parties;
   for (int who = 0; who < 2; ++who) {
-    start(parties, [&] {
+    parties.start([&] {
       semlab::Barrier::open(name, 2).arrive_and_wait();
       return std::string();
     });
   }
-  const std::string failed = finish_all(parties);
+  const std::string failed = parties.finish_all(kDeadline);
   const auto while_owned = ipclab::IpcObjects::now().created_since(before);
   done.raise();
   Outcome owner = creator.finish(kDeadline);
