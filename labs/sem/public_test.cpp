@@ -79,7 +79,8 @@ TEST_CASE("P_for returns false once its timeout has passed") {
         semlab::Semaphore opened = semlab::Semaphore::open(semaphore.name());
         const auto started = std::chrono::steady_clock::now();
         const bool took = opened.P_for(300ms);
-        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        const auto waited =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         return std::string(took ? "true " : "false ") + std::to_string(waited.count());
       },
       kDeadline);
@@ -91,8 +92,9 @@ TEST_CASE("P_for returns false once its timeout has passed") {
   CHECK_MESSAGE(took == "false", "P_for(300 ms) on a semaphore nobody posts must return false (timed out), got ", took);
   // 2 ms of slack: the deadline is on CLOCK_REALTIME, the test's stopwatch on
   // CLOCK_MONOTONIC, and NTP may slew one against the other.
-  CHECK_MESSAGE(waited_ms >= 298, "P_for(300 ms) returned after only ", waited_ms,
-                " ms: sem_timedwait wants an absolute deadline (now + timeout on CLOCK_REALTIME), not the timeout itself");
+  CHECK_MESSAGE(
+      waited_ms >= 298, "P_for(300 ms) returned after only ", waited_ms,
+      " ms: sem_timedwait wants an absolute deadline (now + timeout on CLOCK_REALTIME), not the timeout itself");
 }
 
 TEST_CASE("P_for sleeps while it waits and returns true when V comes first") {
@@ -159,17 +161,23 @@ TEST_CASE("the creator's destructor unlinks the semaphore and an opener's only c
       if (!opener_done.wait(kDeadline)) return std::string("the opener never finished");
     }
     std::string report;
-    if (semaphore_exists(name)) report += "the creator's destructor left " + sem_path(name) + " behind (no sem_unlink?). ";
+    if (semaphore_exists(name)) {
+      report += "the creator's destructor left " + sem_path(name) + " behind (no sem_unlink?). ";
+    }
     for (const auto& mapping : ipclab::mappings_containing(mapped_as)) {
       report += "after its destructor the creator still maps " + mapping + " (no sem_close?). ";
     }
     return report;
   });
-  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) {
+    FAIL("create did not return: ", creator.finish(kDeadline).describe());
+  }
   ipclab::Child opener([&] {
     { semlab::Semaphore semaphore = semlab::Semaphore::open(name); }
     std::string report;
-    if (!semaphore_exists(name)) report += "the opener's destructor unlinked " + sem_path(name) + ": only its creator may. ";
+    if (!semaphore_exists(name)) {
+      report += "the opener's destructor unlinked " + sem_path(name) + ": only its creator may. ";
+    }
     for (const auto& mapping : ipclab::mappings_containing(mapped_as)) {
       report += "after its destructor the opener still maps " + mapping + " (no sem_close?). ";
     }
@@ -198,7 +206,9 @@ TEST_CASE("the creator still unlinks when a process dies holding the semaphore")
     if (!holder_died.wait(kDeadline)) return std::string("the holder never died");
     return std::string(semaphore.try_P() ? "given back" : "still taken");
   });
-  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) {
+    FAIL("create did not return: ", creator.finish(kDeadline).describe());
+  }
   Outcome holder = ipclab::run_in_child(
       [&] {
         semlab::Semaphore::open(name).P();  // takes the only unit ...
@@ -208,7 +218,8 @@ TEST_CASE("the creator still unlinks when a process dies holding the semaphore")
       kDeadline);
   holder_died.raise();
   Outcome finished = creator.finish(kDeadline);
-  REQUIRE_MESSAGE(holder.kind == Outcome::Kind::signaled, "the holder should have died inside P()/V(): ", holder.describe());
+  REQUIRE_MESSAGE(holder.kind == Outcome::Kind::signaled,
+                  "the holder should have died inside P()/V(): ", holder.describe());
   REQUIRE_MESSAGE(finished.ok(), "the creator: ", finished.describe());
   CHECK_MESSAGE(finished.value == "still taken",
                 "nobody called V() after the holder died, so try_P should find the semaphore at 0");
@@ -314,7 +325,9 @@ TEST_CASE("processes waiting at the barrier use no CPU") {
     created.raise();
     return std::string(done.wait(3 * kDeadline) ? "" : "never told to finish");
   });
-  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) {
+    FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
+  }
   auto arrive = [&] {
     semlab::Barrier::open(name, 3).arrive_and_wait();
     return std::string("passed");
@@ -340,7 +353,8 @@ TEST_CASE("ping_pong run_in_order and run_exclusively leave no semaphore and no 
       [] {
         std::string report;
         const auto check = [&report](const char* after, const ipclab::IpcObjects& before) {
-          const std::string objects = ipclab::leak_report("IPC objects left behind", ipclab::IpcObjects::now().created_since(before));
+          const std::string objects =
+              ipclab::leak_report("IPC objects left behind", ipclab::IpcObjects::now().created_since(before));
           const std::string children = ipclab::leak_report(ipclab::children_of());
           if (!objects.empty()) report += std::string("after ") + after + ": " + objects + ". ";
           if (!children.empty()) report += std::string("after ") + after + ": " + children + ". ";

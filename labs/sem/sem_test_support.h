@@ -152,10 +152,14 @@ inline void take_turn(EventLog& log, int side, int round) {
   if (rounds == 0) return "";
   const pid_t ping = events[0].pid, pong = events[2].pid;
   for (const Event& event : events) {
-    if (event.pid != (event.who == kPing ? ping : pong)) return describe(event, names) + " ran in another process than the rest of its side";
+    if (event.pid != (event.who == kPing ? ping : pong)) {
+      return describe(event, names) + " ran in another process than the rest of its side";
+    }
   }
   if (ping == pong) return "ping and pong ran in the same process: each side needs a child process of its own";
-  if (ping == caller || pong == caller) return "a callback ran in the process that called ping_pong: each side runs in a child";
+  if (ping == caller || pong == caller) {
+    return "a callback ran in the process that called ping_pong: each side runs in a child";
+  }
   return "";
 }
 
@@ -163,8 +167,8 @@ inline void take_turn(EventLog& log, int side, int round) {
 
 // "" if every step started and ended once, in a process of its own (not
 // `caller`), and started only after each step it waits for had ended.
-[[nodiscard]] inline std::string check_order(const std::vector<Event>& events, const std::vector<std::vector<int>>& after,
-                                             pid_t caller) {
+[[nodiscard]] inline std::string check_order(const std::vector<Event>& events,
+                                             const std::vector<std::vector<int>>& after, pid_t caller) {
   const int steps = static_cast<int>(after.size());
   std::vector<int> started(steps, -1), ended(steps, -1);
   std::vector<pid_t> pid(steps, 0);
@@ -180,7 +184,9 @@ inline void take_turn(EventLog& log, int side, int round) {
     if (started[step] < 0 || ended[step] < 0) return name + " never ran";
     if (pid[step] == caller) return name + " ran in the process that called run_in_order, not in a child of its own";
     for (int other = 0; other < step; ++other) {
-      if (pid[other] == pid[step]) return "steps " + std::to_string(other) + " and " + std::to_string(step) + " ran in the same process";
+      if (pid[other] == pid[step]) {
+        return "steps " + std::to_string(other) + " and " + std::to_string(step) + " ran in the same process";
+      }
     }
     for (int before : after[step]) {
       if (started[step] < ended[before]) {
@@ -209,8 +215,8 @@ inline void take_turn(EventLog& log, int side, int round) {
       }
     }
     if (arrived != parties || left != parties) {
-      return "round " + std::to_string(round) + ": " + std::to_string(arrived) + " arrivals and " + std::to_string(left) +
-             " departures, expected " + std::to_string(parties) + " of each";
+      return "round " + std::to_string(round) + ": " + std::to_string(arrived) + " arrivals and " +
+             std::to_string(left) + " departures, expected " + std::to_string(parties) + " of each";
     }
     for (int i = 0; i < last_arrival; ++i) {
       const Event& e = events[i];
@@ -248,7 +254,9 @@ inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds pat
     created.raise();
     return std::string(done.wait(3 * kDeadline) ? "" : "the creator was never told to finish");
   });
-  if (!ipclab::wait_for(created, creator, kDeadline)) return "Barrier::create did not return: " + creator.finish(kDeadline).describe();
+  if (!ipclab::wait_for(created, creator, kDeadline)) {
+    return "Barrier::create did not return: " + creator.finish(kDeadline).describe();
+  }
   auto worker = [&](int who) {
     return [&, who] {
       Barrier barrier = Barrier::open(name, parties);

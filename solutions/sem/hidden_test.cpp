@@ -33,7 +33,8 @@ std::string outcome_and_leaks(Action action) {
   } catch (const std::runtime_error&) {
     result = "runtime_error";
   }
-  const std::string objects = ipclab::leak_report("IPC objects left behind", ipclab::IpcObjects::now().created_since(before));
+  const std::string objects =
+      ipclab::leak_report("IPC objects left behind", ipclab::IpcObjects::now().created_since(before));
   const std::string children = ipclab::leak_report(ipclab::children_of());
   if (!objects.empty()) result += "; " + objects;
   if (!children.empty()) result += "; " + children;
@@ -55,7 +56,9 @@ TEST_CASE("P keeps waiting when a signal interrupts it") {
     return std::string("passed P");
   });
   ipclab::Blocked before = ipclab::wait_until_blocked(waiter.pid());
-  if (!before.yes) FAIL("P() did not wait on a semaphore at 0: ", before.evidence, "; ", waiter.finish(kDeadline).describe());
+  if (!before.yes) {
+    FAIL("P() did not wait on a semaphore at 0: ", before.evidence, "; ", waiter.finish(kDeadline).describe());
+  }
   ::kill(waiter.pid(), SIGUSR1);
   ipclab::Blocked after = ipclab::wait_until_blocked(waiter.pid());
   CHECK_MESSAGE(after.yes, "after a signal handler ran, P() must go back to waiting: ", after.evidence);
@@ -81,7 +84,8 @@ TEST_CASE("ping_pong reports a side whose callback throws") {
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
-  CHECK_MESSAGE(outcome.value == "runtime_error", "expected std::runtime_error and nothing left behind, got: ", outcome.value);
+  CHECK_MESSAGE(outcome.value == "runtime_error",
+                "expected std::runtime_error and nothing left behind, got: ", outcome.value);
   int pings = 0;
   for (const Event& event : log->all()) pings += event.who == kPing;
   CHECK_MESSAGE(pings == 5, "ping must play all 5 rounds although pong's callback threw; it played ", pings);
@@ -100,7 +104,8 @@ TEST_CASE("run_in_order rejects a step that does not exist") {
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
   CHECK_MESSAGE(outcome.value == "invalid_argument\ninvalid_argument\ninvalid_argument\ninvalid_argument\n",
-                "for after = {{}, {2}}, {{}, {1}}, {{}, {-1}} and {{}} (one entry for two steps), got:\n", outcome.value);
+                "for after = {{}, {2}}, {{}, {1}}, {{}, {-1}} and {{}} (one entry for two steps), got:\n",
+                outcome.value);
 }
 
 TEST_CASE("run_in_order reports a failing step and still runs the steps after it") {
@@ -115,8 +120,10 @@ TEST_CASE("run_in_order reports a failing step and still runs the steps after it
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
-  CHECK_MESSAGE(outcome.value == "runtime_error", "expected std::runtime_error and nothing left behind, got: ", outcome.value);
-  CHECK_MESSAGE(log->count.load() == 2, "the steps after the failing one should still run; ", log->count.load(), " of 2 did");
+  CHECK_MESSAGE(outcome.value == "runtime_error",
+                "expected std::runtime_error and nothing left behind, got: ", outcome.value);
+  CHECK_MESSAGE(log->count.load() == 2, "the steps after the failing one should still run; ", log->count.load(),
+                " of 2 did");
 }
 
 TEST_CASE("ping_pong with zero rounds runs no callback") {
@@ -163,7 +170,9 @@ TEST_CASE("the barrier's creator unlinks every semaphore it made") {
     created.raise();
     return std::string(done.wait(kDeadline) ? "" : "never told to finish");
   });
-  if (!ipclab::wait_for(created, creator, kDeadline)) FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
+  if (!ipclab::wait_for(created, creator, kDeadline)) {
+    FAIL("Barrier::create did not return: ", creator.finish(kDeadline).describe());
+  }
   const auto made = ipclab::IpcObjects::now().created_since(before);
   ipclab::Children parties;
   for (int who = 0; who < 2; ++who) {

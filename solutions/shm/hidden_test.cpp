@@ -44,8 +44,8 @@ std::string check_exchange(const std::vector<std::string>& got, int producers, s
       std::memcpy(&item, got[consumer].data() + at, 8);
       const std::uint64_t producer = item >> 32, n = item & 0xffffffffU;
       if (producer >= static_cast<std::uint64_t>(producers) || n >= per_producer) {
-        return "consumer " + std::to_string(consumer) + " got an item no producer put (" + describe_item(item_of(item)) +
-               ")";
+        return "consumer " + std::to_string(consumer) + " got an item no producer put (" +
+               describe_item(item_of(item)) + ")";
       }
       if (static_cast<std::int64_t>(n) <= last[producer]) {
         return "consumer " + std::to_string(consumer) + " got producer " + std::to_string(producer) + "'s item " +
