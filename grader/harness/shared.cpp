@@ -1,6 +1,8 @@
 #include "grader/harness/shared.h"
 
 #include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -36,6 +38,15 @@ bool Flag::wait(std::chrono::milliseconds patience) {
     if (n < 0 && errno == EINTR) continue;
     return false;
   }
+}
+
+bool private_dev_shm() {
+  static bool done = false;
+  if (done) return true;
+  // Private propagation first, so the new tmpfs is never seen outside.
+  done = ::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+         ::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0;
+  return done;
 }
 
 std::vector<std::string> mappings_containing(std::string_view needle, pid_t pid) {

@@ -19,6 +19,13 @@
 // under test unmapped what it mapped (munmap, sem_close).
 //
 //   auto left = ipclab::mappings_containing("/dev/shm/sem.");
+//
+// private_dev_shm: a /dev/shm of the test's own, for tests that count the
+// objects in it (IpcObjects) and would otherwise take objects made by
+// anything running beside them for leaks.
+//
+//   ipclab::private_dev_shm();             // first, before anything is made
+//   const auto before = ipclab::IpcObjects::now();
 
 #include <sys/types.h>
 
@@ -70,6 +77,14 @@ class Flag {
  private:
   Pipe pipe_;
 };
+
+// Moves this process, and the processes it forks from now on, into a mount
+// namespace of its own with a fresh, empty tmpfs on /dev/shm. The grader's
+// sandbox gives every test that already; this is for runs without it, such
+// as `bazel test`, where test binaries run side by side and share the
+// machine's /dev/shm. Where the process may not do this (no privilege), it
+// changes nothing and returns false: the test then runs as before.
+bool private_dev_shm();
 
 // Paths (the last field of /proc/PID/maps) of the mappings whose path contains
 // `needle`, e.g. "/dev/shm/sem.x (deleted)"; pid 0 is this process.

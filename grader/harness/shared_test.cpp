@@ -14,6 +14,7 @@
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
+#include "grader/harness/snapshot.h"
 
 using namespace std::chrono_literals;
 
@@ -96,6 +97,31 @@ TEST_CASE("wait_for gives up as soon as the child that should raise the flag has
     return std::string();
   });
   CHECK(ipclab::wait_for(raised, raiser, 10s));
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("harness") {
+
+TEST_CASE("private_dev_shm gives a child a /dev/shm of its own where it is allowed") {
+  const std::string outside = ipclab::unique_ipc_name("outside"), inside = ipclab::unique_ipc_name("inside");
+  const int fd = ::shm_open(outside.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  ipclab::Outcome outcome = ipclab::run_in_child(
+      [&] {
+        if (!ipclab::private_dev_shm()) return std::string("not allowed here");
+        const int made = ::shm_open(inside.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (made >= 0) ::close(made);
+        return "sees: " + std::to_string(ipclab::entries_of("/dev/shm").size());
+      },
+      10s);
+  const bool leaked_out = ::shm_unlink(inside.c_str()) == 0;
+  ::shm_unlink(outside.c_str());
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  if (outcome.value == "not allowed here") return;  // no privilege: nothing to check
+  CHECK(outcome.value == "sees: 1");  // its own object, not the one made outside
+  CHECK_FALSE(leaked_out);
 }
 
 }  // TEST_SUITE

@@ -24,6 +24,7 @@ void on_signal(int) {}
 // Catches what `action` throws and names it, plus what it left behind.
 template <class Action>
 std::string outcome_and_leaks(Action action) {
+  ipclab::private_dev_shm();  // count only what this test makes
   const auto before = ipclab::IpcObjects::now();
   std::string result = "no exception";
   try {
@@ -162,6 +163,7 @@ TEST_CASE("six processes pass forty rounds of the barrier in step") {
 }
 
 TEST_CASE("the barrier's creator unlinks every semaphore it made") {
+  ipclab::private_dev_shm();  // count only what this test makes
   const auto before = ipclab::IpcObjects::now();
   const std::string name = ipclab::unique_ipc_name("gone");
   ipclab::Flag created, done;
