@@ -136,6 +136,7 @@ def check_lab(lab: Lab, sandbox: Sandbox) -> list[BugVerdict]:
         # One Bazel invocation compiles every bug, both cores busy; each
         # grade's own build below is then a cache hit.
         staged = [stage.stage(lab, submissions[b.name], slot(lab, b)) for b in bugs]
+        build.build(stage.tests_target(lab))  # before solutions/ is hidden from the compiler
         build.build_all([s.target for s in staged], hide=[lab.solution_directory.parent])
         return [check_bug(lab, bug, submissions[bug.name], reference, sandbox) for bug in bugs]
 

@@ -73,6 +73,11 @@ def _build_and_run(
             f"(expected in {submission}; lab {lab.name} grades the files {', '.join(lab.student_files)})"
         )
         return verdict
+    # The student's build cannot see solutions/, so the tests must be built
+    # already; after a change to the lab or the harness they may not be.
+    tests = build.build(stage.tests_target(lab))
+    if not tests.ok:
+        raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
     built = build.build(staged.target, hide=stage.hidden_from(staged))
     if not built.ok:
         verdict.gradable = False
