@@ -51,18 +51,25 @@ inline bool eventually(const std::function<bool()>& condition,
   return true;
 }
 
+// True once `pid` has ended (a zombie, or gone).
+inline bool has_ended(pid_t pid) {
+  const auto sample = ipclab::sample_process(pid);
+  return !sample || sample->state == 'Z';
+}
+
 // A child tells the test it has done its set-up (installed handlers, blocked
 // signals) before the test sends it anything.
 class Ready {
  public:
   // In the child.
   void signal() { ipclab::write_fully(pipe_.write.get(), "R"); }
-  // In the test: "" once `child` says it is ready; if it does not within
-  // the deadline, how it ended instead (it is then finished).
+  // In the test: "" once `child` says it is ready; if it ends or the
+  // deadline passes first, how it ended (it is then finished).
   [[nodiscard]] std::string wait(ipclab::Child& child) {
     pollfd ready{pipe_.read.get(), POLLIN, 0};
-    if (::poll(&ready, 1, static_cast<int>(std::chrono::milliseconds(kDeadline).count())) == 1) return "";
-    return "the child never got ready: it " + child.finish(kDeadline).describe();
+    const bool said = eventually([&] { return ::poll(&ready, 1, 0) == 1 || has_ended(child.pid()); }, kDeadline) &&
+                      ::poll(&ready, 1, 0) == 1;
+    return said ? "" : "the child never got ready: it " + child.finish(kDeadline).describe();
   }
 
  private:
@@ -183,7 +190,8 @@ class ServerUnderTest {
   // for work: only then is it fair to send it a request or a signal. If it
   // does not get there, what happened instead (the server is then finished).
   [[nodiscard]] std::string wait_until_serving(ipclab::Child& server) const {
-    if (eventually([&] { return existing().size() == 3; }, kDeadline) &&
+    const auto created = [&] { return existing().size() == 3; };
+    if (eventually([&] { return created() || has_ended(server.pid()); }, kDeadline) && created() &&
         ipclab::wait_until_blocked(server.pid()).yes) {
       return "";
     }

@@ -219,7 +219,8 @@ TEST_CASE("run_server waits without using the CPU") {
     siglab::run_server(server.names());
     return std::string("returned");
   });
-  CHECK(eventually([&] { return server.existing().size() == 3; }, kDeadline));
+  REQUIRE_MESSAGE(eventually([&] { return server.existing().size() == 3 || has_ended(child.pid()); }, kDeadline),
+                  "the server never created its three objects");
   ipclab::Blocked blocked = ipclab::wait_until_blocked(child.pid());
   CHECK_MESSAGE(blocked.yes, "with no request, the server should sleep: ", blocked.evidence);
   ::kill(child.pid(), SIGTERM);
