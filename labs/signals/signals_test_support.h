@@ -76,6 +76,30 @@ class Ready {
   ipclab::Pipe pipe_;
 };
 
+// Lines a child's callbacks write as they run, read by the test one at a
+// time: the test sees each step happen before it causes the next one.
+class Reports {
+ public:
+  // In the child.
+  void say(const std::string& line) { ipclab::write_fully(pipe_.write.get(), line + "\n"); }
+  // In the test: the next line; "" if `child` ends or the deadline passes first.
+  [[nodiscard]] std::string next(const ipclab::Child& child) {
+    std::string line;
+    pollfd readable{pipe_.read.get(), POLLIN, 0};
+    for (char c = 0; c != '\n';) {
+      if (!eventually([&] { return ::poll(&readable, 1, 0) == 1 || has_ended(child.pid()); }, kDeadline) ||
+          ::poll(&readable, 1, 0) != 1 || ::read(pipe_.read.get(), &c, 1) != 1) {
+        return "";
+      }
+      if (c != '\n') line += c;
+    }
+    return line;
+  }
+
+ private:
+  ipclab::Pipe pipe_;
+};
+
 inline sigset_t set_of(std::initializer_list<int> signals) {
   sigset_t set;
   sigemptyset(&set);
@@ -186,17 +210,19 @@ class ServerUnderTest {
     return found;
   }
 
-  // "" once the server has created all three objects and sleeps waiting
-  // for work: only then is it fair to send it a request or a signal. If it
-  // does not get there, what happened instead (the server is then finished).
+  // "" once the server has created all three objects: it has then arranged
+  // to be told about SIGTERM and SIGINT, and it is fair to send it a request
+  // or a signal. Gives it a moment more to settle into its wait (a server
+  // that never sleeps is the blocking tests' business, not this). If the
+  // objects do not appear, what happened instead (the server is then finished).
   [[nodiscard]] std::string wait_until_serving(ipclab::Child& server) const {
     const auto created = [&] { return existing().size() == 3; };
-    if (eventually([&] { return created() || has_ended(server.pid()); }, kDeadline) && created() &&
-        ipclab::wait_until_blocked(server.pid()).yes) {
+    if (eventually([&] { return created() || has_ended(server.pid()); }, kDeadline) && created()) {
+      (void)ipclab::wait_until_blocked(server.pid());
       return "";
     }
     const std::string found = ipclab::leak_report("objects found", existing());
-    return "the server never had its FIFO, queue and shared-memory object and sat waiting (" +
+    return "the server never had all of its FIFO, queue and shared-memory object (" +
            (found.empty() ? "objects found: none" : found) + "); it " + server.finish(kDeadline).describe();
   }
 
