@@ -1,4 +1,6 @@
 // The signal-state reader against processes whose signals we set up.
+#include "grader/harness/signal_state.h"
+
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -8,7 +10,6 @@
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/observe.h"
-#include "grader/harness/signal_state.h"
 
 TEST_CASE("signal_state sees a blocked signal pending in another process") {
   ipclab::Pipe go;

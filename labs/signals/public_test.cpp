@@ -31,7 +31,8 @@ namespace {
 std::string read_some(int fd) {
   char buffer[100];
   const ssize_t n = ::read(fd, buffer, sizeof buffer);
-  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "[read returned " + std::to_string(n) + "]";
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n))
+               : "[read returned " + std::to_string(n) + "]";
 }
 
 // Runs an EventLoop in a child with a callback for SIGUSR1 that stops it and
@@ -62,14 +63,13 @@ void check_server_cleans_up_on(int signo) {
   });
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
+  const std::string name = std::string("SIG") + ::sigabbrev_np(signo);
   ::kill(child.pid(), signo);
   Outcome outcome = child.finish(kDeadline);
-  CHECK_MESSAGE(outcome.ok(), "after ", ::sigabbrev_np(signo), " the server should return normally, but ",
-                outcome.describe());
+  CHECK_MESSAGE(outcome.ok(), "after ", name, " the server should return normally, but ", outcome.describe());
   const auto left = server.existing();
-  CHECK_MESSAGE(left.empty(), ipclab::leak_report("after SIG" + std::string(::sigabbrev_np(signo)) +
-                                                      ", IPC objects left behind (never unlinked)",
-                                                  left));
+  CHECK_MESSAGE(left.empty(),
+                ipclab::leak_report("after " + name + ", IPC objects left behind (never unlinked)", left));
 }
 
 }  // namespace
@@ -104,7 +104,8 @@ TEST_CASE("SignalFlag keeps catching after the first signal") {
                (second ? ", second caught" : ", second not caught");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), "the second SIGTERM should be caught like the first, but ", outcome.describe(),
+  REQUIRE_MESSAGE(outcome.ok(), "the second SIGTERM should be caught like the first, but ",
+                  outcome.describe(),
                   ": was the handler reset to the default after running once (SA_RESETHAND)?");
   CHECK(outcome.value == "first caught, second caught");
 }
@@ -177,8 +178,8 @@ TEST_CASE("EventLoop waits for descriptors and signals without using the CPU") {
   const std::string unready = ready.wait(looper);
   REQUIRE_MESSAGE(unready.empty(), unready);
   ipclab::Blocked blocked = ipclab::wait_until_blocked(looper.pid());
-  CHECK_MESSAGE(blocked.yes, "with nothing to read and no signal, run() should sleep in poll(): ",
-                blocked.evidence);
+  CHECK_MESSAGE(blocked.yes,
+                "with nothing to read and no signal, run() should sleep in poll(): ", blocked.evidence);
   ::kill(looper.pid(), SIGUSR1);
   Outcome got = looper.finish(kDeadline);
   CHECK_MESSAGE(got.ok(), got.describe());
@@ -251,7 +252,8 @@ TEST_CASE("EventLoop restores the actions it replaced when destroyed") {
         const std::string mask_after = blocked_among({SIGUSR1, SIGUSR2, SIGTERM});
         return "SIGUSR1: " + action_of(SIGUSR1) + ", SIGUSR2: " + action_of(SIGUSR2) +
                ", SIGTERM: " + action_of(SIGTERM) +
-               (mask_before == mask_after ? "" : "; blocked before: " + mask_before + ", after: " + mask_after);
+               (mask_before == mask_after ? ""
+                                          : "; blocked before: " + mask_before + ", after: " + mask_after);
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
@@ -272,7 +274,8 @@ TEST_CASE("reap_children reaps every ended child and leaves running ones") {
         for (int i = 0; i < 5; ++i) {
           if (::fork() == 0) ::_exit(i);
         }
-        if (!eventually([] { return zombie_children() == 5; })) return std::string("the 5 children never ended");
+        if (!eventually([] { return zombie_children() == 5; }))
+          return std::string("the 5 children never ended");
         const int reaped = siglab::reap_children();
         int running = 0, zombies = 0;
         for (const auto& child : ipclab::children_of()) ++(child.state == 'Z' ? zombies : running);
@@ -280,8 +283,9 @@ TEST_CASE("reap_children reaps every ended child and leaves running ones") {
                std::to_string(zombies) + " zombies";
       },
       kDeadline);
+  const bool hung = outcome.kind == Outcome::Kind::timed_out;
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe(),
-                  outcome.kind == Outcome::Kind::timed_out ? ": did it wait for the running child (WNOHANG)?" : "");
+                  std::string(hung ? ": did it wait for the running child (WNOHANG)?" : ""));
   CHECK(outcome.value == "reaped 5; left: 1 running, 0 zombies");
 }
 
@@ -305,7 +309,8 @@ TEST_CASE("ChildReaper leaves no zombie after a burst of child exits") {
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
-  CHECK_MESSAGE(outcome.value == "", "30 children ended while SIGCHLD was blocked, so it was delivered once: ",
+  CHECK_MESSAGE(outcome.value == "",
+                "30 children ended while SIGCHLD was blocked, so it was delivered once: ",
                 "one handler run must reap them all. ", outcome.value);
 }
 
@@ -317,7 +322,7 @@ TEST_CASE("ChildReaper keeps errno for the code it interrupts") {
         if (::fork() == 0) ::_exit(0);
         if (!eventually([] { return zombie_children() == 1; })) return std::string("the child never ended");
         const sigset_t chld = set_of({SIGCHLD});
-        ::close(-1);  // errno is now EBADF, as after any failed call
+        ::close(-1);                                 // errno is now EBADF, as after any failed call
         ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);  // the handler runs here
         const int seen = errno;
         return seen == EBADF ? std::string("errno kept")
@@ -492,13 +497,15 @@ TEST_CASE("write_unless_closed returns false instead of dying when the reader is
       [] {
         ipclab::Pipe pipe;
         pipe.read.reset();
-        return std::string(siglab::write_unless_closed(pipe.write.get(), "nobody listens") ? "true" : "false");
+        return std::string(siglab::write_unless_closed(pipe.write.get(), "nobody listens") ? "true"
+                                                                                           : "false");
       },
       kDeadline);
+  const bool sigpipe = outcome.kind == Outcome::Kind::signaled && outcome.code == SIGPIPE;
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe(),
-                  outcome.kind == Outcome::Kind::signaled && outcome.code == SIGPIPE
-                      ? ": SIGPIPE ended the process; ignore it while writing, and write fails with EPIPE"
-                      : "");
+                  std::string(sigpipe ? ": SIGPIPE ended the process; ignore it while writing, and write "
+                                        "fails with EPIPE"
+                                      : ""));
   CHECK(outcome.value == "false");
 }
 
@@ -517,9 +524,9 @@ TEST_CASE("write_unless_closed restores the previous SIGPIPE action") {
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
-  CHECK_MESSAGE(outcome.value == "false, then the test's handler (the handler ran 0 times); false, then default",
-                "SIGPIPE should be ignored only while writing, then have its earlier action back; got ",
-                outcome.value);
+  CHECK_MESSAGE(
+      outcome.value == "false, then the test's handler (the handler ran 0 times); false, then default",
+      "SIGPIPE should be ignored only while writing, then have its earlier action back; got ", outcome.value);
 }
 
 // ---- Part 7: EINTR ----------------------------------------------------------
@@ -540,7 +547,8 @@ TEST_CASE("read_retrying retries a read interrupted by a signal") {
   (void)ipclab::wait_until_blocked(reader.pid());  // reading again
   ipclab::write_fully(pipe.write.get(), "sent after the signal");
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), "a read interrupted by a signal should be started again, but it ", got.describe());
+  REQUIRE_MESSAGE(got.ok(), "a read interrupted by a signal should be started again, but it ",
+                  got.describe());
   CHECK(got.value == "sent after the signal (after 1 signal)");
 }
 
@@ -558,9 +566,11 @@ TEST_CASE("run_server forwards each message from its FIFO to its queue") {
                 "the shared-memory object should hold the server's pid ", child.pid(), ", not ",
                 published_pid(server.names().shm));
   ipclab::Fd fifo(::open(server.names().fifo.c_str(), O_WRONLY | O_CLOEXEC));
-  REQUIRE_MESSAGE(fifo.get() >= 0, "open(FIFO, O_WRONLY): ", ::strerror(errno));
+  const std::string fifo_error = ::strerror(errno);
+  REQUIRE_MESSAGE(fifo.get() >= 0, "open(FIFO, O_WRONLY): ", fifo_error);
   const mqd_t queue = ::mq_open(server.names().queue.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "mq_open(queue, O_RDONLY): ", ::strerror(errno));
+  const std::string queue_error = ::strerror(errno);
+  REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "mq_open(queue, O_RDONLY): ", queue_error);
   for (const char* request : {"first request", "second", "a third, longer request"}) {
     ipclab::write_fully(fifo.get(), request);
     CHECK(receive_from(queue) == request);

@@ -185,7 +185,7 @@ class SignalBlock {
   SignalBlock& operator=(const SignalBlock&) = delete;
 
  private:
-  sigset_t previous_ {};
+  sigset_t previous_{};
 };
 
 // Waits for one of `signals`, which the caller has blocked (SignalBlock),

@@ -67,8 +67,9 @@ class Ready {
   // deadline passes first, how it ended (it is then finished).
   [[nodiscard]] std::string wait(ipclab::Child& child) {
     pollfd ready{pipe_.read.get(), POLLIN, 0};
-    const bool said = eventually([&] { return ::poll(&ready, 1, 0) == 1 || has_ended(child.pid()); }, kDeadline) &&
-                      ::poll(&ready, 1, 0) == 1;
+    const bool said =
+        eventually([&] { return ::poll(&ready, 1, 0) == 1 || has_ended(child.pid()); }, kDeadline) &&
+        ::poll(&ready, 1, 0) == 1;
     return said ? "" : "the child never got ready: it " + child.finish(kDeadline).describe();
   }
 
@@ -119,7 +120,9 @@ inline std::string blocked_among(std::initializer_list<int> signals) {
   ::sigprocmask(SIG_BLOCK, nullptr, &mask);
   std::string names;
   for (int signo : signals) {
-    if (sigismember(&mask, signo)) names += (names.empty() ? "SIG" : " SIG") + std::string(::sigabbrev_np(signo));
+    if (sigismember(&mask, signo)) {
+      names += (names.empty() ? "SIG" : " SIG") + std::string(::sigabbrev_np(signo));
+    }
   }
   return names.empty() ? "none" : names;
 }
@@ -167,7 +170,8 @@ inline std::string values_difference(const std::vector<int>& sent, const std::ve
   bool all_zero = !got.empty();
   for (int value : got) all_zero = all_zero && value == 0;
   if (all_zero) return "every value arrived as 0: kill() sends no value, sigqueue() carries one";
-  std::string text = "sent " + std::to_string(sent.size()) + " values, received " + std::to_string(got.size());
+  std::string text =
+      "sent " + std::to_string(sent.size()) + " values, received " + std::to_string(got.size());
   for (std::size_t i = 0; i < sent.size() && i < got.size(); ++i) {
     if (sent[i] != got[i]) {
       return text + "; value #" + std::to_string(i) + " should be " + std::to_string(sent[i]) + ", got " +

@@ -45,7 +45,8 @@ TEST_CASE("SignalFlag take reports each catch once") {
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
   CHECK_MESSAGE(outcome.value == "1010",
-                "take() after each catch should say true once, then false until the next; got ", outcome.value);
+                "take() after each catch should say true once, then false until the next; got ",
+                outcome.value);
 }
 
 TEST_CASE("EventLoop gives each signal its own callback") {
@@ -95,8 +96,9 @@ TEST_CASE("ChildReaper does not interrupt blocking calls") {
   go.read.reset();
   (void)ipclab::wait_until_blocked(reader.pid());
   go.write.reset();  // the grandchild ends: SIGCHLD interrupts the reader's read
-  CHECK_MESSAGE(eventually([&] { return ipclab::children_of(reader.pid()).empty(); }, kDeadline),
-                "the child that ended was never reaped: ", ipclab::leak_report(ipclab::children_of(reader.pid())));
+  CHECK_MESSAGE(
+      eventually([&] { return ipclab::children_of(reader.pid()).empty(); }, kDeadline),
+      "the child that ended was never reaped: ", ipclab::leak_report(ipclab::children_of(reader.pid())));
   (void)ipclab::wait_until_blocked(reader.pid());
   ipclab::write_fully(data.write.get(), "data");
   Outcome got = reader.finish(kDeadline);
@@ -217,8 +219,9 @@ TEST_CASE("run_server waits without using the CPU") {
     siglab::run_server(server.names());
     return std::string("returned");
   });
-  REQUIRE_MESSAGE(eventually([&] { return server.existing().size() == 3 || has_ended(child.pid()); }, kDeadline),
-                  "the server never created its three objects");
+  REQUIRE_MESSAGE(
+      eventually([&] { return server.existing().size() == 3 || has_ended(child.pid()); }, kDeadline),
+      "the server never created its three objects");
   ipclab::Blocked blocked = ipclab::wait_until_blocked(child.pid());
   CHECK_MESSAGE(blocked.yes, "with no request, the server should sleep: ", blocked.evidence);
 }
@@ -232,7 +235,8 @@ TEST_CASE("run_server removes what it created when it cannot start") {
   attributes.mq_msgsize = 16;
   const mqd_t taken =
       ::mq_open(server.names().queue.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attributes);
-  REQUIRE_MESSAGE(taken != static_cast<mqd_t>(-1), "mq_open: ", ::strerror(errno));
+  const std::string why = ::strerror(errno);
+  REQUIRE_MESSAGE(taken != static_cast<mqd_t>(-1), "mq_open: ", why);
   ::mq_close(taken);
   Outcome outcome = ipclab::run_in_child(
       [&] {
@@ -245,11 +249,11 @@ TEST_CASE("run_server removes what it created when it cannot start") {
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
-  CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error; it ", outcome.value);
+  CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error; it ",
+                outcome.value);
   const auto left = server.existing();
   CHECK_MESSAGE(left == std::vector<std::string>{"/dev/mqueue" + server.names().queue},
-                "only the queue that was there before should remain; ",
-                ipclab::leak_report("found", left));
+                "only the queue that was there before should remain; ", ipclab::leak_report("found", left));
 }
 
 }  // TEST_SUITE

@@ -232,7 +232,9 @@ void EventLoop::on_signal(int signo, Callback callback) {
   state_->replaced[signo] = install(signo, note_and_wake, SA_RESTART);
 }
 
-void EventLoop::on_readable(int fd, Callback callback) { state_->readers.emplace_back(fd, std::move(callback)); }
+void EventLoop::on_readable(int fd, Callback callback) {
+  state_->readers.emplace_back(fd, std::move(callback));
+}
 
 void EventLoop::stop() { state_->stopped = true; }
 
