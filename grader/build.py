@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from grader.errors import GraderError
 from grader.lab import REPO
@@ -46,18 +47,25 @@ def bazel(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         raise GraderError(f"bazel did not finish within {timeout:.0f} s: {' '.join(args)}") from e
 
 
-def build(target: str) -> BuildResult:
-    result = bazel("build", *BAZEL_FLAGS, target)
+def build(target: str, hide: list[Path] = ()) -> BuildResult:
+    """hide: directories the compiler must not see (solutions/, other
+    submissions), even through an absolute #include path. What it hides must
+    already be built: the reference and its tests are built first."""
+    result = bazel("build", *BAZEL_FLAGS, *_blocked(hide), target)
     if result.returncode == 0:
         return BuildResult(ok=True)
     return BuildResult(ok=False, diagnostics=trim_diagnostics(result.stderr))
 
 
-def build_all(targets: list[str]) -> None:
+def build_all(targets: list[str], hide: list[Path] = ()) -> None:
     """Builds many targets in one invocation, using every core; failures are
     left for each target's own build() to report."""
     if targets:
-        bazel("build", *BAZEL_FLAGS, "--keep_going", *targets)
+        bazel("build", *BAZEL_FLAGS, *_blocked(hide), "--keep_going", *targets)
+
+
+def _blocked(paths: list[Path]) -> list[str]:
+    return [f"--sandbox_block_path={path}" for path in paths if path.exists()]
 
 
 def trim_diagnostics(stderr: str) -> str:

@@ -5,6 +5,7 @@ TOML in solutions/<lab>/bugs/<bug>.toml:
     description = "what the student got wrong"
     fails = ["test names that must not pass"]        # every other test must pass
     output = { "test name" = "text its feedback must contain" }   # optional
+    leaks = ["zombie process"]   # the kinds of leak it must be reported for, exactly (default: none)
     [[change]]
     file = "pipe_lab.cpp"   # optional: the lab's first student file
     old = "the reference's text, matched exactly once"
@@ -44,6 +45,7 @@ class Bug:
     fails: frozenset[str]
     output: dict[str, str]
     changes: tuple[Change, ...]
+    leaks: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -53,6 +55,7 @@ class BugVerdict:
     should_fail_but_passed: list[str] = field(default_factory=list)
     should_pass_but_failed: list[str] = field(default_factory=list)
     missing_output: list[str] = field(default_factory=list)
+    wrong_leaks: str = ""
 
     @property
     def ok(self) -> bool:
@@ -61,6 +64,7 @@ class BugVerdict:
             and not self.should_fail_but_passed
             and not self.should_pass_but_failed
             and not self.missing_output
+            and not self.wrong_leaks
         )
 
     def problems(self) -> str:
@@ -69,6 +73,7 @@ class BugVerdict:
         lines = [f"should fail but passed: {n}" for n in self.should_fail_but_passed]
         lines += [f"should pass but did not: {n}" for n in self.should_pass_but_failed]
         lines += [f"feedback lacks the expected text: {n}" for n in self.missing_output]
+        lines += [self.wrong_leaks] if self.wrong_leaks else []
         return "\n".join(lines)
 
 
@@ -98,6 +103,7 @@ def _load(lab: Lab, path: Path) -> Bug:
         fails=frozenset(data.get("fails", [])),
         output=dict(data.get("output", {})),
         changes=changes,
+        leaks=frozenset(data.get("leaks", [])),
     )
 
 
@@ -130,7 +136,7 @@ def check_lab(lab: Lab, sandbox: Sandbox) -> list[BugVerdict]:
         # One Bazel invocation compiles every bug, both cores busy; each
         # grade's own build below is then a cache hit.
         staged = [stage.stage(lab, submissions[b.name], slot(lab, b)) for b in bugs]
-        build.build_all([s.target for s in staged])
+        build.build_all([s.target for s in staged], hide=[lab.solution_directory.parent])
         return [check_bug(lab, bug, submissions[bug.name], reference, sandbox) for bug in bugs]
 
 
@@ -149,4 +155,7 @@ def check_bug(lab: Lab, bug: Bug, submission: Path, reference: pipeline.Referenc
             verdict.should_pass_but_failed.append(f"{name} ({feedback(result).splitlines()[0] if feedback(result) else ''})")
         if name in bug.output and bug.output[name] not in feedback(result):
             verdict.missing_output.append(f"{name}: expected {bug.output[name]!r}")
+    found = set(grade.leak_kinds)
+    if found != bug.leaks:
+        verdict.wrong_leaks = f"leaks reported: {sorted(found) or 'none'}; expected: {sorted(bug.leaks) or 'none'}"
     return verdict

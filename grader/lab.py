@@ -42,6 +42,8 @@ class Lab:
     timeout: float
     tests: tuple[TestSpec, ...]
     limits: dict[str, int] = field(default_factory=dict)
+    leak_deduction: float = 0.0  # points off per kind of leak found; 0: reported only
+    max_leak_deduction: float = 0.0
 
     @property
     def directory(self) -> Path:
@@ -126,6 +128,8 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
         timeout=float(header.get("timeout", 20)),
         tests=tuple(tests),
         limits=dict(data.get("limits", {})),
+        leak_deduction=float(data.get("leaks", {}).get("deduction", 0)),
+        max_leak_deduction=float(data.get("leaks", {}).get("max_deduction", 0)),
     )
 
 

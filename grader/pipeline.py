@@ -73,7 +73,7 @@ def _build_and_run(
             f"(expected in {submission}; lab {lab.name} grades the files {', '.join(lab.student_files)})"
         )
         return verdict
-    built = build.build(staged.target)
+    built = build.build(staged.target, hide=stage.hidden_from(staged))
     if not built.ok:
         verdict.gradable = False
         verdict.diagnostics = built.diagnostics or "the build failed without a message from the compiler"

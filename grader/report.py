@@ -36,17 +36,23 @@ def status_text(result: TestResult) -> str:
     return result.status if isinstance(result.status, str) else result.status.value
 
 
+def leak_feedback(result: TestResult) -> str:
+    return "\n".join(f"left behind — {leak.sentence()}" for leak in result.leaks)
+
+
 def feedback(result: TestResult) -> str:
-    """Everything a student needs about one failed test: what happened, the
-    evidence, and the hint."""
+    """Everything a student needs about one test: what happened, the
+    evidence and the hint when it failed; what it left behind, always."""
     if result.passed:
-        return ""
+        return leak_feedback(result)
     parts = [result.detail] if result.detail else []
     evidence = feedback_output(result.output)
     if evidence:
         parts.append(evidence)
     if result.status not in (LAB_BROKEN, Status.SKIPPED):
         parts.append("hint: " + result.spec.hint)
+    if result.leaks:
+        parts.append(leak_feedback(result))
     return "\n".join(parts)
 
 
@@ -71,6 +77,7 @@ def to_json(grade: Grade) -> dict[str, Any]:
         "diagnostics": grade.diagnostics,
         "isolation": grade.isolation,
         "broken_tests": grade.broken_tests,
+        "leaks": {"kinds": grade.leak_kinds, "deduction": grade.leak_deduction},
         "execution_time": round(grade.seconds, 3),
         "tests": [
             {
@@ -82,6 +89,7 @@ def to_json(grade: Grade) -> dict[str, Any]:
                 "hidden": r.spec.hidden,
                 "seconds": round(r.seconds, 3),
                 "output": feedback(r),
+                "leaks": [{"kind": x.kind, "object": x.object, "fix": x.fix} for x in r.leaks],
             }
             for r in not_graded_results(grade)
         ],
@@ -95,25 +103,43 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
     summary = f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}"
     if not grade.gradable:
         summary += "\n\nYour submission could not be graded:\n" + grade.diagnostics
+    tests = [
+        {
+            "name": r.spec.name,
+            "number": str(index),
+            "score": r.score,
+            "max_score": r.spec.points,
+            "status": "passed" if r.passed else "failed",
+            "output": feedback(r),
+            "tags": [r.spec.category],
+            "visibility": r.spec.visibility,
+        }
+        for index, r in enumerate(not_graded_results(grade), start=1)
+    ]
+    if grade.leak_deduction:
+        tests.append(_leak_entry(grade, number=len(tests) + 1))
     return {
         "score": grade.score,
         "execution_time": max(1, round(grade.seconds)),
         "output": summary,
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [
-            {
-                "name": r.spec.name,
-                "number": str(index),
-                "score": r.score,
-                "max_score": r.spec.points,
-                "status": "passed" if r.passed else "failed",
-                "output": feedback(r),
-                "tags": [r.spec.category],
-                "visibility": r.spec.visibility,
-            }
-            for index, r in enumerate(not_graded_results(grade), start=1)
-        ],
+        "tests": tests,
+    }
+
+
+def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
+    """The leak deduction as an entry of its own, so tests still add up."""
+    findings = [f"{r.spec.name}: {leak.sentence()}" for r in grade.results for leak in r.leaks]
+    return {
+        "name": "Cleanup: what the tests left behind",
+        "number": str(number),
+        "score": -grade.leak_deduction,
+        "max_score": 0,
+        "status": "failed",
+        "output": f"{grade.leak_deduction:g} points off for {', '.join(grade.leak_kinds)}:\n" + "\n".join(findings),
+        "tags": ["cleanup"],
+        "visibility": "visible",
     }
 
 
@@ -158,9 +184,10 @@ def print_grade(grade: Grade, console: Console) -> None:
                       Text(status_text(r), style=_STYLE.get(r.status, "red")), f"{r.seconds:.2f}s")  # fmt: skip
     console.print(table)
     for r in grade.results:
-        if r.passed:
+        if r.passed and not r.leaks:
             continue
-        console.print(Text(f"✗ {r.spec.name}", style="bold red" if r.status != LAB_BROKEN else "bold yellow"))
+        mark, style = ("⚠", "bold yellow") if r.passed or r.status == LAB_BROKEN else ("✗", "bold red")
+        console.print(Text(f"{mark} {r.spec.name}", style=style))
         lines = feedback(r).splitlines()
         if len(lines) > TERMINAL_OUTPUT_LINES:
             lines = lines[:TERMINAL_OUTPUT_LINES] + [f"... ({len(lines) - TERMINAL_OUTPUT_LINES} more lines in --format json)"]
@@ -169,6 +196,9 @@ def print_grade(grade: Grade, console: Console) -> None:
     if grade.broken_tests:
         console.print(Text(f"The lab is broken: the reference fails {len(grade.broken_tests)} test(s); "
                            "they were not charged. Tell your instructor.", style="bold yellow"))  # fmt: skip
+    if grade.leak_deduction:
+        console.print(Text(f"Leaks: {grade.leak_deduction:g} points off for {', '.join(grade.leak_kinds)} "
+                           "(lab.toml [leaks])", style="bold yellow"))  # fmt: skip
     console.print(Text(f"Score: {grade.score:g} / {grade.max_score:g}", style="bold"))
 
 
@@ -200,7 +230,7 @@ def _percent(grade: Grade) -> str:
 def print_corpus(verdicts: list, console: Console) -> None:
     """`./grade corpus`: one row per bug, with what it was expected to fail."""
     table = Table(title="Bug corpus: each bug must fail exactly its tests")
-    for column in ("lab", "bug", "score", "fails", "verdict"):
+    for column in ("lab", "bug", "score", "fails", "leaks", "verdict"):
         table.add_column(column)
     for lab, verdict in verdicts:
         failed = [r for r in verdict.grade.results if not r.passed]
@@ -209,6 +239,7 @@ def print_corpus(verdicts: list, console: Console) -> None:
             verdict.bug.name,
             f"{verdict.grade.score:g}/{verdict.grade.max_score:g}",
             f"{len(failed)} tests" if verdict.grade.gradable else "does not build",
+            ", ".join(verdict.grade.leak_kinds),
             Text("as expected", style="green") if verdict.ok else Text(verdict.problems(), style="red"),
         )
     console.print(table)

@@ -4,6 +4,7 @@ end, so one crash or hang costs one test, not the lab."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
@@ -12,12 +13,12 @@ import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.sandbox import RUN_MARKER, Sandbox, kill_marked
+from grader.sandbox import Sandbox, TestView, kill_marked
 
 # Output kept for feedback: the head and the tail of what a test printed.
 KEEP_HEAD = 24 * 1024
@@ -41,6 +42,19 @@ class Status(str, Enum):
     SKIPPED = "skipped"  # a test it depends on failed
 
 
+LEAK_PREFIX = "[ipclab-leak] "
+
+
+@dataclass(frozen=True)
+class Leak:
+    kind: str  # "message queue", "descriptor", "zombie process", ...
+    object: str  # what was left, by name
+    fix: str  # the call that would have cleaned it up
+
+    def sentence(self) -> str:
+        return f"{self.kind}: {self.object} — clean it up with {self.fix}"
+
+
 @dataclass
 class TestRun:
     __test__ = False  # not a pytest test class, despite the name
@@ -50,6 +64,7 @@ class TestRun:
     output: str
     seconds: float
     detail: str = ""  # one sentence on what happened, for the report
+    leaks: list[Leak] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -81,25 +96,45 @@ def list_tests(binary: Path) -> dict[str, bool]:
 
 def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestRun:
     token = uuid.uuid4().hex
-    command = sandbox.command(binary, [f"--test-case={name}", *DOCTEST_FLAGS], token)
-    started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, RUN_MARKER: token},
-    )
+    view = TestView.create(binary)
     try:
-        output, stopped = _collect(process, started + timeout)
+        started = time.monotonic()
+        process = subprocess.Popen(
+            sandbox.command(view, [f"--test-case={name}", *DOCTEST_FLAGS], token),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=view.workdir,
+            env=sandbox.environment(view, token),
+        )
+        try:
+            output, stopped = _collect(process, started + timeout)
+        finally:
+            _kill_tree(process)
+            kill_marked(token)
+        seconds = time.monotonic() - started
     finally:
-        _kill_tree(process)
-        kill_marked(token)
-    seconds = time.monotonic() - started
-    text = output.decode("utf-8", errors="replace")
+        view.remove()
+    text, leaks = split_leaks(output.decode("utf-8", errors="replace"))
     status, detail = _verdict(process.returncode, text, stopped, timeout)
-    return TestRun(name=name, status=status, output=text, seconds=seconds, detail=detail)
+    return TestRun(name=name, status=status, output=text, seconds=seconds, detail=detail, leaks=leaks)
+
+
+def split_leaks(output: str) -> tuple[str, list[Leak]]:
+    """Separates the leak lines (from the harness and the inspector) from
+    the test's own output."""
+    kept, leaks = [], []
+    for line in output.splitlines(keepends=True):
+        if line.startswith(LEAK_PREFIX):
+            try:
+                data = json.loads(line[len(LEAK_PREFIX):])
+                leaks.append(Leak(str(data["kind"]), str(data["object"]), str(data["fix"])))
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass  # not one of ours: keep it as output
+        kept.append(line)
+    return "".join(kept), leaks
 
 
 def _collect(process: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, Status | None]:
@@ -154,6 +189,18 @@ def _kill_tree(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
+# What usually sends each signal to a test process, for the verdict.
+_SIGNAL_CAUSES = {
+    "SIGKILL": ": something killed it — did the code kill its parent, or send a signal to -1?",
+    "SIGXCPU": ": it used up its CPU-time limit (an endless loop?)",
+    "SIGSEGV": ": a segmentation fault (a bad pointer, or memory out of bounds)",
+    "SIGBUS": ": a bus error (touching shared memory beyond its size: was ftruncate called?)",
+    "SIGABRT": ": abort() was called (a failed assertion or an uncaught exception)",
+    "SIGPIPE": ": it wrote to a pipe with no reader while SIGPIPE was not ignored",
+    "SIGXFSZ": ": it wrote a file past its size limit",
+}
+
+
 def _verdict(returncode: int, output: str, stopped: Status | None, timeout: float) -> tuple[Status, str]:
     if stopped is Status.TIMED_OUT:
         return stopped, f"timed out after {timeout:.1f} s; every process of the test was killed"
@@ -162,7 +209,8 @@ def _verdict(returncode: int, output: str, stopped: Status | None, timeout: floa
     signal_number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
     if signal_number:
         name = signal.Signals(signal_number).name if signal_number in signal.valid_signals() else "?"
-        return Status.CRASHED, f"the test process was killed by signal {signal_number} ({name})"
+        why = _SIGNAL_CAUSES.get(name, "")
+        return Status.CRASHED, f"the test process was killed by signal {signal_number} ({name}){why}"
     if _ONE_PASSED.search(output) and returncode == 0:
         return Status.PASSED, ""
     if "[doctest] test cases:" not in output:

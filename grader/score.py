@@ -1,11 +1,14 @@
 """Score: turn test runs into points, as lab.toml says.
 
-Three rules beyond pass/fail:
+Four rules beyond pass/fail:
 - a test whose prerequisite failed is skipped, not failed a second time;
 - a test the reference also fails is the lab's fault: the student is not
   charged for it, and the lab is reported as broken;
 - a submission that did not build is "not gradable": score 0, with the
-  compiler's diagnostics, distinct from one that built and failed.
+  compiler's diagnostics, distinct from one that built and failed;
+- what a test leaves behind (IPC objects, processes, descriptors) is
+  reported by name with every test, and deducted once per kind of leak as
+  lab.toml [leaks] says.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.lab import Lab, TestSpec
-from grader.run import Status, TestRun
+from grader.run import Leak, Status, TestRun
 
 
 @dataclass
@@ -26,6 +29,7 @@ class TestResult:
     seconds: float = 0.0
     detail: str = ""
     output: str = ""
+    leaks: list[Leak] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -46,8 +50,17 @@ class Grade:
     seconds: float = 0.0
 
     @property
+    def leak_kinds(self) -> list[str]:
+        return sorted({leak.kind for r in self.results for leak in r.leaks})
+
+    @property
+    def leak_deduction(self) -> float:
+        """lab.toml [leaks]: points off per kind of leak, up to a maximum."""
+        return min(self.lab.max_leak_deduction, self.lab.leak_deduction * len(self.leak_kinds))
+
+    @property
     def score(self) -> float:
-        return sum(r.score for r in self.results)
+        return max(0.0, sum(r.score for r in self.results) - self.leak_deduction)
 
     @property
     def max_score(self) -> float:
@@ -68,8 +81,8 @@ def skipped_because(spec: TestSpec, results: dict[str, TestResult]) -> str | Non
 def score_run(spec: TestSpec, run: TestRun, reference: TestRun | None) -> TestResult:
     """reference: the reference's run of the same test, when the submission failed it."""
     if run.passed:
-        return TestResult(spec, run.status, spec.points, run.seconds, "", run.output)
+        return TestResult(spec, run.status, spec.points, run.seconds, "", run.output, run.leaks)
     if reference is not None and not reference.passed:
         detail = f"the reference fails this test too ({reference.status.value}); you are not charged for it"
-        return TestResult(spec, LAB_BROKEN, spec.points, run.seconds, detail, run.output)
-    return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output)
+        return TestResult(spec, LAB_BROKEN, spec.points, run.seconds, detail, run.output, run.leaks)
+    return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output, run.leaks)

@@ -72,6 +72,14 @@ def stage(lab: Lab, submission: Path, slot: str) -> Staged:
     return Staged(lab=lab, slot=slot, directory=directory, missing=tuple(missing))
 
 
+def hidden_from(staged: Staged) -> list[Path]:
+    """What a submission's compiler must not read: the solutions, with their
+    hidden tests and bug corpus, and every other staged submission. The
+    tests are compiled before any submission, so its build needs none of it."""
+    others = [p for p in STAGE_ROOT.iterdir() if p != staged.directory.parent] if STAGE_ROOT.exists() else []
+    return [REPO / "solutions", *others]
+
+
 def unstage(staged: Staged) -> None:
     shutil.rmtree(staged.directory, ignore_errors=True)
     slot_directory = staged.directory.parent

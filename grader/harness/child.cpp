@@ -1,5 +1,7 @@
 #include "grader/harness/child.h"
 
+#include "grader/harness/leaks.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <cxxabi.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -72,19 +75,31 @@ void reset_signals() {
   ::sigaltstack(&no_stack, nullptr);
 }
 
+// The result pipe carries: one tag byte, the value's length (8 bytes), the
+// value, then the leak lines found when the body ended.
+std::string result_message(char tag, const std::string& value, const std::string& leaks) {
+  const std::uint64_t length = value.size();
+  return tag + std::string(reinterpret_cast<const char*>(&length), sizeof length) + value + leaks;
+}
+
 [[noreturn]] void run_body(const Child::Body& body, int result_fd) {
   reset_signals();
   const pid_t self = ::getpid();
-  std::string message;
+  const ProcessResources before = ProcessResources::now();
+  char tag = kReturned;
+  std::string value;
   try {
-    message = kReturned + body();
+    value = body();
   } catch (...) {
-    message = kThrew + exception_text();
+    tag = kThrew;
+    value = exception_text();
   }
   // A fork inside the body whose child did not _exit() comes back here too;
   // only the process we started may report a result.
   if (::getpid() != self) ::_exit(kStrayChildStatus);
-  write_result(result_fd, message);
+  std::string leaks;
+  for (const auto& finding : leaks_since(before)) leaks += leak_line(finding);
+  write_result(result_fd, result_message(tag, value, leaks));
   std::fflush(nullptr);
   ::_exit(0);
 }
@@ -209,7 +224,13 @@ Outcome Child::finish(milliseconds deadline) {
     outcome.code = WEXITSTATUS(status);
   } else {
     outcome.kind = received[0] == kReturned ? Outcome::Kind::returned : Outcome::Kind::threw;
-    outcome.value = received.substr(1);
+    std::uint64_t length = 0;
+    received.copy(reinterpret_cast<char*>(&length), sizeof length, 1);
+    outcome.value = received.substr(1 + sizeof length, length);
+    outcome.leaks = received.substr(1 + sizeof length + length);
+    // The grader reads these lines from the test's output and deducts for
+    // them as lab.toml says; the test's own verdict does not change.
+    if (!outcome.leaks.empty()) write_result(STDOUT_FILENO, outcome.leaks);
   }
   return outcome;
 }

@@ -13,6 +13,9 @@
 // process group; when the deadline passes, the whole group is killed and the
 // child reaped, so a test never leaves its processes behind.
 //
+// When the body ends, the child checks what it left behind compared with
+// when it started (leaks.h) and reports it.
+//
 // Do not use doctest assertions inside a body: they would be counted in the
 // child's copy of doctest and lost. Return what you want to check instead.
 
@@ -38,6 +41,9 @@ struct Outcome {
   Kind kind = Kind::returned;
   std::string value;
   int code = 0;  // exit status (exited) or signal number (signaled)
+  // Leak lines (leaks.h) for what the body left behind when it ended:
+  // descriptors, mappings, children. Also written to standard output.
+  std::string leaks;
   milliseconds elapsed{0};
 
   [[nodiscard]] bool ok() const { return kind == Kind::returned; }

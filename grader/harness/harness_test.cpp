@@ -191,3 +191,39 @@ TEST_CASE("the echo-fds helper copies its input and lists its descriptors") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("harness: leaks") {
+
+TEST_CASE("a body that leaves a descriptor and a zombie behind is reported with the fixing call") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        int fds[2];
+        if (::pipe(fds) != 0) return std::string("pipe failed");
+        if (::fork() == 0) ::_exit(0);
+        ::usleep(100 * 1000);  // let the child exit; the report must say zombie or running either way
+        return std::string("done");
+      },
+      5s);
+  REQUIRE(outcome.ok());
+  CHECK(outcome.value == "done");
+  CHECK(outcome.leaks.find("\"kind\":\"descriptor\"") != std::string::npos);
+  CHECK(outcome.leaks.find("pipe:[") != std::string::npos);
+  CHECK(outcome.leaks.find("close(") != std::string::npos);
+  CHECK(outcome.leaks.find("waitpid(") != std::string::npos);
+}
+
+TEST_CASE("a body that cleans up reports no leaks") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe pipe;
+        const pid_t child = ::fork();
+        if (child == 0) ::_exit(0);
+        ::waitpid(child, nullptr, 0);
+        return std::string("clean");
+      },
+      5s);
+  REQUIRE(outcome.ok());
+  CHECK(outcome.leaks == "");
+}
+
+}  // TEST_SUITE

@@ -11,7 +11,7 @@ import pytest
 
 from grader import report
 from grader.lab import Lab, TestSpec
-from grader.run import Status
+from grader.run import Leak, Status
 from grader.score import LAB_BROKEN, Grade, TestResult
 
 EXPECTED = Path(__file__).parent / "expected"
@@ -23,7 +23,9 @@ SPECS = (
     TestSpec("hidden: sizes around PIPE_BUF", 3, "boundaries", "Loop again.", hidden=True, visibility="after_published"),
     TestSpec("a test the reference fails", 2, "errors", "n/a"),
 )
-DEMO = Lab(name="demo", title="A demonstration lab", student_files=("demo.cpp",), timeout=10, tests=SPECS)
+DEMO = Lab(name="demo", title="A demonstration lab", student_files=("demo.cpp",), timeout=10, tests=SPECS,
+           leak_deduction=2, max_leak_deduction=6)  # fmt: skip
+QUEUE_LEFT = Leak("message queue", "/dev/mqueue/requests", 'mq_unlink("/requests")')
 
 
 def demo_grade() -> Grade:
@@ -37,7 +39,7 @@ def demo_grade() -> Grade:
         "[doctest] test cases: 1 | 0 passed | 1 failed | 21 skipped\n"
     )
     results = [
-        TestResult(SPECS[0], Status.PASSED, 6, 0.25),
+        TestResult(SPECS[0], Status.PASSED, 6, 0.25, leaks=[QUEUE_LEFT]),
         TestResult(SPECS[1], Status.FAILED, 0, 5.5, "failed; the checks that did not hold:", failure),
         TestResult(SPECS[2], Status.SKIPPED, 0, 0, "skipped: depends on 'x', which did not pass"),
         TestResult(SPECS[3], Status.TIMED_OUT, 0, 30, "timed out after 30.0 s; every process of the test was killed"),
@@ -65,8 +67,19 @@ def test_gradescope_results_have_the_documented_fields_and_types() -> None:
         assert test["number"] == str(number)
         assert test["status"] in {"passed", "failed"}
         assert isinstance(test["tags"], list) and all(isinstance(t, str) for t in test["tags"])
-        assert 0 <= test["score"] <= test["max_score"]
+        if test["name"] != "Cleanup: what the tests left behind":
+            assert 0 <= test["score"] <= test["max_score"]
     assert data["score"] == sum(t["score"] for t in data["tests"])
+    assert data["tests"][-1]["score"] == -2 and "mq_unlink" in data["tests"][-1]["output"]
+
+
+def test_a_leak_costs_its_deduction_once_per_kind_and_is_named_in_the_feedback() -> None:
+    grade = demo_grade()
+    grade.results[2].leaks = [QUEUE_LEFT, Leak("zombie process", "process 7 (x) exited but was never reaped", "waitpid")]
+    assert grade.leak_kinds == ["message queue", "zombie process"]
+    assert grade.leak_deduction == 4
+    assert grade.score == 8 - 4
+    assert 'left behind — message queue: /dev/mqueue/requests — clean it up with mq_unlink("/requests")' in report.feedback(grade.results[0])
 
 
 def test_an_unbuildable_submission_lists_every_test_at_zero() -> None:
@@ -84,6 +97,7 @@ def test_feedback_keeps_the_evidence_and_drops_doctest_framing() -> None:
     assert "logged: process 12 never blocked" in text
     assert "[doctest]" not in text and "=====" not in text
     assert text.endswith("hint: Do not busy-wait.")
+    assert report.feedback(demo_grade().results[0]).startswith("left behind — message queue")
 
 
 def test_reports_are_written_atomically(tmp_path: Path) -> None:

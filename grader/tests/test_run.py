@@ -100,3 +100,56 @@ def _cmdline(process: Path) -> str:
         return (process / "cmdline").read_text()
     except OSError:
         return ""
+
+
+def test_an_ordinary_user_gets_the_same_sandbox(box: Sandbox) -> None:
+    """The grader run by a user without privileges: bubblewrap still isolates
+    (unprivileged user namespaces), or the report says reduced isolation."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become an ordinary user")
+    import tempfile
+
+    # A copy of the grader the ordinary user can read, wherever the checkout is.
+    with tempfile.TemporaryDirectory() as top:
+        _run_as_ordinary_user(Path(top), box)
+
+
+def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
+    import shutil
+    import subprocess
+
+    tree = top / "tree"
+    shutil.copytree(Path(run.__file__).parent, tree / "grader", ignore=shutil.ignore_patterns("tests", "harness", "__pycache__"))
+    binary = tree / "tests"
+    binary.write_text(f"#!/bin/bash\nid -u\n{PASSED_SUMMARY}\n")
+    for path in [top, tree, *tree.rglob("*")]:
+        path.chmod(0o755)
+    script = (
+        "from pathlib import Path; from grader import run, sandbox; box = sandbox.detect(); "
+        f"r = run.run_test(box, Path('{binary}'), 't', 10); print(box.kind, r.status.value, r.output.split()[0])"
+    )
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script],
+        cwd=tree, capture_output=True, text=True, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tree), "PYTHONPATH": str(tree)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    kind, status, uid = result.stdout.split()
+    assert status == "passed", result.stderr
+    assert kind == box.kind or kind == "reduced"
+    assert uid == "65534"  # not dropped further: it has no privileges to drop
+
+
+def test_leaks_are_reported_by_name_and_removed_in_either_sandbox(each_sandbox: Sandbox, fake_binary) -> None:
+    name = f"ipclab-leak-probe-{os.getpid()}"
+    binary = fake_binary(f"touch /dev/shm/{name} /dev/shm/sem.{name}; mkfifo fifo-{name}; sleep 1000 & {PASSED_SUMMARY}")
+    result = run.run_test(each_sandbox, binary, "t", timeout=10)
+    assert result.status is Status.PASSED
+    sentences = [leak.sentence() for leak in result.leaks]
+    assert f'shared memory: /dev/shm/{name} — clean it up with shm_unlink("/{name}")' in sentences
+    assert f'semaphore: /dev/shm/sem.{name} — clean it up with sem_unlink("/{name}")' in sentences
+    assert any(s.startswith("fifo: ") and s.endswith(f'fifo-{name}")') for s in sentences)
+    if each_sandbox.isolated:  # reduced isolation cannot tell its processes from the machine's
+        assert any(leak.kind == "process" and "still running" in leak.object for leak in result.leaks)
+    assert not os.path.exists(f"/dev/shm/{name}") and not os.path.exists(f"/dev/shm/sem.{name}")
+    assert "[ipclab-leak]" not in result.output

@@ -1,0 +1,39 @@
+#pragma once
+// What code under test left behind when it returned, found by comparing the
+// process before and after: descriptors it opened and did not close, shared
+// memory and semaphores it mapped and did not unmap or close, and children
+// it started and did not reap. Child (child.h) runs these checks around
+// every body and reports the findings to the grader, which names each one
+// with the call that would have cleaned it up and deducts as lab.toml says.
+//
+// A finding travels as one line on standard output:
+//   [ipclab-leak] {"kind":"descriptor","object":"fd 5 (pipe:[4711])","fix":"close(5)"}
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ipclab {
+
+struct LeakFinding {
+  std::string kind;    // "descriptor", "mapping", "child process", "zombie process"
+  std::string object;  // what was left, by name
+  std::string fix;     // the call that would have cleaned it up
+};
+
+// The state a body starts from.
+struct ProcessResources {
+  std::set<int> descriptors;
+  std::set<std::string> shm_mappings;  // files under /dev/shm mapped into memory
+
+  [[nodiscard]] static ProcessResources now();
+};
+
+// What this process holds now that it did not hold at `before`, and the
+// children it still has.
+[[nodiscard]] std::vector<LeakFinding> leaks_since(const ProcessResources& before);
+
+// The line the grader reads, and back (for the result pipe).
+[[nodiscard]] std::string leak_line(const LeakFinding& finding);
+
+}  // namespace ipclab
