@@ -267,7 +267,8 @@ TEST_CASE("EventLoop restores the actions it replaced when destroyed") {
 TEST_CASE("reap_children reaps every ended child and leaves running ones") {
   Outcome outcome = ipclab::run_in_child(
       [] {
-        if (::fork() == 0) {
+        const pid_t still_running = ::fork();
+        if (still_running == 0) {
           ::pause();  // still running when reap_children is called
           ::_exit(0);
         }
@@ -279,6 +280,8 @@ TEST_CASE("reap_children reaps every ended child and leaves running ones") {
         const int reaped = siglab::reap_children();
         int running = 0, zombies = 0;
         for (const auto& child : ipclab::children_of()) ++(child.state == 'Z' ? zombies : running);
+        ::kill(still_running, SIGKILL);
+        reap_for_the_test();
         return "reaped " + std::to_string(reaped) + "; left: " + std::to_string(running) + " running, " +
                std::to_string(zombies) + " zombies";
       },
@@ -305,13 +308,16 @@ TEST_CASE("ChildReaper leaves no zombie after a burst of child exits") {
         // handler runs once, before sigprocmask returns.
         const sigset_t chld = set_of({SIGCHLD});
         ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
-        return ipclab::leak_report(ipclab::children_of());
+        const int zombies = zombie_children();
+        reap_for_the_test();
+        return zombies == 0 ? std::string()
+                            : std::to_string(zombies) + " of the 30 children are still zombies: exited but "
+                                                        "never reaped with waitpid";
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
-  CHECK_MESSAGE(outcome.value == "",
-                "30 children ended while SIGCHLD was blocked, so it was delivered once: ",
-                "one handler run must reap them all. ", outcome.value);
+  CHECK_MESSAGE(outcome.value.empty(), "30 children ended while SIGCHLD was blocked, so it was delivered once ",
+                "and one handler run must reap them all; ", outcome.value);
 }
 
 TEST_CASE("ChildReaper keeps errno for the code it interrupts") {
@@ -444,7 +450,8 @@ TEST_CASE("send_values and receive_values carry values in order") {
   CHECK_MESSAGE(sent.ok(), "the sender: ", sent.describe());
   Outcome got = receiver.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), "the receiver: ", got.describe());
-  CHECK_MESSAGE(got.value == joined(values), values_difference(values, split(got.value)));
+  const std::string difference = values_difference(values, split(got.value));
+  CHECK_MESSAGE(difference.empty(), difference);
 }
 
 TEST_CASE("receive_values waits without using the CPU") {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -186,6 +187,13 @@ inline int zombie_children() {
   int zombies = 0;
   for (const auto& child : ipclab::children_of()) zombies += child.state == 'Z';
   return zombies;
+}
+
+// Reaps whatever children the test itself started and left (the test's
+// own cleanup, whatever the code under test did), waiting for each.
+inline void reap_for_the_test() {
+  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
 }
 
 // A server's three names, unique to this test, and whatever is left of them
