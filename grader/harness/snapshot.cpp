@@ -14,9 +14,14 @@ namespace {
 
 pid_t or_self(pid_t pid) { return pid == 0 ? ::getpid() : pid; }
 
+// "" when the file cannot be read. A /proc entry whose process ends between
+// open and read fails with ESRCH, and reading through istreambuf_iterator
+// would throw then; operator<< on the buffer only sets failbit.
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::string join(const std::vector<std::string>& items) {
