@@ -36,7 +36,8 @@ def feedback_output(output: str) -> str:
 
 
 def status_text(result: TestResult) -> str:
-    return result.status if isinstance(result.status, str) else result.status.value
+    # A Status is a str too, but formats as "Status.FAILED": take its value.
+    return result.status.value if isinstance(result.status, Status) else result.status
 
 
 def feedback(result: TestResult) -> str:
@@ -306,3 +307,24 @@ def print_corpus(verdicts: list, console: Console) -> None:
             Text("as expected", style="green") if verdict.ok else Text(verdict.problems(), style="red"),
         )
     console.print(table)
+
+
+def print_batch(summary: dict[str, Any], console: Console, shown: int = 15) -> None:
+    """`./grade batch`: the class at a glance, and who needs a look."""
+    table = Table(title=f"{summary['lab']}: {summary['students']} students", show_header=False)
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_row("graded", str(summary["graded"]))
+    table.add_row("not gradable", str(summary["not_gradable"]))
+    if summary["grader_errors"]:
+        table.add_row(Text("grader errors", style="red"), str(summary["grader_errors"]))
+    table.add_row("mean", f"{summary['mean']:g} / {summary['max_score']:g}")
+    table.add_row("median", f"{summary['median']:g} / {summary['max_score']:g}")
+    widest = max(summary["distribution"].values(), default=0) or 1
+    for bucket, count in summary["distribution"].items():
+        table.add_row(f"{bucket} %", "█" * round(30 * count / widest) + f" {count}")
+    console.print(table)
+    for title, names in (("did not compile", summary["build_errors"]), ("timed out", list(summary["timeouts"]))):
+        if names:
+            more = f" … and {len(names) - shown} more (summary.json)" if len(names) > shown else ""
+            console.print(Text(f"{title} ({len(names)}): ", style="bold") + Text(", ".join(names[:shown]) + more))

@@ -283,6 +283,19 @@ def _with_keys(found: list[Submission]) -> list[Submission]:
 # ---- one student's files ------------------------------------------------
 
 
+def prepare_one(lab: Lab, source: Path, scratch: Path, limits: Limits = Limits()) -> Submission:
+    """One submission as a course platform delivers it (a folder, or an
+    archive), ready to grade or with its problem."""
+    if source.is_file() and is_archive(source):
+        folder = scratch / "archive"
+        folder.mkdir(parents=True)
+        shutil.copyfile(source, folder / source.name)
+        source = folder
+    if not source.is_dir():
+        return Submission("submission", problem=f"no submission at {source}")
+    return prepare(lab, Submission("submission", directory=source, key="submission"), scratch / "prepared", limits)
+
+
 def prepare(lab: Lab, submission: Submission, into: Path, limits: Limits = Limits()) -> Submission:
     """Finds the lab's files in a student's submission (at any depth, or in an
     archive the student uploaded) and copies exactly those into `into`."""
