@@ -93,12 +93,12 @@ def collect(source: Path, lab: Lab, scratch: Path, limits: Limits = Limits()) ->
                 tip=f"pass a directory of submissions or a {', '.join(ARCHIVE_SUFFIXES)} file",
             )
         root = scratch / "class"
-        refusals = extract_class(source, root, lab, limits)
+        refusals = extract_class(source, root, limits)
     elif source.is_dir():
         root = source
     else:
         raise GraderError(f"there are no submissions at {source}", tip="pass the directory or archive to grade")
-    root = _look_through_wrappers(root, lab)
+    root = _look_through_wrappers(root)
     if (root / GRADESCOPE_METADATA).is_file():
         layout, found, warnings = "gradescope", *_gradescope(root)
     elif any(CANVAS_NAME.match(p.name) for p in _entries(root) if p.is_file()):
@@ -132,17 +132,16 @@ def _entries(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if not JUNK.match(p.name))
 
 
-def _holds_work(directory: Path, lab: Lab) -> bool:
-    return any(p.name in lab.student_files or is_archive(p) for p in _entries(directory) if p.is_file())
-
-
-def _look_through_wrappers(root: Path, lab: Lab) -> Path:
-    """An export's own top folder (assignment_123_export/) is not a student."""
+def _look_through_wrappers(root: Path) -> Path:
+    """An export's own top folder (assignment_123_export/) is not a student:
+    a lone folder holding only folders (and Gradescope's metadata) is
+    looked through."""
     while True:
         entries = _entries(root)
         if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
             return root
-        if _holds_work(root, lab) or _holds_work(entries[0], lab):
+        inside = _entries(entries[0])
+        if not inside or any(p.is_file() and p.name != GRADESCOPE_METADATA for p in inside):
             return root
         root = entries[0]
 
@@ -396,7 +395,7 @@ class _Budget:
         return ""
 
 
-def extract_class(archive: Path, into: Path, lab: Lab, limits: Limits) -> dict[str, str]:
+def extract_class(archive: Path, into: Path, limits: Limits) -> dict[str, str]:
     """A class archive: each student's part is checked on its own; returns
     the refused students (owner -> reason). A damaged class archive stops
     the batch: it is no one student's fault."""
@@ -406,18 +405,19 @@ def extract_class(archive: Path, into: Path, lab: Lab, limits: Limits) -> dict[s
         raise GraderError(f"{archive} cannot be read: {e}", tip="download the export again") from e
     if len(names) > limits.class_members:
         raise GraderError(f"{archive} holds {len(names)} files, more than {limits.class_members}")
-    wrapper = _wrapper(names, lab)
+    wrapper = _wrapper(names)
     return extract(archive, into, lambda member: _owner(member, wrapper), limits)
 
 
-def _wrapper(names: list[str], lab: Lab) -> list[str]:
-    """Folders every member sits in (never a folder holding the lab's files)."""
+def _wrapper(names: list[str]) -> list[str]:
+    """The folders every member sits in, as _look_through_wrappers sees them
+    once extracted: a lone folder holding only folders and the metadata."""
     split = [[p for p in _normal(n).split("/") if p] for n in names]
     split = [p for p in split if p and not JUNK.match(p[0])]
     depth = 0
     while split and all(len(p) > depth + 1 for p in split) and len({p[depth] for p in split}) == 1:
-        inside = {p[depth + 1] for p in split if len(p) == depth + 2}
-        if any(n in lab.student_files or n.lower().endswith(ARCHIVE_SUFFIXES) for n in inside):
+        files_inside = {p[depth + 1] for p in split if len(p) == depth + 2}
+        if files_inside - {GRADESCOPE_METADATA} or not any(len(p) > depth + 2 for p in split):
             break
         depth += 1
     return split[0][:depth] if split else []
@@ -530,15 +530,15 @@ def _members(archive: Path) -> Iterator[Member]:
 def _zip_members(archive: Path) -> Iterator[Member]:
     with zipfile.ZipFile(archive) as zipped:
         for info in zipped.infolist():
-            mode = info.external_attr >> 16
-            if info.is_dir():
+            file_type = stat.S_IFMT(info.external_attr >> 16)  # 0: made without Unix modes
+            if info.is_dir() or file_type == stat.S_IFDIR:
                 kind = "dir"
-            elif stat.S_ISLNK(mode):
+            elif file_type == stat.S_IFLNK:
                 kind = "link"
-            elif mode and not stat.S_ISREG(mode):
-                kind = "special"
-            else:
+            elif file_type in (0, stat.S_IFREG):
                 kind = "file"
+            else:
+                kind = "special"
             target = zipped.read(info).decode(errors="replace") if kind == "link" else ""
             yield Member(info.filename, kind, info.file_size, target, lambda info=info: zipped.open(info))
 
