@@ -64,8 +64,7 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     gradebook.check_manifest(out, lab, options.resume)
-    for leftover in out.glob(".scratch-*"):  # from a batch that was killed
-        shutil.rmtree(leftover, ignore_errors=True)
+    _remove_leftovers(out)
     scratch = Path(tempfile.mkdtemp(dir=out, prefix=".scratch-"))
     try:
         with console.status("unpacking the submissions …"):
@@ -85,6 +84,16 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_leftovers(out: Path) -> None:
+    """What a killed batch leaves: its scratch space, half-written files."""
+    for scratch in out.glob(".scratch-*"):
+        shutil.rmtree(scratch, ignore_errors=True)
+    for directory in (out, out / "results", out / "feedback", gradebook.state_directory(out)):
+        for partial in directory.glob(".*"):  # write_atomically's temporary files
+            if partial.is_file():
+                partial.unlink()
 
 
 def _grade_all(lab: Lab, pending: list[unpack.Submission], out: Path, options: Options, box: Sandbox, console: Console) -> int:
