@@ -22,10 +22,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
@@ -58,16 +59,18 @@ class Outcome:
     seconds: float
     layout: str
     warnings: list[str]
+    stages: dict[str, float]  # seconds per stage, for the TA (and for measuring)
 
 
 def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, console: Console) -> Outcome:
     started = time.monotonic()
+    stages: dict[str, float] = {}
     out.mkdir(parents=True, exist_ok=True)
     gradebook.check_manifest(out, lab, options.resume)
     _remove_leftovers(out)
     scratch = Path(tempfile.mkdtemp(dir=out, prefix=".scratch-"))
     try:
-        with console.status("unpacking the submissions …"):
+        with console.status("unpacking the submissions …"), _timed(stages, "unpack"):
             collection = unpack.collect(source, lab, scratch, options.limits)
         if not collection.submissions:
             raise GraderError(f"no student submissions found in {source}",
@@ -79,9 +82,9 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
         )
         for warning in collection.warnings:
             console.print(f"[yellow]note:[/] {warning}")
-        graded_now = _grade_all(lab, pending, out, options, box, console)
+        graded_now = _grade_all(lab, pending, out, options, box, console, stages)
         data = gradebook.write_class(out, lab, collection.layout, collection.submissions)
-        return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings)
+        return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -96,7 +99,19 @@ def _remove_leftovers(out: Path) -> None:
                 partial.unlink()
 
 
-def _grade_all(lab: Lab, pending: list[unpack.Submission], out: Path, options: Options, box: Sandbox, console: Console) -> int:
+@contextmanager
+def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        stages[name] = time.monotonic() - started
+
+
+def _grade_all(
+    lab: Lab, pending: list[unpack.Submission], out: Path, options: Options, box: Sandbox, console: Console,
+    stages: dict[str, float],
+) -> int:  # fmt: skip
     isolation = "bubblewrap" if box.isolated else f"reduced: {box.reason}"
     gradable = [s for s in pending if s.directory is not None]
     for submission in pending:
@@ -105,12 +120,14 @@ def _grade_all(lab: Lab, pending: list[unpack.Submission], out: Path, options: O
             gradebook.write_student(out, submission, grade, *gradebook.verdict(grade))
     if not gradable:
         return 0
-    with console.status(f"{lab.name}: building the reference …"):
+    with console.status(f"{lab.name}: building the reference …"), _timed(stages, "reference"):
         reference = pipeline.prepare_reference(lab, box)
     with _progress(console) as progress:
         if options.compile_ahead:
-            _compile_ahead(lab, gradable, progress, console)
-        _grade_in_parallel(lab, gradable, out, options.jobs, reference, box, progress)
+            with _timed(stages, "compile"):
+                _compile_ahead(lab, gradable, progress, console)
+        with _timed(stages, "grade"):
+            _grade_in_parallel(lab, gradable, out, options.jobs, reference, box, progress)
     return len(gradable)
 
 

@@ -95,8 +95,9 @@ def grade_batch(argv: list[str]) -> int:
     report.print_batch(outcome.summary, console)
     if outcome.graded_now:
         rate = 60 * outcome.graded_now / outcome.seconds
-        console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s, all stages "
-                      f"included: {rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
+        stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.stages.items())
+        console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
+                      f"{rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
     console.print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
     if outcome.summary["grader_errors"]:
         raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",

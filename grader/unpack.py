@@ -172,7 +172,7 @@ def archive_stem(name: str) -> str:
 def _gradescope(root: Path) -> tuple[list[Submission], list[str]]:
     metadata = _read_yaml(root / GRADESCOPE_METADATA)
     found, warnings, listed = [], [], set()
-    for folder, record in sorted(metadata.items()):
+    for folder, record in sorted(metadata.items(), key=lambda item: str(item[0])):
         listed.add(str(folder))
         directory = root / str(folder)
         submitters = _field(record, "submitters") or [{}]
@@ -452,7 +452,9 @@ def extract(archive: Path, into: Path, owner_of: Callable[[str], str], limits: L
                 continue
             problem = _check(member) or (budget.charge(owner, member.size) if member.kind == "file" else "")
             if not problem and member.kind == "file":
-                problem = _write(member, into / _normal(member.name).lstrip("/"), limits.student_bytes)
+                problem = _write(member, into / _normal(member.name), limits.student_bytes)
+            elif not problem and member.kind == "dir":
+                (into / _normal(member.name)).mkdir(parents=True, exist_ok=True)  # an empty folder is a student too
             if problem:
                 refused[owner] = problem if member.name in problem else f"{problem}: {member.name}"
                 _remove_owner(into, owner, owner_of)
@@ -498,7 +500,8 @@ def _write(member: Member, target: Path, limit: int) -> str:
                 if written > limit:
                     return f"expands past {limit // (1024 * 1024)} MiB"
                 out.write(chunk)
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as e:
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
         return f"cannot be extracted: {member.name}: {e}"
     return ""
 

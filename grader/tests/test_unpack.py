@@ -251,3 +251,21 @@ def test_a_damaged_class_archive_stops_with_a_clear_error(tmp_path: Path) -> Non
     with pytest.raises(GraderError) as error:
         unpack.collect(archive, PIPE, tmp_path / "scratch")
     assert "cannot be read" in error.value.message and error.value.tip
+
+
+def test_an_encrypted_member_refuses_its_student(tmp_path: Path) -> None:
+    source = tmp_path / "class"
+    (source / "alice").mkdir(parents=True)
+    data = bytearray(write_zip(tmp_path / "plain.zip", {"pipe_lab.cpp": CODE}).read_bytes())
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    data[local + 6] |= 0x1  # the "encrypted" flag, in both headers: a password is needed
+    data[central + 8] |= 0x1
+    (source / "alice" / "handin.zip").write_bytes(bytes(data))
+    found = collect(source, tmp_path / "scratch")["alice"]
+    assert found.problem.startswith("handin.zip refused: cannot be extracted: pipe_lab.cpp")
+
+
+def test_an_empty_student_folder_in_a_class_archive_still_gets_a_row(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "class.zip", {"alice/pipe_lab.cpp": CODE, "bob/": b""})
+    found = collect(archive, tmp_path / "scratch")
+    assert found["bob"].problem == "empty submission: no files"
