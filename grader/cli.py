@@ -86,12 +86,14 @@ def grade_batch(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where the gradebook and feedback go")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
+    parser.add_argument("--compile-first", action="store_true",
+                        help="compile every submission before grading any (may help on a machine with many cores)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.jobs < 1:
         raise GraderError(f"--jobs {args.jobs}: at least one student must be graded at a time")
     lab = load_lab(args.lab)
     console = Console(highlight=False, width=_width())
-    outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, resume=args.resume), detect_sandbox(), console)
+    outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, resume=args.resume, compile_first=args.compile_first), detect_sandbox(), console)
     report.print_batch(outcome.summary, console)
     if outcome.graded_now:
         rate = 60 * outcome.graded_now / outcome.seconds
