@@ -36,9 +36,10 @@ def klass(tmp_path_factory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="module")
 def graded(klass, tmp_path_factory) -> Path:
-    """One uninterrupted batch, --jobs 2."""
+    """One uninterrupted batch, --jobs 2, compiling first (the killed batch
+    below does not: both ways must give the same gradebook)."""
     out = tmp_path_factory.mktemp("batch") / "out"
-    assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2"]) == cli.Exit.OK
+    assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2", "--compile-first"]) == cli.Exit.OK
     return out
 
 
