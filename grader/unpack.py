@@ -92,13 +92,14 @@ def collect(source: Path, lab: Lab, scratch: Path, limits: Limits = Limits()) ->
                 f"{source} is neither a directory nor an archive",
                 tip=f"pass a directory of submissions or a {', '.join(ARCHIVE_SUFFIXES)} file",
             )
-        root = scratch / "class"
-        refusals = extract_class(source, root, limits)
+        # The wrapper folders are found from the member names, before a
+        # refused student's part could change how the extracted tree looks.
+        refusals, wrapper = extract_class(source, scratch / "class", lab, limits)
+        root = scratch.joinpath("class", *wrapper)
     elif source.is_dir():
-        root = source
+        root = _look_through_wrappers(source, lab)
     else:
         raise GraderError(f"there are no submissions at {source}", tip="pass the directory or archive to grade")
-    root = _look_through_wrappers(root)
     if (root / GRADESCOPE_METADATA).is_file():
         layout, found, warnings = "gradescope", *_gradescope(root)
     elif any(CANVAS_NAME.match(p.name) for p in _entries(root) if p.is_file()):
@@ -132,16 +133,25 @@ def _entries(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if not JUNK.match(p.name))
 
 
-def _look_through_wrappers(root: Path) -> Path:
-    """An export's own top folder (assignment_123_export/) is not a student:
-    a lone folder holding only folders (and Gradescope's metadata) is
-    looked through."""
+def is_wrapper(children: dict[str, bool], lab: Lab) -> bool:
+    """Whether a lone folder, given what it holds (name -> is a folder), is an
+    export's own top folder (assignment_123_export/) rather than a student:
+    it holds Gradescope's metadata, or several students (folders, archives,
+    Canvas-named files) and none of the lab's files itself."""
+    if set(children) & set(lab.student_files):
+        return False
+    if GRADESCOPE_METADATA in children:
+        return True
+    students = [n for n, folder in children.items() if folder or n.lower().endswith(ARCHIVE_SUFFIXES) or CANVAS_NAME.match(n)]
+    return len(students) >= 2
+
+
+def _look_through_wrappers(root: Path, lab: Lab) -> Path:
     while True:
         entries = _entries(root)
         if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
             return root
-        inside = _entries(entries[0])
-        if not inside or any(p.is_file() and p.name != GRADESCOPE_METADATA for p in inside):
+        if not is_wrapper({p.name: p.is_dir() and not p.is_symlink() for p in _entries(entries[0])}, lab):
             return root
         root = entries[0]
 
@@ -395,32 +405,46 @@ class _Budget:
         return ""
 
 
-def extract_class(archive: Path, into: Path, limits: Limits) -> dict[str, str]:
+def extract_class(archive: Path, into: Path, lab: Lab, limits: Limits) -> tuple[dict[str, str], list[str]]:
     """A class archive: each student's part is checked on its own; returns
-    the refused students (owner -> reason). A damaged class archive stops
-    the batch: it is no one student's fault."""
+    the refused students (owner -> reason) and the wrapper folders. A
+    damaged class archive stops the batch: it is no one student's fault."""
     try:
-        names = [m.name for m in _members(archive) if m.kind != "dir"]
+        members = [(m.name, m.kind == "dir") for m in _members(archive)]
     except _Damaged as e:
         raise GraderError(f"{archive} cannot be read: {e}", tip="download the export again") from e
-    if len(names) > limits.class_members:
-        raise GraderError(f"{archive} holds {len(names)} files, more than {limits.class_members}")
-    wrapper = _wrapper(names)
-    return extract(archive, into, lambda member: _owner(member, wrapper), limits)
+    if len(members) > limits.class_members:
+        raise GraderError(f"{archive} holds {len(members)} members, more than {limits.class_members}")
+    wrapper = _wrapper(members, lab)
+    into.joinpath(*wrapper).mkdir(parents=True, exist_ok=True)
+    return extract(archive, into, lambda member: _owner(member, wrapper), limits), wrapper
 
 
-def _wrapper(names: list[str]) -> list[str]:
-    """The folders every member sits in, as _look_through_wrappers sees them
-    once extracted: a lone folder holding only folders and the metadata."""
-    split = [[p for p in _normal(n).split("/") if p] for n in names]
-    split = [p for p in split if p and not JUNK.match(p[0])]
-    depth = 0
-    while split and all(len(p) > depth + 1 for p in split) and len({p[depth] for p in split}) == 1:
-        files_inside = {p[depth + 1] for p in split if len(p) == depth + 2}
-        if files_inside - {GRADESCOPE_METADATA} or not any(len(p) > depth + 2 for p in split):
-            break
-        depth += 1
-    return split[0][:depth] if split else []
+def _wrapper(members: list[tuple[str, bool]], lab: Lab) -> list[str]:
+    """The wrapper folders of a class archive, found from its member names
+    as _look_through_wrappers finds them on disk (so each student's part
+    is known before anything is extracted)."""
+    # An absolute path (refused) says nothing about the layout; a path with
+    # .. still names its student in its first folders.
+    inside = [(name, folder) for name, folder in members if not _absolute(name)]
+    paths = [([p for p in _normal(name).split("/") if p], folder) for name, folder in inside]
+    paths = [(parts, folder) for parts, folder in paths if parts and not JUNK.match(parts[0])]
+    prefix: list[str] = []
+    while True:
+        depth = len(prefix)
+        heads = {parts[depth] for parts, _ in paths}
+        # A lone folder: every member is inside it, or is the folder itself.
+        if len(heads) != 1 or any(len(parts) == depth + 1 and not folder for parts, folder in paths):
+            return prefix
+        children: dict[str, bool] = {}
+        for parts, folder in paths:
+            if len(parts) > depth + 1 and not JUNK.match(parts[depth + 1]):
+                name = parts[depth + 1]
+                children[name] = children.get(name, False) or folder or len(parts) > depth + 2
+        if not is_wrapper(children, lab):
+            return prefix
+        prefix.append(heads.pop())
+        paths = [(parts, folder) for parts, folder in paths if len(parts) > depth + 1]
 
 
 def _owner(member: str, wrapper: list[str]) -> str:
@@ -463,9 +487,13 @@ def extract(archive: Path, into: Path, owner_of: Callable[[str], str], limits: L
     return refused
 
 
+def _absolute(name: str) -> bool:
+    return _normal(name).startswith("/") or bool(re.match(r"^[A-Za-z]:", name))
+
+
 def _check(member: Member) -> str:
     name = _normal(member.name)
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+    if _absolute(name):
         return f"absolute path {member.name}"
     if ".." in PurePosixPath(name).parts:
         return f"path leaving the directory: {member.name}"

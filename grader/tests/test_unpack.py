@@ -81,6 +81,20 @@ def test_a_class_archive_with_a_top_folder_is_looked_through(tmp_path: Path) -> 
     assert sorted(collect(archive, tmp_path / "scratch")) == ["alice", "bob"]
 
 
+def test_a_class_archive_with_student_archives_beside_folders_is_looked_through(tmp_path: Path) -> None:
+    inner = write_zip(tmp_path / "carol.zip", {"pipe_lab.cpp": CODE}).read_bytes()
+    archive = write_zip(tmp_path / "class.zip", {"class/": b"", "class/alice/pipe_lab.cpp": CODE, "class/carol.zip": inner})
+    found = collect(archive, tmp_path / "scratch")
+    assert sorted(found) == ["alice", "carol"]
+    assert graded_file(found["carol"]) == CODE
+
+
+def test_a_lone_student_folder_is_not_taken_for_a_wrapper(tmp_path: Path) -> None:
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    (tmp_path / "class" / "alice" / "pipe_lab.cpp").write_bytes(CODE)
+    assert sorted(collect(tmp_path / "class", tmp_path / "scratch")) == ["alice"]
+
+
 def test_a_gradescope_export_maps_submissions_to_students(tmp_path: Path) -> None:
     metadata = """\
 submission_101:
@@ -189,8 +203,8 @@ def test_students_whose_names_clash_get_distinct_keys(tmp_path: Path) -> None:
 
 
 def unsafe_class(tmp_path: Path, member: tarfile.TarInfo, data: bytes | None = None) -> dict[str, unpack.Submission]:
-    members = [tar_entry("class/good/pipe_lab.cpp"), member]
-    payloads = {"class/good/pipe_lab.cpp": CODE} | ({member.name: data} if data is not None else {})
+    members = [tar_entry("class/good/pipe_lab.cpp"), tar_entry("class/fine/pipe_lab.cpp"), member]
+    payloads = {"class/good/pipe_lab.cpp": CODE, "class/fine/pipe_lab.cpp": CODE} | ({member.name: data} if data is not None else {})
     archive = write_tar(tmp_path / "class.tar.gz", members, payloads)
     return collect(archive, tmp_path / "scratch")
 
@@ -209,8 +223,8 @@ def unsafe_class(tmp_path: Path, member: tarfile.TarInfo, data: bytes | None = N
 )  # fmt: skip
 def test_an_unsafe_member_refuses_its_student_and_no_one_else(tmp_path: Path, member, data, reason: str) -> None:
     found = unsafe_class(tmp_path, member, data)
-    assert graded_file(found["good"]) == CODE
-    refused = [s for name, s in found.items() if name != "good"]
+    assert graded_file(found["good"]) == graded_file(found["fine"]) == CODE
+    refused = [s for name, s in found.items() if name not in ("good", "fine")]
     assert len(refused) == 1 and refused[0].directory is None
     assert reason in refused[0].problem
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "scratch" / "escape.txt").exists()
