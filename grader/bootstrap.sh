@@ -12,6 +12,7 @@ packages=(
   util-linux        # prlimit: resource limits for each test process
   python3-rich      # the grader's tables and progress
   python3-pytest    # the grader's own tests
+  python3-yaml      # reading Gradescope exports (submission_metadata.yml)
 )
 
 # Instructors render write-ups (./grade handout); a starter pack has no

@@ -8,6 +8,13 @@
     ./grade selfcheck [LAB ...]  is each lab fit to publish? one table
     ./grade handout LAB ... | --all [--output DIR]
                                  write-ups (HTML) and starter packs into dist/
+    ./grade batch LAB SUBMISSIONS --out DIR
+                                 grade a whole class: gradebook, feedback, summary
+    ./grade export gradescope LAB --output autograder.zip
+                                 a Gradescope autograder bundle of this grader
+    ./grade autograde LAB SUBMISSION --format F
+                                 grade one submission as a course platform hands
+                                 it over (files at any depth, or an archive)
 
 main(argv) is a plain function the tests call; ./grade is a thin wrapper.
 """
@@ -15,15 +22,18 @@ main(argv) is a plain function the tests call; ./grade is a thin wrapper.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from enum import IntEnum
 from pathlib import Path
 
 from rich.console import Console
 
-from grader import corpus, handout, pipeline, report, sandbox, selfcheck, starter_pack
+from grader import batch, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
+from grader.score import Grade
 
 
 class Exit(IntEnum):
@@ -126,7 +136,91 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-COMMANDS = {"list": list_labs, "corpus": check_corpus, "selfcheck": self_check, "handout": publish}
+def grade_batch(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade batch",
+        description="Grade a whole class: DIR/gradebook.csv, DIR/canvas.csv, DIR/summary.json, "
+        "DIR/results/<student>.json (Gradescope) and DIR/feedback/<student>.md.",
+    )
+    parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
+    parser.add_argument("submissions", type=Path, help="a folder of student folders, a Gradescope export, "
+                        "a Canvas download, or a .zip/.tar.gz of one")  # fmt: skip
+    parser.add_argument("--out", type=Path, required=True, help="where the gradebook and feedback go")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
+    parser.add_argument("--compile-first", action="store_true",
+                        help="compile every submission before grading any (may help on a machine with many cores)")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise GraderError(f"--jobs {args.jobs}: at least one student must be graded at a time")
+    lab = load_lab(args.lab)
+    console = _console()
+    outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, resume=args.resume, compile_first=args.compile_first), detect_sandbox(), console)
+    report.print_batch(outcome.summary, console)
+    if outcome.graded_now:
+        rate = 60 * outcome.graded_now / outcome.seconds
+        stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.stages.items())
+        console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
+                      f"{rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
+    console.print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
+    if outcome.summary["grader_errors"]:
+        raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
+                          tip="fix the cause, then run the same command with --resume: only they are graded again")  # fmt: skip
+    return Exit.OK
+
+
+def export_bundle(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./grade export", description="Export a lab's grader to a course platform.")
+    parser.add_argument("platform", choices=("gradescope",))
+    parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
+    parser.add_argument("--output", type=Path, default=Path("autograder.zip"), help="the bundle to write (default: autograder.zip)")
+    args = parser.parse_args(argv)
+    lab = load_lab(args.lab)
+    if not lab.has_solution:
+        raise GraderError(f"lab {lab.name!r} has no solutions/ here: the bundle needs the reference and hidden tests")
+    files = export.gradescope_bundle(lab, args.output)
+    print(f"{args.output}: Gradescope autograder for {lab.name} ({files} files); upload it as the assignment's autograder")
+    return Exit.OK
+
+
+def autograde(argv: list[str]) -> int:
+    """What a course platform runs: one submission as the platform delivers
+    it, always a result file, even when the submission is unusable."""
+    parser = argparse.ArgumentParser(prog="./grade autograde", description="Grade one submission as a course platform hands it over.")
+    parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
+    parser.add_argument("submission", type=Path, help="the platform's submission folder (or an archive)")
+    parser.add_argument("--format", choices=("gradescope", "prairielearn", "autolab", "json"), default="gradescope")
+    parser.add_argument("--output", type=Path, help="the result file (default: standard output)")
+    args = parser.parse_args(argv)
+    lab = load_lab(args.lab)
+    box = detect_sandbox()
+    with tempfile.TemporaryDirectory(prefix="ipclab-autograde-") as scratch:
+        found = unpack.prepare_one(lab, args.submission, Path(scratch))
+        if found.directory is None:
+            grade = Grade(lab=lab, label="submission", isolation="", gradable=False, diagnostics=found.problem)
+        else:
+            reference = pipeline.prepare_reference(lab, box)
+            grade = pipeline.grade(lab, found.directory, "submission", reference, box)
+    text = report.render_machine(grade, args.format)
+    if args.format == "autolab":
+        # Autolab shows the output and reads its last line: feedback first.
+        text = _plain_text(grade) + text
+    if args.output:
+        report.write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return Exit.OK
+
+
+COMMANDS = {
+    "list": list_labs,
+    "corpus": check_corpus,
+    "selfcheck": self_check,
+    "handout": publish,
+    "batch": grade_batch,
+    "export": export_bundle,
+    "autograde": autograde,
+}
 
 
 def parse_grade_args(argv: list[str]) -> argparse.Namespace:
@@ -136,7 +230,7 @@ def parse_grade_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("lab", help="the lab to grade: " + ", ".join(available_labs()))
     parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
-    parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text")
+    parser.add_argument("--format", choices=("text", *report.MACHINE_FORMATS), default="text")
     parser.add_argument("--output", type=Path, help="write the report to this file instead of standard output")
     return parser.parse_args(argv)
 

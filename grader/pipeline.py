@@ -9,6 +9,7 @@ prerequisite has its verdict before the tests that depend on it.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +31,20 @@ class Reference:
     sandbox: Sandbox
     binary: Path | None
     runs: dict[str, TestRun] = field(default_factory=dict)
+    # Batch grading asks from several threads at once: each test's reference
+    # run is made once, while other tests' runs go ahead.
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
     def run(self, name: str) -> TestRun | None:
         if self.binary is None:
             return None  # a starter pack: no reference to compare with
-        if name not in self.runs:
-            self.runs[name] = run.run_test(self.sandbox, self.binary, name, self.lab.timeout_of(self.lab.test(name)))
-        return self.runs[name]
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self.runs:
+                self.runs[name] = run.run_test(self.sandbox, self.binary, name, self.lab.timeout_of(self.lab.test(name)))
+            return self.runs[name]
 
 
 def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:

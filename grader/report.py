@@ -1,6 +1,8 @@
-"""Report: one Grade, shown to people (a terminal table with feedback) or to
-machines (JSON; Gradescope's results.json). Machine reports carry a format
-version and are written atomically."""
+"""Report: one Grade, shown to people (a terminal table with feedback; a
+Markdown feedback file) or to machines (JSON; the results files of
+Gradescope and PrairieLearn; Autolab's autoresult line). Machine reports
+carry a format version where the format allows one, and are written
+atomically."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.run import Status
+from grader.lab import Lab
 from grader.score import LAB_BROKEN, Grade, TestResult
 
 FORMAT_VERSION = 1
@@ -157,9 +160,100 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def to_prairielearn(grade: Grade) -> dict[str, Any]:
+    """PrairieLearn's external-grader results.json: score as a fraction in
+    [0, 1]; gradable false with format_errors for a submission that did not
+    build (PrairieLearn then charges no attempt); per test name, points,
+    max_points, message, output."""
+    data: dict[str, Any] = {
+        "gradable": grade.gradable,
+        "score": grade.score / grade.max_score if grade.max_score else 0.0,
+        "message": f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}",
+        "tests": [
+            {
+                "name": r.spec.name,
+                "description": f"{r.spec.category}{' (hidden)' if r.spec.hidden else ''}",
+                "points": r.score,
+                "max_points": r.spec.points,
+                "message": status_text(r),
+                "output": feedback(r),
+            }
+            for r in not_graded_results(grade)
+        ],
+    }
+    if not grade.gradable:
+        data["format_errors"] = [grade.diagnostics]
+    return data
+
+
+def autolab_problems(lab: Lab) -> dict[str, float]:
+    """The problems to declare in Autolab for a lab, with their points: one
+    per test category, in lab.toml order (test names are too many and too
+    long for Autolab's problem list)."""
+    problems: dict[str, float] = {}
+    for spec in lab.tests:
+        problems[spec.category] = problems.get(spec.category, 0.0) + spec.points
+    return problems
+
+
+def to_autolab(grade: Grade) -> dict[str, Any]:
+    """Autolab's autoresult: {"scores": {problem: points}, "scoreboard":
+    [total, then each problem]}; the problems are autolab_problems(lab)."""
+    scores = dict.fromkeys(autolab_problems(grade.lab), 0.0)
+    for r in not_graded_results(grade):
+        scores[r.spec.category] += r.score
+    return {"scores": scores, "scoreboard": [grade.score, *scores.values()]}
+
+
+MACHINE_FORMATS = ("json", "gradescope", "prairielearn", "autolab")
+
+
 def render_machine(grade: Grade, fmt: str) -> str:
-    data = to_gradescope(grade) if fmt == "gradescope" else to_json(grade)
-    return json.dumps(data, indent=2) + "\n"
+    if fmt == "autolab":
+        # Autolab reads the last line of the output: one line, no indent.
+        return json.dumps(to_autolab(grade)) + "\n"
+    render = {"gradescope": to_gradescope, "prairielearn": to_prairielearn}.get(fmt, to_json)
+    return json.dumps(render(grade), indent=2) + "\n"
+
+
+def to_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:
+    """The feedback file a student gets back from a batch: score, a table of
+    the tests, then each failure with its evidence and hint. Nothing in it
+    depends on timing, so a re-run writes the same file.
+
+    notes: what the grader did to the submission before grading it (a file
+    renamed from a course platform's download, a folder it was found in).
+    """
+    lines = [f"# {grade.lab.name} — {grade.lab.title}", "", f"**Score: {grade.score:g} / {grade.max_score:g}**", ""]
+    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    if not grade.gradable:
+        lines += ["## Your submission could not be graded", "", *_fenced(grade.diagnostics), ""]
+        return "\n".join(lines)
+    lines += ["| # | test | points | result |", "|---:|---|---:|---|"]
+    for index, r in enumerate(grade.results, start=1):
+        name = _cell(r.spec.name + (" (hidden)" if r.spec.hidden else ""))
+        lines.append(f"| {index} | {name} | {r.score:g} / {r.spec.points:g} | {status_text(r)} |")
+    failed = [r for r in grade.results if not r.passed]
+    if failed:
+        lines += ["", "## What to look at"]
+    for r in failed:
+        lines += ["", f"### {_cell(r.spec.name)}", "", *_fenced(feedback(r))]
+    if grade.broken_tests:
+        lines += ["", f"The reference fails {len(grade.broken_tests)} test(s) too: they were not charged."]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    # A | would end a Markdown table cell (and "ls -l | wc -l" is a test name).
+    return text.replace("|", "\\|")
+
+
+def _fenced(text: str) -> list[str]:
+    """A code block that the text cannot close: the fence is longer than any
+    run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + "text", text, fence]
 
 
 # ---- people -------------------------------------------------------------
@@ -245,3 +339,24 @@ def print_corpus(verdicts: list, console: Console) -> None:
             Text("as expected", style="green") if verdict.ok else Text(verdict.problems(), style="red"),
         )
     console.print(table)
+
+
+def print_batch(summary: dict[str, Any], console: Console, shown: int = 15) -> None:
+    """`./grade batch`: the class at a glance, and who needs a look."""
+    table = Table(title=f"{summary['lab']}: {summary['students']} students", show_header=False)
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_row("graded", str(summary["graded"]))
+    table.add_row("not gradable", str(summary["not_gradable"]))
+    if summary["grader_errors"]:
+        table.add_row(Text("grader errors", style="red"), str(summary["grader_errors"]))
+    table.add_row("mean", f"{summary['mean']:g} / {summary['max_score']:g}")
+    table.add_row("median", f"{summary['median']:g} / {summary['max_score']:g}")
+    widest = max(summary["distribution"].values(), default=0) or 1
+    for bucket, count in summary["distribution"].items():
+        table.add_row(f"{bucket} %", "█" * round(30 * count / widest) + f" {count}")
+    console.print(table)
+    for title, names in (("did not compile", summary["build_errors"]), ("timed out", list(summary["timeouts"]))):
+        if names:
+            more = f" … and {len(names) - shown} more (summary.json)" if len(names) > shown else ""
+            console.print(Text(f"{title} ({len(names)}): ", style="bold") + Text(", ".join(names[:shown]) + more))

@@ -1,0 +1,90 @@
+"""Export: a lab's grader as a Gradescope autograder bundle, so a course can
+grade on a platform that already scales.
+
+The bundle (a zip whose root Gradescope unpacks into /autograder/source):
+
+    setup.sh         run once when Gradescope builds the image: installs the
+                     Debian packages through grader/bootstrap.sh (the one list),
+                     then builds the lab's reference and tests into the image
+    run_autograder   run per submission: ./grade autograde LAB on
+                     /autograder/submission, writing /autograder/results/results.json
+    grade, WORKSPACE, BUILD, .bazelrc, third_party/, grader/ (without its
+    tests), labs/LAB/, solutions/LAB/ (reference and hidden tests; not the bug corpus)
+
+IPCLAB_AUTOGRADER_ROOT replaces /autograder, to try a bundle in a scratch root.
+The zip is deterministic: sorted entries, fixed timestamps.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path
+
+from grader.lab import REPO, Lab
+
+SETUP = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+source_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+# The Debian packages IPC Labs needs: the one list is in grader/bootstrap.sh.
+"$source_dir/grader/bootstrap.sh"
+# Built into the image, the reference and the tests are not rebuilt per
+# submission: grading then compiles only the student's file.
+cd "$source_dir"
+bazel build --color=no --curses=no //solutions/{lab}:reference_tests //solutions/{lab}:tests
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission: it grades the files in
+# $root/submission and writes $root/results/results.json.
+set -euo pipefail
+root="${{IPCLAB_AUTOGRADER_ROOT:-/autograder}}"
+mkdir -p "$root/results"
+cd "$root/source"
+exec ./grade autograde {lab} "$root/submission" --format gradescope --output "$root/results/results.json"
+"""
+
+# Fixed timestamps: the same lab gives the same bundle, byte for byte.
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def bundle_files(lab: Lab) -> list[Path]:
+    """The repository files the bundle carries, relative to the repository."""
+    files = [Path(name) for name in ("WORKSPACE", "BUILD", ".bazelrc", "grade")]
+    for tree in ("third_party", "grader", f"labs/{lab.name}", f"solutions/{lab.name}"):
+        files += [p.relative_to(REPO) for p in (REPO / tree).rglob("*") if p.is_file() and _carried(p.relative_to(REPO))]
+    return sorted(files)
+
+
+def _carried(relative: Path) -> bool:
+    parts = relative.parts
+    if "__pycache__" in parts or relative.suffix == ".pyc":
+        return False
+    if parts[:2] == ("grader", "tests"):
+        return False  # the grader's own tests
+    return not (parts[0] == "solutions" and "bugs" in parts)  # the bug corpus is for instructors
+
+
+def gradescope_bundle(lab: Lab, output: Path) -> int:
+    """Writes the bundle; returns how many files it holds."""
+    files = bundle_files(lab)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(f".{output.name}.partial")
+    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        _add(bundle, "setup.sh", SETUP.format(lab=lab.name).encode(), executable=True)
+        _add(bundle, "run_autograder", RUN_AUTOGRADER.format(lab=lab.name).encode(), executable=True)
+        for relative in files:
+            mode = (REPO / relative).stat().st_mode
+            _add(bundle, relative.as_posix(), (REPO / relative).read_bytes(), executable=bool(mode & stat.S_IXUSR))
+    temporary.replace(output)
+    return len(files) + 2
+
+
+def _add(bundle: zipfile.ZipFile, name: str, data: bytes, executable: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=EPOCH)
+    info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    bundle.writestr(info, data)

@@ -1,0 +1,138 @@
+"""./grade batch on a small generated class of the pipe lab: every student
+gets the right row, the files a TA needs are written, and a batch killed
+with SIGKILL resumes to the same gradebook, byte for byte, grading only
+what was missing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import cli, gradebook
+from grader.lab import REPO, load_lab
+from grader.tests.classes import make_class
+
+PIPE = load_lab("pipe")
+# Few builds (this machine is slow), yet every kind of row.
+KINDS = {
+    "reference", "skeleton", "bug-single_read", "bug-child_never_reaped", "compile-error", "zipped",
+    "missing", "misnamed", "empty", "traversal", "link", "damaged",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("class") / "submissions"
+    return root, make_class(root, PIPE, only=KINDS, salt="test_batch")
+
+
+@pytest.fixture(scope="module")
+def graded(klass, tmp_path_factory) -> Path:
+    """One uninterrupted batch, --jobs 2, compiling first (the killed batch
+    below does not: both ways must give the same gradebook)."""
+    out = tmp_path_factory.mktemp("batch") / "out"
+    assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2", "--compile-first"]) == cli.Exit.OK
+    return out
+
+
+def rows(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "gradebook.csv", newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def test_every_student_gets_the_right_row(klass, graded: Path) -> None:
+    _, expected = klass
+    found = rows(graded)
+    assert sorted(found) == sorted(expected), "one row per student, none missing"
+    for student, want in expected.items():
+        row = found[student]
+        assert row["status"] == want.status, (student, row)
+        assert float(row["score"]) == (want.score or 0), (student, row)
+        assert row["max"] == "100"
+        assert want.reason in row["reason"], (student, row["reason"])
+        if want.status == "graded":
+            assert row["reason"] == "", (student, row["reason"])
+        tests = [float(row[t.name]) for t in PIPE.tests]
+        assert sum(tests) == float(row["score"]), "the per-test columns add up to the score"
+
+
+def test_each_student_gets_results_and_feedback(klass, graded: Path) -> None:
+    for student in klass[1]:
+        results = json.loads((graded / "results" / f"{student}.json").read_text())
+        assert {"score", "tests", "output"} <= set(results)
+        assert len(results["tests"]) == len(PIPE.tests)
+        assert (graded / "feedback" / f"{student}.md").read_text().startswith("# pipe — ")
+    bug = (graded / "feedback" / "bug-single_read-01.md").read_text()
+    assert "## What to look at" in bug and "hint: " in bug
+    broken = (graded / "feedback" / "compile-error-01.md").read_text()
+    assert "could not be graded" in broken and "error:" in broken
+    zipped = (graded / "feedback" / "zipped-01.md").read_text()
+    assert "graded handin.zip/pipe/pipe_lab.cpp" in zipped
+
+
+def test_the_summary_names_who_needs_a_look(klass, graded: Path) -> None:
+    summary = json.loads((graded / "summary.json").read_text())
+    assert summary["students"] == len(klass[1])
+    assert summary["graded"] + summary["not_gradable"] == summary["students"]
+    assert summary["build_errors"] == ["compile-error-01"]
+    assert sum(summary["distribution"].values()) == summary["students"]
+    assert summary["distribution"]["100"] == 2  # the reference and the zipped reference
+    scores = sorted(float(r["score"]) for r in rows(graded).values())
+    assert summary["median"] == pytest.approx((scores[5] + scores[6]) / 2)
+    assert "traversal-01" in summary["not_gradable_reasons"]
+
+
+def test_the_canvas_file_has_canvas_columns_and_one_assignment(klass, graded: Path) -> None:
+    with open(graded / "canvas.csv", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "pipe"]
+    assert table[1][0].strip() == "Points Possible" and table[1][-1] == "100"
+    assert {row[3]: row[5] for row in table[2:]}["reference-01"] == "100"
+
+
+def test_a_second_batch_into_the_same_directory_needs_resume(klass, graded: Path, capsys) -> None:
+    assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(graded)]) == cli.Exit.ERROR
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_a_batch_killed_midway_resumes_to_the_same_gradebook(klass, graded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    gradable = {s for s, e in klass[1].items() if e.status == "graded" or "compile" in e.reason}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader", "batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        done = _wait_for_records(out, gradable, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert 0 < len(done) < len(gradable), "killed after some students and before all"
+    assert not (out / "gradebook.csv").exists()
+    before = {s: (gradebook.record_path(out, s)).stat().st_mtime_ns for s in done}
+
+    assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2", "--resume"]) == cli.Exit.OK
+    assert (out / "gradebook.csv").read_bytes() == (graded / "gradebook.csv").read_bytes()
+    assert (out / "summary.json").read_bytes() == (graded / "summary.json").read_bytes()
+    after = {s: (gradebook.record_path(out, s)).stat().st_mtime_ns for s in done}
+    assert after == before, "students graded before the kill are not graded again"
+    assert not list(out.glob(".scratch-*")), "the killed batch's scratch space is gone"
+
+
+def _wait_for_records(out: Path, gradable: set[str], process: subprocess.Popen) -> set[str]:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        done = {s for s in gradable if gradebook.record_path(out, s).exists()}
+        if done:
+            return done
+        time.sleep(0.02)
+    raise AssertionError(f"no student was graded before the batch ended (exit status {process.poll()})")
