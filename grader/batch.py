@@ -145,7 +145,9 @@ def _compile_first(lab: Lab, gradable: list[unpack.Submission], progress: Progre
         chunk = gradable[start : start + COMPILE_CHUNK]
         staged = [stage.stage(lab, s.directory, stage.slot_name(s.key)) for s in chunk]  # type: ignore[arg-type]
         try:
-            build.build_all([s.target for s in staged if not s.missing])
+            # solutions/ stays hidden from every student's compiler; the tests
+            # were built with the reference, before this.
+            build.build_all([s.target for s in staged if not s.missing], hide=[lab.solution_directory.parent])
         except GraderError as e:
             # Not fatal: each student's own build compiles what is missing.
             console.print(f"[yellow]note:[/] compiling first stopped: {e.message}")
