@@ -144,6 +144,7 @@ def write_student(out: Path, submission: Submission, grade: Grade, status: str, 
         "score": grade.score,
         "max_score": grade.max_score,
         "tests": {r.spec.name: r.score for r in report.not_graded_results(grade)},
+        "leak_deduction": grade.leak_deduction,
         "timed_out": _timed_out(grade),
         "seconds": round(grade.seconds, 3),
     }
@@ -164,15 +165,20 @@ def records(out: Path, submissions: list[Submission]) -> list[dict[str, Any]]:
     return found
 
 
+LEAK_COLUMN = "leaks (lab.toml [leaks])"
+
+
 def gradebook_csv(lab: Lab, rows: list[dict[str, Any]]) -> str:
     tests = [t.name for t in lab.tests]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "name", "id", "email", "score", "max", "status", "reason", *tests])
+    # The last column is the leak deduction, negative, so a row's columns add up to its score.
+    writer.writerow(["student", "name", "id", "email", "score", "max", "status", "reason", *tests, LEAK_COLUMN])
     for row in rows:
         writer.writerow([row["student"], row["name"], row["platform_id"], row["email"], _number(row["score"]),
                          _number(row["max_score"]), row["status"], row["reason"],
-                         *(_number(row["tests"].get(t, 0)) for t in tests)])  # fmt: skip
+                         *(_number(row["tests"].get(t, 0)) for t in tests),
+                         _number(-row.get("leak_deduction", 0) or 0)])  # fmt: skip
     return buffer.getvalue()
 
 

@@ -69,7 +69,8 @@ def _kinds(lab: Lab) -> dict:
                                                  Expected("not gradable", None, "the archive is damaged")),
     }  # fmt: skip
     for bug in corpus.load_bugs(lab):
-        score = lab.max_score - sum(t.points for t in lab.tests if t.name in bug.fails)
+        deduction = min(lab.max_leak_deduction, lab.leak_deduction * len(bug.leaks))
+        score = lab.max_score - sum(t.points for t in lab.tests if t.name in bug.fails) - deduction
         kinds[f"bug-{bug.name}"] = lambda root, s, code, score=score: _folder(root / s, {name: code}, Expected("graded", score, ""))
     return kinds
 

@@ -60,15 +60,17 @@ def test_every_student_gets_the_right_row(klass, graded: Path) -> None:
         assert want.reason in row["reason"], (student, row["reason"])
         if want.status == "graded":
             assert row["reason"] == "", (student, row["reason"])
-        tests = [float(row[t.name]) for t in PIPE.tests]
-        assert sum(tests) == float(row["score"]), "the per-test columns add up to the score"
+        tests = [float(row[t.name]) for t in PIPE.tests] + [float(row[gradebook.LEAK_COLUMN])]
+        assert sum(tests) == float(row["score"]), "the per-test and leak columns add up to the score"
 
 
 def test_each_student_gets_results_and_feedback(klass, graded: Path) -> None:
     for student in klass[1]:
         results = json.loads((graded / "results" / f"{student}.json").read_text())
         assert {"score", "tests", "output"} <= set(results)
-        assert len(results["tests"]) == len(PIPE.tests)
+        # One entry per test, and one more for the leak deduction when there is one.
+        leak_entries = [t for t in results["tests"] if t["name"] == "Cleanup: what the tests left behind"]
+        assert len(results["tests"]) == len(PIPE.tests) + len(leak_entries)
         assert (graded / "feedback" / f"{student}.md").read_text().startswith("# pipe — ")
     bug = (graded / "feedback" / "bug-single_read-01.md").read_text()
     assert "## What to look at" in bug and "hint: " in bug
