@@ -181,9 +181,16 @@ def to_prairielearn(grade: Grade) -> dict[str, Any]:
             for r in not_graded_results(grade)
         ],
     }
+    if grade.leak_deduction:
+        entry = _leak_entry(grade, number=0)
+        data["tests"].append({"name": entry["name"], "description": "cleanup", "points": entry["score"],
+                              "max_points": 0, "message": "leaks", "output": entry["output"]})  # fmt: skip
     if not grade.gradable:
         data["format_errors"] = [grade.diagnostics]
     return data
+
+
+LEAK_PROBLEM = "leaks"
 
 
 def autolab_problems(lab: Lab) -> dict[str, float]:
@@ -193,6 +200,8 @@ def autolab_problems(lab: Lab) -> dict[str, float]:
     problems: dict[str, float] = {}
     for spec in lab.tests:
         problems[spec.category] = problems.get(spec.category, 0.0) + spec.points
+    if lab.leak_deduction:
+        problems[LEAK_PROBLEM] = 0.0  # worth nothing; negative when something leaked
     return problems
 
 
@@ -202,6 +211,8 @@ def to_autolab(grade: Grade) -> dict[str, Any]:
     scores = dict.fromkeys(autolab_problems(grade.lab), 0.0)
     for r in not_graded_results(grade):
         scores[r.spec.category] += r.score
+    if grade.lab.leak_deduction:
+        scores[LEAK_PROBLEM] = -grade.leak_deduction
     return {"scores": scores, "scoreboard": [grade.score, *scores.values()]}
 
 

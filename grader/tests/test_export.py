@@ -100,8 +100,10 @@ def test_prairielearn_results_have_the_documented_fields() -> None:
     assert isinstance(data["message"], str)
     for test in data["tests"]:
         assert set(test) == {"name", "description", "points", "max_points", "message", "output"}
-        assert 0 <= test["points"] <= test["max_points"]
+        if test["description"] != "cleanup":
+            assert 0 <= test["points"] <= test["max_points"]
     assert sum(t["points"] for t in data["tests"]) == demo_grade().score
+    assert data["tests"][-1]["points"] == -2  # the demo's leaked queue
     assert "logged: process 12 never blocked" in data["tests"][1]["output"]
 
 
@@ -118,8 +120,8 @@ def test_the_autolab_autoresult_is_one_line_of_scores_per_problem() -> None:
     assert line.count("\n") == 1 and line.endswith("\n")
     data = json.loads(line)
     assert set(data) == {"scores", "scoreboard"}
-    assert list(data["scores"]) == list(report.autolab_problems(grade.lab)) == ["eof", "blocking", "boundaries", "errors"]
-    assert data["scores"] == {"eof": 6, "blocking": 0, "boundaries": 0, "errors": 2}
+    assert list(data["scores"]) == list(report.autolab_problems(grade.lab)) == ["eof", "blocking", "boundaries", "errors", "leaks"]
+    assert data["scores"] == {"eof": 6, "blocking": 0, "boundaries": 0, "errors": 2, "leaks": -2}
     assert data["scoreboard"] == [grade.score, *data["scores"].values()]
 
 
