@@ -51,9 +51,9 @@ def main(argv: list[str]) -> int:
             return COMMANDS[argv[0]](argv[1:])
         return grade_one(parse_grade_args(argv))
     except GraderError as e:
-        err.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False, soft_wrap=True)
         if e.tip:
-            err.print(f"[bold]tip:[/] {e.tip}")
+            err.print(f"[bold]tip:[/] {e.tip}", soft_wrap=True)  # never break a sentence tests or tools look for
         return Exit.ERROR
 
 
