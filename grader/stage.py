@@ -85,5 +85,5 @@ def unstage(staged: Staged) -> None:
     slot_directory = staged.directory.parent
     if slot_directory.exists() and not any(slot_directory.iterdir()):
         slot_directory.rmdir()
-    if STAGE_ROOT.exists() and not any(STAGE_ROOT.iterdir()):
-        STAGE_ROOT.rmdir()
+    # _stage/ itself stays (it is ignored by git): removing it could race with
+    # another thread of a batch creating its own slot inside it.
