@@ -54,8 +54,13 @@ def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
     if not result.ok:
         raise GraderError(f"lab {lab.name!r} is broken: its reference does not build:\n{result.diagnostics}")
     binary = labs.REPO / "bazel-bin" / "solutions" / lab.name / "reference_tests"
-    labs.check_against_binary(lab, run.list_tests(binary))
-    return Reference(lab, sandbox.with_limits(lab.limits), binary)
+    limited = sandbox.with_limits(lab.limits)
+    try:
+        listed = run.list_tests(limited, binary)
+    except run.ListingFailed as e:
+        raise GraderError(f"lab {lab.name!r} is broken: its reference tests did not list their test cases: {e.detail}") from e
+    labs.check_against_binary(lab, listed)
+    return Reference(lab, limited, binary)
 
 
 def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox) -> Grade:
@@ -91,7 +96,12 @@ def _build_and_run(
         verdict.gradable = False
         verdict.diagnostics = built.diagnostics or "the build failed without a message from the compiler"
         return verdict
-    listed = run.list_tests(staged.binary)
+    try:
+        listed = run.list_tests(sandbox.with_limits(lab.limits), staged.binary)
+    except run.ListingFailed as e:
+        verdict.gradable = False
+        verdict.diagnostics = _before_main(e)
+        return verdict
     labs.check_against_binary(lab, listed)
     results: dict[str, TestResult] = {}
     for spec in lab.tests:
@@ -106,6 +116,16 @@ def _build_and_run(
         results[spec.name] = score_run(spec, test_run, reference_run)
     verdict.results = list(results.values())
     return verdict
+
+
+def _before_main(failure: run.ListingFailed) -> str:
+    shown = failure.output.strip()[:600]
+    return (
+        f"the tests could not start: {failure.detail}. Code that runs before main, such as the "
+        "constructor of a global object in your files, stopped the program before any test ran. "
+        "Move that work into the functions the lab asks for."
+        + (f"\nWhat the program printed:\n{shown}" if shown else "")
+    )
 
 
 def _finished(verdict: Grade, started: float) -> Grade:

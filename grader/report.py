@@ -61,10 +61,10 @@ def feedback(result: TestResult) -> str:
 
 
 def not_graded_results(grade: Grade) -> list[TestResult]:
-    """A submission that did not build still lists every test, at 0."""
+    """A submission that could not be graded still lists every test, at 0."""
     if grade.gradable:
         return grade.results
-    return [TestResult(spec, "not graded", 0.0, detail="the submission did not build") for spec in grade.lab.tests]
+    return [TestResult(spec, "not graded", 0.0, detail="the submission could not be graded: see why above") for spec in grade.lab.tests]
 
 
 # ---- machines -----------------------------------------------------------
@@ -277,7 +277,7 @@ def print_grade(grade: Grade, console: Console) -> None:
     if grade.isolation != "bubblewrap":
         console.print(Text(f"reduced isolation — {grade.isolation}", style="yellow"))
     if not grade.gradable:
-        console.print(Text("Not gradable: the submission did not build.", style="bold red"))
+        console.print(Text("Not gradable (score 0). Why:", style="bold red"))
         console.print(grade.diagnostics, markup=False, highlight=False)
         console.print(Text(f"Score: 0 / {grade.max_score:g}", style="bold"))
         return

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from grader.errors import GraderError
 from grader.sandbox import Sandbox, TestView, kill_marked
 
 # Output kept for feedback: the head and the tail of what a test printed.
@@ -71,36 +70,69 @@ class TestRun:
         return self.status is Status.PASSED
 
 
-def list_tests(binary: Path) -> dict[str, bool]:
-    """Test case names in `binary`, each with whether it comes from a hidden test source."""
-    try:
-        listing = subprocess.run(
-            [str(binary), "--list-test-cases", "--reporters=xml", "--no-path-filenames=false"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise GraderError(f"could not list the test cases of {binary}: {e}") from e
-    try:
-        root = ElementTree.fromstring(listing.stdout)
-    except ElementTree.ParseError as e:
-        raise GraderError(
-            f"{binary} did not list its test cases (exit status {listing.returncode})",
-            tip="a submission whose static initialisers print or exit breaks listing; "
-            f"its output began: {listing.stdout[:200]!r}",
-        ) from e
-    return {case.get("name", ""): "solutions/" in case.get("filename", "") for case in root.iter("TestCase")}
+class ListingFailed(Exception):
+    """The test binary could not say which test cases it holds: the code it
+    runs before main (the submission's global objects) exited, crashed,
+    hung or printed over the listing."""
+
+    def __init__(self, detail: str, output: str) -> None:
+        super().__init__(detail)
+        self.detail, self.output = detail, output
+
+
+# Long enough for a listing on a loaded machine; a listing does no work.
+LISTING_TIMEOUT = 30.0
+
+_LISTING = re.compile(r"<\?xml.*?</doctest>", re.DOTALL)
+
+
+def list_tests(sandbox: Sandbox, binary: Path) -> dict[str, bool]:
+    """Test case names in `binary`, each with whether it comes from a hidden test source.
+
+    The listing runs the submission's static initialisers, so it runs in the
+    sandbox like any test. What they print around doctest's XML is ignored:
+    printing from a global constructor is legal C++, not a reason to fail.
+    """
+    ended = _run_sandboxed(sandbox, binary, ["--list-test-cases", "--reporters=xml", "--no-path-filenames=false"],
+                           LISTING_TIMEOUT)  # fmt: skip
+    found = _LISTING.search(ended.text)
+    if ended.stopped is None and ended.returncode == 0 and found:
+        try:
+            root = ElementTree.fromstring(found.group(0))
+        except ElementTree.ParseError:
+            pass  # printed into the middle of the listing: said below
+        else:
+            return {case.get("name", ""): "solutions/" in case.get("filename", "") for case in root.iter("TestCase")}
+    status, detail = _verdict(ended.returncode, ended.text, ended.stopped, LISTING_TIMEOUT)
+    if status is Status.NO_REPORT or status is Status.FAILED:
+        detail = f"the test program ended (exit status {ended.returncode}) without listing its test cases"
+    raise ListingFailed(detail, ended.text)
 
 
 def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestRun:
+    ended = _run_sandboxed(sandbox, binary, [f"--test-case={name}", *DOCTEST_FLAGS], timeout)
+    status, detail = _verdict(ended.returncode, ended.text, ended.stopped, timeout)
+    return TestRun(name=name, status=status, output=ended.text, seconds=ended.seconds, detail=detail, leaks=ended.leaks)
+
+
+@dataclass
+class _Ended:
+    returncode: int
+    text: str  # what it printed, without the leak lines
+    leaks: list[Leak]
+    stopped: Status | None  # TIMED_OUT or FLOODED when the grader stopped it
+    seconds: float
+
+
+def _run_sandboxed(sandbox: Sandbox, binary: Path, args: list[str], timeout: float) -> _Ended:
+    """Runs `binary` with `args` in a private copy, in `sandbox`; every
+    process it started is gone when this returns."""
     token = uuid.uuid4().hex
     view = TestView.create(binary)
     try:
         started = time.monotonic()
         process = subprocess.Popen(
-            sandbox.command(view, [f"--test-case={name}", *DOCTEST_FLAGS], token),
+            sandbox.command(view, args, token),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -117,8 +149,7 @@ def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestR
     finally:
         view.remove()
     text, leaks = split_leaks(output.decode("utf-8", errors="replace"))
-    status, detail = _verdict(process.returncode, text, stopped, timeout)
-    return TestRun(name=name, status=status, output=text, seconds=seconds, detail=detail, leaks=leaks)
+    return _Ended(process.returncode, text, leaks, stopped, seconds)
 
 
 def split_leaks(output: str) -> tuple[str, list[Leak]]:

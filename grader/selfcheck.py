@@ -70,7 +70,7 @@ def lab_toml(ctx: Context) -> str:
         raise Failed(f"solutions/{ctx.lab.name}/BUILD is missing: selfcheck needs the reference (is this a starter pack?)")
     ctx.reference = pipeline.prepare_reference(ctx.lab, ctx.sandbox)
     assert ctx.reference.binary is not None
-    ctx.listed = run.list_tests(ctx.reference.binary)
+    ctx.listed = run.list_tests(ctx.reference.sandbox, ctx.reference.binary)
     labs.check_against_binary(ctx.lab, ctx.listed)  # a GraderError saying what disagrees
     tests = ctx.lab.tests
     hidden = sum(t.hidden for t in tests)

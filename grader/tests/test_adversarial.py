@@ -214,3 +214,44 @@ def test_an_include_of_the_solutions_by_path_does_not_compile(box, tmp_path: Pat
         assert not grade.gradable
         assert "No such file or directory" in grade.diagnostics
         assert "TEST_CASE" not in grade.diagnostics  # not a line of the hidden tests leaked
+
+
+# Code in a global object's constructor runs before main: when the grader
+# lists the test cases, before any test. (code, gradable, text the diagnostics must contain)
+BEFORE_MAIN: dict[str, tuple[str, bool, str]] = {
+    "prints_before_main": ('std::puts("hello from a global"); std::fputs("and from stderr\\n", stderr);', True, ""),
+    "exits_before_main": (
+        'std::error_code ignored; std::filesystem::remove_all("{REPO}/labs", ignored); std::exit(3);',
+        False,
+        "ended (exit status 3) without listing its test cases",
+    ),
+    "fork_bomb_before_main": ("for (;;) ::fork();", False, "timed out after 5.0 s"),
+    "crashes_before_main": ("volatile int* nowhere = nullptr; *nowhere = 1;", False, "SIGSEGV"),
+}
+
+
+PRINTS_INTO_ITS_OUTPUT = "run_pipeline gives each stage only descriptors 0 1 and 2"
+
+
+@pytest.mark.parametrize("name", BEFORE_MAIN)
+def test_code_before_main_is_graded_in_the_sandbox_with_a_verdict_of_its_own(
+    box, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    code, gradable, expected = BEFORE_MAIN[name]
+    monkeypatch.setattr(run, "LISTING_TIMEOUT", 5.0)
+    reference = pipeline.prepare_reference(PIPE, box)
+    global_object = f"namespace {{ struct BeforeMain {{ BeforeMain() {{ {code.replace('{REPO}', str(REPO))} }} }} before_main; }}\n"
+    bug = Bug(name, "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, f"{HEADERS}#include <cstdio>\n{INCLUDES}\n{global_object}"),))
+    corpus.materialize(PIPE, bug, tmp_path)
+    before = repository_state()
+    grade = pipeline.grade(PIPE, tmp_path, f"before-main-{name}", reference, box)
+    assert repository_state() == before
+    assert grade.gradable is gradable, grade.diagnostics
+    if gradable:
+        # Listed and graded. The one test that fails does so honestly: it
+        # runs the test binary as a stage and checks its output, which now
+        # holds the greeting.
+        assert [r.spec.name for r in grade.results if not r.passed] == [PRINTS_INTO_ITS_OUTPUT]
+        return
+    assert expected in grade.diagnostics
+    assert "runs before main" in grade.diagnostics

@@ -153,3 +153,24 @@ def test_leaks_are_reported_by_name_and_removed_in_either_sandbox(each_sandbox: 
         assert any(leak.kind == "process" and "still running" in leak.object for leak in result.leaks)
     assert not os.path.exists(f"/dev/shm/{name}") and not os.path.exists(f"/dev/shm/sem.{name}")
     assert "[ipclab-leak]" not in result.output
+
+
+LISTING = """echo 'printed by a global'
+cat <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<doctest binary="tests">
+  <TestCase name="public one" filename="labs/pipe/public_test.cpp"/>
+  <TestCase name="hidden one" filename="solutions/pipe/hidden_test.cpp"/>
+</doctest>
+XML"""
+
+
+def test_a_listing_runs_sandboxed_and_ignores_what_is_printed_around_it(each_sandbox: Sandbox, fake_binary) -> None:
+    assert run.list_tests(each_sandbox, fake_binary(LISTING)) == {"public one": False, "hidden one": True}
+
+
+def test_a_binary_that_exits_before_listing_says_so(each_sandbox: Sandbox, fake_binary) -> None:
+    with pytest.raises(run.ListingFailed) as failure:
+        run.list_tests(each_sandbox, fake_binary("echo 'bye'; exit 3"))
+    assert "exit status 3" in failure.value.detail
+    assert "bye" in failure.value.output
