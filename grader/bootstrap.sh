@@ -15,12 +15,19 @@ packages=(
   python3-yaml      # reading Gradescope exports (submission_metadata.yml)
 )
 
-# Instructors render write-ups (./grade handout); a starter pack has no
-# solutions/ and ships its write-up already rendered, so students skip pandoc
-# (about 170 MB).
+# Only an instructor's checkout renders write-ups (./grade handout), and it
+# is the one that holds both the write-ups' sources and solutions/. A starter
+# pack has no solutions/ and ships its write-up already rendered; a Gradescope
+# bundle has no handouts/. Neither needs pandoc (about 170 MB).
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -d "$here/solutions" ]]; then
+if [[ -d "$here/solutions" && -d "$here/handouts" ]]; then
   packages+=(pandoc)
+fi
+
+# --list: say which packages this checkout needs, install nothing.
+if [[ "${1:-}" == "--list" ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()

@@ -47,6 +47,21 @@ def test_setup_installs_the_packages_through_bootstrap_not_a_copy_of_its_list(bu
     assert subprocess.run(["bash", "-n"], input=setup, text=True, check=False).returncode == 0
 
 
+def test_the_bundle_needs_no_pandoc_but_an_instructors_checkout_does(bundle: Path, tmp_path: Path) -> None:
+    """pandoc renders write-ups; the autograder image never does, and should
+    not carry its 170 MB."""
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(tmp_path)
+    (tmp_path / "grader/bootstrap.sh").chmod(0o755)
+
+    def needed(checkout: Path) -> list[str]:
+        listed = subprocess.run([str(checkout / "grader/bootstrap.sh"), "--list"], capture_output=True, text=True, check=True)
+        return listed.stdout.split()
+
+    assert "bubblewrap" in needed(tmp_path) and "pandoc" not in needed(tmp_path)
+    assert "pandoc" in needed(REPO)
+
+
 def test_the_same_lab_gives_the_same_bundle(bundle: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
     export.gradescope_bundle(PIPE, again)
