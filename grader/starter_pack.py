@@ -25,7 +25,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from grader import handout
+from grader import build as bazel_build, handout
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, _parse
 
@@ -33,8 +33,10 @@ from grader.lab import REPO, Lab, _parse
 ROOT_FILES = ("WORKSPACE", "BUILD", ".bazelrc", ".gitignore", "grade")
 TREES = ("third_party", "grader")
 # Never shipped: the grader's own tests read solutions/, and the suite runner
-# runs them; caches are not source.
-LEFT_OUT = re.compile(r"^grader/(tests/|suite\.py$)|(^|/)__pycache__/|\.pyc$")
+# runs them; caches are not source. Nor the harness's code (but for its
+# main): a pack ships it compiled, see grader/harness/BUILD.starter.
+LEFT_OUT = re.compile(r"^grader/(tests/|suite\.py$|harness/(BUILD|(?!main\.cpp$)[^/]+\.cpp$))|(^|/)__pycache__/|\.pyc$")
+HARNESS = REPO / "grader" / "harness"
 
 # A line of reference code counts as solution code when, stripped, it is at
 # least this long and is not a comment or punctuation alone.
@@ -93,13 +95,29 @@ def build(lab: Lab, page: str | None = None) -> Pack:
     files[f"handouts/{lab.name}.md"] = (markdown.encode(), 0o644)
     files[f"handouts/{lab.name}.html"] = (page.encode(), 0o644)
     files["README.md"] = (readme(lab).encode(), 0o644)
-    newest = max(p.stat().st_mtime for p in [*sources, handout.handout_path(lab)])
+    files.update(compiled_harness())
+    newest = max(p.stat().st_mtime for p in [*sources, *HARNESS.glob("*.cpp"), handout.handout_path(lab)])
     return Pack(lab, dict(sorted(files.items())), int(newest))
 
 
 def _framework_files() -> list[Path]:
     """What every pack ships, whatever its lab."""
     return [REPO / name for name in ROOT_FILES] + [p for tree in TREES for p in _shipped(REPO / tree)]
+
+
+def compiled_harness() -> dict[str, tuple[bytes, int]]:
+    """The harness as a pack ships it: a BUILD file importing one static
+    library, built here. Some of the harness's code is a lab's answer
+    (write a whole buffer, read to the end, reap a child); headers say what
+    it does, and that is all a student needs of it."""
+    built = bazel_build.build("//grader/harness:harness")
+    if not built.ok:
+        raise GraderError(f"the harness does not build, so no starter pack can ship it:\n{built.diagnostics}")
+    archive = REPO / "bazel-bin" / "grader" / "harness" / "libharness.a"
+    return {
+        "grader/harness/BUILD": _read(HARNESS / "BUILD.starter"),
+        "grader/harness/libharness.a": (archive.read_bytes(), 0o644),
+    }
 
 
 def _shipped(directory: Path) -> list[Path]:

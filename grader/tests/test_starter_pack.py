@@ -57,8 +57,19 @@ def test_a_pack_holds_what_a_student_needs_and_nothing_of_the_instructor(name: s
     assert unwanted == []
     assert {p.split("/")[1] for p in files if p.startswith("labs/")} == {name}
     for path, content in files.items():
-        if not path.startswith(("labs/", "handouts/", "README.md")):
+        if not path.startswith(("labs/", "handouts/", "README.md", "grader/harness/BUILD", "grader/harness/libharness.a")):
             assert content == (starter_pack.REPO / path).read_bytes(), f"{path} differs from the repository's"
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_a_pack_ships_the_harness_compiled_with_its_headers_not_its_code(name: str, packs) -> None:
+    harness = {p.removeprefix("grader/harness/") for p in packs[name].files if p.startswith("grader/harness/")}
+    headers = {p.name for p in starter_pack.HARNESS.glob("*.h")}
+    assert harness == headers | {"BUILD", "main.cpp", "libharness.a"}
+    assert packs[name].files["grader/harness/libharness.a"][0].startswith(b"!<arch>\n")
+    # pipe's write_all is the harness's write_fully, line for line: the
+    # harness's code is secret too, and must be among the lines looked for.
+    assert "const ssize_t n = ::write(fd, data.data(), data.size());" in starter_pack.solution_lines(load_lab("pipe"))
 
 
 def test_a_pack_unpacks_into_one_directory_with_its_scripts_executable(packs, tmp_path: Path) -> None:

@@ -20,3 +20,6 @@ def cc_proto_library(**kwargs):
 
 def objc_library(**kwargs):
     native.objc_library(**kwargs)
+
+def cc_import(**kwargs):
+    native.cc_import(**kwargs)
