@@ -30,6 +30,10 @@ _FAILED_ACTION = re.compile(r"^ERROR: \S+: (\w+) (\S+) failed: .*$")
 _STAGE_PREFIX = re.compile(r"(\S*/)?_stage/[^/\s]+/[^/\s]+/")
 
 
+# Bazel failing before the compiler ran: the machine's fault, never the student's.
+_NOT_THE_CODE = re.compile(r"Mount target '[^']*' does not exist|src/main/tools/\S+: .*(failed|error)|Server terminated abruptly")
+
+
 @dataclass(frozen=True)
 class BuildResult:
     ok: bool
@@ -54,6 +58,10 @@ def build(target: str, hide: list[Path] = ()) -> BuildResult:
     result = bazel("build", *BAZEL_FLAGS, *_blocked(hide), target)
     if result.returncode == 0:
         return BuildResult(ok=True)
+    trouble = _NOT_THE_CODE.search(result.stderr)
+    if trouble:
+        raise GraderError(f"Bazel failed to build {target} before compiling anything: {trouble.group(0)}",
+                          tip="this is not the submission's doing: grade it again (./grade batch --resume retries it)")
     return BuildResult(ok=False, diagnostics=trim_diagnostics(result.stderr))
 
 

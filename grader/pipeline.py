@@ -91,7 +91,8 @@ def _build_and_run(
     tests = build.build(stage.tests_target(lab))
     if not tests.ok:
         raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
-    built = build.build(staged.target, hide=stage.hidden_from(staged))
+    with stage.slots_fixed():  # what it hides stays there until Bazel is done
+        built = build.build(staged.target, hide=stage.hidden_from(staged))
     if not built.ok:
         verdict.gradable = False
         verdict.diagnostics = built.diagnostics or "the build failed without a message from the compiler"

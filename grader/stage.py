@@ -7,8 +7,11 @@ a submission cannot change what it is graded against.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +58,28 @@ def tests_target(lab: Lab) -> str:
     return f"//labs/{lab.name}:public_suite"
 
 
+@contextlib.contextmanager
+def slots_fixed() -> Iterator[None]:
+    """While held, no slot is staged or removed, by any thread or process.
+
+    A student's build blocks every other slot from its compiler by path
+    (hidden_from), and Bazel refuses to start when a blocked path is gone:
+    a slot removed between listing and building cost a classmate a build.
+    Bazel runs one command at a time anyway, so holding this over a build
+    costs nothing. Not reentrant: take it once.
+    """
+    STAGE_ROOT.mkdir(exist_ok=True)
+    with open(STAGE_ROOT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def stage(lab: Lab, submission: Path, slot: str) -> Staged:
+    with slots_fixed():
+        return _stage(lab, submission, slot)
+
+
+def _stage(lab: Lab, submission: Path, slot: str) -> Staged:
     directory = STAGE_ROOT / slot / lab.name
     if directory.exists():
         shutil.rmtree(directory)
@@ -76,14 +100,15 @@ def hidden_from(staged: Staged) -> list[Path]:
     """What a submission's compiler must not read: the solutions, with their
     hidden tests and bug corpus, and every other staged submission. The
     tests are compiled before any submission, so its build needs none of it."""
-    others = [p for p in STAGE_ROOT.iterdir() if p != staged.directory.parent] if STAGE_ROOT.exists() else []
+    others = [p for p in STAGE_ROOT.iterdir() if p.is_dir() and p != staged.directory.parent] if STAGE_ROOT.exists() else []
     return [REPO / "solutions", *others]
 
 
 def unstage(staged: Staged) -> None:
-    shutil.rmtree(staged.directory, ignore_errors=True)
-    slot_directory = staged.directory.parent
-    if slot_directory.exists() and not any(slot_directory.iterdir()):
-        slot_directory.rmdir()
+    with slots_fixed():
+        shutil.rmtree(staged.directory, ignore_errors=True)
+        slot_directory = staged.directory.parent
+        if slot_directory.exists() and not any(slot_directory.iterdir()):
+            slot_directory.rmdir()
     # _stage/ itself stays (it is ignored by git): removing it could race with
     # another thread of a batch creating its own slot inside it.

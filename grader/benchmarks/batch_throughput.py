@@ -70,7 +70,7 @@ def kill_and_resume(klass: Path, uninterrupted: Path, out: Path, jobs: int, kill
     seconds = run_batch(klass, out, jobs, "--resume")
     same = all((out / f).read_bytes() == (uninterrupted / f).read_bytes() for f in ("gradebook.csv", "summary.json"))
     return (f"killed with SIGKILL after {recorded} students were recorded; --resume took {seconds:.0f} s; "
-            f"gradebook.csv and summary.json {'byte-identical' if same else 'DIFFER'} to the uninterrupted run")  # fmt: skip
+            f"gradebook.csv and summary.json {'are byte-identical to' if same else 'DIFFER from'} the uninterrupted run's")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
