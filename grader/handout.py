@@ -227,6 +227,12 @@ def tests_table(lab: Lab) -> str:
         count = f"{len(hidden)} hidden test{'s' if len(hidden) != 1 else ''}"
         rows.append(f"| *{count}, run when your work is graded* | | {sum(t.points for t in hidden):g} |")
     rows.append(f"| **Total** | | **{lab.max_score:g}** |")
+    if lab.leak_deduction:
+        rows.append(
+            "| *Taken off: each kind of thing your code leaves behind when a test ends (an open descriptor, "
+            "an unreaped child, a name in /dev/shm or /dev/mqueue, …); the report names each one and the call "
+            f"that cleans it up* | | −{lab.leak_deduction:g} each, at most −{lab.max_leak_deduction:g} |"
+        )
     return "\n".join(rows)
 
 

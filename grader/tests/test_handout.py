@@ -59,6 +59,14 @@ def test_the_page_lists_public_tests_and_only_counts_hidden_ones(name: str) -> N
 
 
 @pytest.mark.parametrize("name", LABS)
+def test_the_table_says_what_leaving_things_behind_costs(name: str) -> None:
+    lab = load_lab(name)
+    assert lab.leak_deduction > 0
+    table = handout.tests_table(lab)
+    assert f"−{lab.leak_deduction:g} each, at most −{lab.max_leak_deduction:g}" in table
+
+
+@pytest.mark.parametrize("name", LABS)
 def test_every_category_link_on_the_page_has_its_heading(name: str) -> None:
     page = handout.render(load_lab(name))
     links = set(re.findall(r'href="#([^"]+)"', page))
