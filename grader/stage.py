@@ -18,6 +18,7 @@ from pathlib import Path
 from grader.lab import REPO, Lab
 
 STAGE_ROOT = REPO / "_stage"
+STAGE_LOCK = STAGE_ROOT / ".lock"  # stays, like _stage/ itself: see unstage
 
 BUILD_TEMPLATE = """\
 # Written by the grader for one submission; rewritten on every run.
@@ -69,7 +70,7 @@ def slots_fixed() -> Iterator[None]:
     costs nothing. Not reentrant: take it once.
     """
     STAGE_ROOT.mkdir(exist_ok=True)
-    with open(STAGE_ROOT / ".lock", "w") as lock:
+    with open(STAGE_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         yield
 

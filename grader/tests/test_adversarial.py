@@ -18,6 +18,7 @@ import pytest
 from grader import corpus, pipeline, run, sandbox
 from grader.corpus import Bug, Change
 from grader.lab import REPO, load_lab
+from grader.stage import STAGE_LOCK, STAGE_ROOT
 
 PIPE = load_lab("pipe")
 TARGET = "run_pipeline runs a single stage"
@@ -144,7 +145,8 @@ def leftovers(tokens: list[str], views: list[Path]) -> dict[str, list[str]]:
         "processes": processes,
         "ipc objects": objects,
         "scratch": [str(v) for v in views if v.exists()],
-        "staged": [str(p) for p in (REPO / "_stage").glob("*")] if (REPO / "_stage").exists() else [],
+        # The lock that orders staging is the grader's, not a staged copy.
+        "staged": [str(p) for p in STAGE_ROOT.glob("*") if p != STAGE_LOCK],
     }
 
 
