@@ -6,7 +6,8 @@ Stages, in order:
     record   students who cannot be graded (missing, empty, refused) get their row now
     compile  only with --compile-first: every remaining submission in a few
              Bazel invocations, all cores compiling
-    grade    each student in a worker thread: stage, build, run, score
+    grade    each submission in a worker thread (a group's members share one):
+             stage, build, run, score
     write    results, feedback and record per student as each finishes;
              gradebook, Canvas file and summary once all are done
 
@@ -32,7 +33,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -164,35 +165,49 @@ def _grade_in_parallel(
     task = progress.add_task("grading", total=len(gradable), note="")
     failures = 0
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
-        running: dict[Future[tuple[str, str]], unpack.Submission] = {
-            pool.submit(_grade_and_write, lab, s, out, reference, box): s for s in gradable
+        running: dict[Future[tuple[str, str]], list[unpack.Submission]] = {
+            pool.submit(_grade_and_write, lab, members, out, reference, box): members
+            for members in _graded_together(gradable)
         }
         try:
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    running.pop(future)
+                    members = running.pop(future)
                     status, _reason = future.result()
-                    failures += status != gradebook.GRADED
-                    progress.update(task, advance=1, note=f"{failures} not gradable" if failures else "")
+                    failures += len(members) * (status != gradebook.GRADED)
+                    progress.update(task, advance=len(members), note=f"{failures} not gradable" if failures else "")
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # let running grades finish their files
             raise
 
 
+def _graded_together(gradable: list[unpack.Submission]) -> list[list[unpack.Submission]]:
+    """The members of one group submission share one grade: their files are
+    one submission on the platform, so grading it once per member would only
+    cost time (and could, under load, give members different scores)."""
+    groups: dict[str, list[unpack.Submission]] = {}
+    for submission in gradable:
+        groups.setdefault(submission.group or f"student:{submission.key}", []).append(submission)
+    return list(groups.values())
+
+
 def _grade_and_write(
-    lab: Lab, submission: unpack.Submission, out: Path, reference: pipeline.Reference, box: Sandbox
+    lab: Lab, members: list[unpack.Submission], out: Path, reference: pipeline.Reference, box: Sandbox
 ) -> tuple[str, str]:
-    """One student, start to finish; whatever happens, the student gets a row."""
-    assert submission.directory is not None
+    """One submission, start to finish; whatever happens, each of its
+    students gets a row."""
+    first = members[0]
+    assert first.directory is not None
     try:
-        grade = pipeline.grade(lab, submission.directory, submission.key, reference, box)
+        grade = pipeline.grade(lab, first.directory, first.key, reference, box)
         status, reason = gradebook.verdict(grade)
     except Exception as e:  # noqa: BLE001 — one student must never stop the batch
         message = e.message if isinstance(e, GraderError) else f"{type(e).__name__}: {e}"
-        grade = Grade(lab=lab, label=submission.key, isolation="", gradable=False, diagnostics=message)
+        grade = Grade(lab=lab, label=first.key, isolation="", gradable=False, diagnostics=message)
         status, reason = gradebook.ERROR, message.splitlines()[0]
-    gradebook.write_student(out, submission, grade, status, reason)
+    for member in members:
+        gradebook.write_student(out, member, replace(grade, label=member.key), status, reason)
     return status, reason
 
 

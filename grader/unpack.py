@@ -67,6 +67,7 @@ class Submission:
     email: str = ""
     key: str = ""  # unique, safe in file names and Bazel packages; rows sort by it
     fingerprint: str = ""  # of the files graded: a resumed batch regrades a changed one
+    group: str = ""  # the platform's submission, where several students share it (a Gradescope group)
 
 
 @dataclass
@@ -186,11 +187,12 @@ def _gradescope(root: Path) -> tuple[list[Submission], list[str]]:
         listed.add(str(folder))
         directory = root / str(folder)
         submitters = _field(record, "submitters") or [{}]
+        group = str(folder) if len(submitters) > 1 else ""
         for person in submitters:
             email, sid, name = (str(_field(person, k) or "") for k in ("email", "sid", "name"))
             student = email or sid or name or str(folder)
             problem = "" if directory.is_dir() else f"{folder} is listed in {GRADESCOPE_METADATA} but not in the export"
-            found.append(Submission(student, directory, problem, name=name, platform_id=sid, email=email))
+            found.append(Submission(student, directory, problem, name=name, platform_id=sid, email=email, group=group))
     for entry in _entries(root):
         if entry.is_dir() and entry.name not in listed:
             found.append(Submission(entry.name, directory=entry, notes=(f"{entry.name} is not in {GRADESCOPE_METADATA}",)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, gradebook
+from grader import cli, gradebook, pipeline
 from grader.lab import REPO, load_lab
 from grader.tests.classes import make_class
 
@@ -138,3 +139,31 @@ def _wait_for_records(out: Path, gradable: set[str], process: subprocess.Popen) 
             return done
         time.sleep(0.02)
     raise AssertionError(f"no student was graded before the batch ended (exit status {process.poll()})")
+
+
+def test_a_gradescope_group_is_graded_once_and_each_member_gets_its_row(tmp_path: Path, monkeypatch) -> None:
+    export = tmp_path / "export"
+    (export / "submission_7").mkdir(parents=True)
+    shutil.copyfile(PIPE.solution_directory / "pipe_lab.cpp", export / "submission_7" / "pipe_lab.cpp")
+    (export / "submission_metadata.yml").write_text(
+        "submission_7:\n  :submitters:\n"
+        "  - :name: Ann Lee\n    :sid: '1002'\n    :email: ann@example.edu\n"
+        "  - :name: Bo Kim\n    :sid: '1003'\n    :email: bo@example.edu\n"
+    )
+    graded_directories = []
+    real_grade = pipeline.grade
+
+    def counted(lab, submission, *rest):
+        graded_directories.append(submission)
+        return real_grade(lab, submission, *rest)
+
+    monkeypatch.setattr(pipeline, "grade", counted)
+    out = tmp_path / "out"
+    assert cli.main(["batch", "pipe", str(export), "--out", str(out), "--jobs", "2"]) == cli.Exit.OK
+    assert len(graded_directories) == 1, "one submission, graded once for both members"
+    found = rows(out)
+    assert sorted(found) == ["ann@example.edu", "bo@example.edu"]
+    assert found["ann@example.edu"]["score"] == found["bo@example.edu"]["score"] == "100"
+    assert (found["ann@example.edu"]["id"], found["bo@example.edu"]["id"]) == ("1002", "1003")
+    results = sorted((out / "results").glob("*.json"))
+    assert len(results) == 2 and all(json.loads(r.read_text())["score"] == 100 for r in results)

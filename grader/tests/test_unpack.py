@@ -128,6 +128,8 @@ submission_103:
     assert sorted(found) == ["ann@example.edu", "bo@example.edu", "cy@example.edu", "jane@example.edu"]
     assert (found["jane@example.edu"].name, found["jane@example.edu"].platform_id) == ("Jane Doe", "1001")
     assert graded_file(found["ann@example.edu"]) == graded_file(found["bo@example.edu"]) == CODE  # a group
+    assert found["ann@example.edu"].group == found["bo@example.edu"].group == "submission_102"
+    assert found["jane@example.edu"].group == "", "a student alone is no group"
     assert "listed in submission_metadata.yml but not in the export" in found["cy@example.edu"].problem
 
 
