@@ -121,3 +121,12 @@ def _descends_from(pid: int, ancestor: int) -> bool:
         if pid == ancestor:
             return True
     return False
+
+
+def test_help_names_every_command(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    missing = [name for name in cli.COMMANDS if f"./grade {name}" not in shown]
+    assert not missing, f"./grade --help does not mention: {missing}"
