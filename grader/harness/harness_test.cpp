@@ -113,6 +113,8 @@ TEST_CASE("wait_until_blocked rejects a busy-waiting reader") {
   ipclab::Blocked blocked = ipclab::wait_until_blocked(spinner.pid(), 1s);
   CHECK_FALSE(blocked.yes);
   CHECK(blocked.evidence.find("never blocked") != std::string::npos);
+  // The evidence shows the spinning: CPU time over the whole wait, not 0 ms.
+  CHECK_MESSAGE(blocked.evidence.find(" used 0 ms of CPU") == std::string::npos, blocked.evidence);
 }
 
 TEST_CASE("wait_until_blocked rejects a reader that polls and sleeps") {
