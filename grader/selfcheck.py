@@ -134,7 +134,8 @@ def pack_check(ctx: Context) -> str:
     overlap = starter_pack.framework_overlap(ctx.lab)
     if overlap:
         files = sorted({f for holders in overlap.values() for f in holders})
-        detail += f"\nnote: {len(overlap)} solution lines are also in the framework every pack ships ({', '.join(files)})"
+        lines = "1 solution line is" if len(overlap) == 1 else f"{len(overlap)} solution lines are"
+        detail += f"\nnote: {lines} also in the framework every pack ships ({', '.join(files)})"
     return detail
 
 
