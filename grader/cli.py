@@ -213,25 +213,6 @@ def autograde(argv: list[str]) -> int:
     return Exit.OK
 
 
-# The other commands, for `./grade --help`; each has its own --help.
-COMMANDS_HELP = """\
-other commands (each has --help):
-  ./grade list                      the labs in this repository
-  ./grade corpus [LAB ...]          each bug of a lab's corpus fails exactly its tests
-  ./grade selfcheck [LAB ...]       is each lab fit to publish? one table
-  ./grade handout LAB ... | --all   write-ups (HTML) and starter packs into dist/
-  ./grade batch LAB SUBMISSIONS --out DIR
-                                    grade a whole class: gradebook, feedback, summary
-  ./grade export gradescope LAB --output autograder.zip
-                                    a Gradescope autograder bundle of this grader
-  ./grade autograde LAB SUBMISSION --format F
-                                    one submission as a course platform hands it over
-
-examples:
-  ./grade pipe                                  your labs/pipe/pipe_lab.cpp
-  ./grade pipe --submission DIR                 the pipe_lab.cpp in DIR (a student's, or solutions/pipe)
-"""
-
 COMMANDS = {
     "list": list_labs,
     "corpus": check_corpus,
@@ -247,7 +228,8 @@ def parse_grade_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="./grade",
         description="Grade one submission of a lab. With no arguments: grade every lab's reference and skeleton.",
-        epilog=COMMANDS_HELP,
+        # The command list is the module's docstring: one list, for readers and for --help.
+        epilog="commands (each has --help):\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("lab", help="the lab to grade: " + ", ".join(available_labs()))
