@@ -16,6 +16,17 @@
 
 namespace ipclab {
 
+// A lab may add helper programs of its own (the channels lab's data server):
+//
+//   const ipclab::HelperRegistration server("channels-server", server_main);
+//
+// at namespace scope in the lab's test library. The helper gets argv from
+// the helper's name on: argv[0] is "channels-server".
+using HelperMain = int (*)(int argc, char** argv);
+struct HelperRegistration {
+  HelperRegistration(std::string_view name, HelperMain main);
+};
+
 [[nodiscard]] std::vector<std::string> helper_command(std::string_view helper);
 
 // Called from main: runs the helper named in argv and returns its exit
