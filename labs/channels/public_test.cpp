@@ -295,11 +295,11 @@ TEST_CASE("fifo: cread on an empty channel blocks without using the CPU") { chec
 TEST_CASE("mq: cread on an empty channel blocks without using the CPU") { check_cread_blocks('q'); }
 TEST_CASE("shm: cread on an empty channel blocks without using the CPU") { check_cread_blocks('s'); }
 
-TEST_CASE("fifo: the server side removes the channel's objects, the client side none") { check_channel_cleanup('f'); }
-TEST_CASE("mq: the server side removes the channel's objects, the client side none") { check_channel_cleanup('q'); }
-TEST_CASE("shm: the server side removes the channel's objects, the client side none") { check_channel_cleanup('s'); }
+TEST_CASE("fifo: the server side removes the channel's objects and the client side none") { check_channel_cleanup('f'); }
+TEST_CASE("mq: the server side removes the channel's objects and the client side none") { check_channel_cleanup('q'); }
+TEST_CASE("shm: the server side removes the channel's objects and the client side none") { check_channel_cleanup('s'); }
 
-TEST_CASE("channel errors: too long, too small, an unknown mechanism") {
+TEST_CASE("channel errors: a message too long or too small and an unknown mechanism") {
   ipclab::ScratchDir dir;
   for (const char mechanism : {'f', 'q', 's'}) {
     const std::string prefix = test_prefix();
@@ -450,13 +450,13 @@ TEST_CASE("fifo: client -f copies files of every edge size byte-identically") { 
 TEST_CASE("mq: client -f copies files of every edge size byte-identically") { check_file_sizes('q'); }
 TEST_CASE("shm: client -f copies files of every edge size byte-identically") { check_file_sizes('s'); }
 
-TEST_CASE("fifo: client -c splits the work over new channels, every row and chunk once") { check_new_channels('f'); }
-TEST_CASE("mq: client -c splits the work over new channels, every row and chunk once") { check_new_channels('q'); }
-TEST_CASE("shm: client -c splits the work over new channels, every row and chunk once") { check_new_channels('s'); }
+TEST_CASE("fifo: client -c splits the work over new channels with every row and chunk once") { check_new_channels('f'); }
+TEST_CASE("mq: client -c splits the work over new channels with every row and chunk once") { check_new_channels('q'); }
+TEST_CASE("shm: client -c splits the work over new channels with every row and chunk once") { check_new_channels('s'); }
 
-TEST_CASE("fifo: after a run nothing is left: no object, no FIFO, no zombie") { check_client_cleanup('f'); }
-TEST_CASE("mq: after a run nothing is left: no object, no FIFO, no zombie") { check_client_cleanup('q'); }
-TEST_CASE("shm: after a run nothing is left: no object, no FIFO, no zombie") { check_client_cleanup('s'); }
+TEST_CASE("fifo: after a run nothing is left: no object or FIFO or zombie") { check_client_cleanup('f'); }
+TEST_CASE("mq: after a run nothing is left: no object or FIFO or zombie") { check_client_cleanup('q'); }
+TEST_CASE("shm: after a run nothing is left: no object or FIFO or zombie") { check_client_cleanup('s'); }
 
 TEST_CASE("fifo: the client's channels are FIFOs named as the header says") { check_mechanism_used('f'); }
 TEST_CASE("mq: the client's channels are message queues named as the header says") { check_mechanism_used('q'); }
@@ -489,7 +489,7 @@ TEST_CASE("two clients side by side never meet") {
   }
 }
 
-TEST_CASE("every bad flag gets a sentence naming it and status 2, and nothing is started") {
+TEST_CASE("every bad flag gets a sentence naming it and status 2 and nothing is started") {
   ServerDir dir;
   const auto before = ipclab::IpcObjects::now();
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
@@ -525,7 +525,7 @@ TEST_CASE("every bad flag gets a sentence naming it and status 2, and nothing is
   CHECK_MESSAGE(left.empty(), describe_left(left));
 }
 
-TEST_CASE("a missing file is an error reply: status 4, a sentence, no partial file") {
+TEST_CASE("a missing file is an error reply with status 4 and no partial file") {
   for (const char mechanism : {'f', 'q', 's'}) {
     INFO("-i ", mechanism);
     ServerDir dir;
