@@ -214,6 +214,22 @@ inline bool all_exist(const std::vector<std::string>& paths) {
   return std::all_of(paths.begin(), paths.end(), [&](const std::string& p) { return fs::exists(p, error); });
 }
 
+// Removes, with the test's own calls, whatever objects channel `name` of run
+// `prefix` still has: for objects the test itself made (stale ones, its own
+// end of a channel), so that a failing submission is not also charged with
+// a leak it did not make.
+inline void scrub(char mechanism, const fs::path& dir, const std::string& prefix, const std::string& name) {
+  for (int d = 1; d <= 2; ++d) {
+    if (mechanism == 'f') ::unlink((dir / fifo_path(prefix, name, d)).c_str());
+    if (mechanism == 'q') ::mq_unlink(mq_name(prefix, name, d).c_str());
+    if (mechanism == 's') {
+      ::shm_unlink(shm_name(prefix, name, d).c_str());
+      ::sem_unlink(free_sem_name(prefix, name, d).c_str());
+      ::sem_unlink(ready_sem_name(prefix, name, d).c_str());
+    }
+  }
+}
+
 // Waits until every path exists while process `pid` runs; false otherwise.
 inline bool wait_for_paths(const std::vector<std::string>& paths, pid_t pid) {
   const auto give_up = std::chrono::steady_clock::now() + kDeadline;
