@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,7 +31,18 @@ struct Config {
   int capacity = kDefaultCapacity;
   std::string prefix;
   std::chrono::microseconds delay{0};
+  std::string mark;  // CHANNELS_MARK: a file made once kMarkAfter DATA requests are answered
 };
+
+// Enough requests that both sides of the control channel are surely open.
+constexpr int kMarkAfter = 20;
+
+// Tests that kill the server mid-transfer wait for this file, so the kill
+// never comes before the channel is open (a FIFO open would wait for ever).
+void count_answer(const Config& config) {
+  static std::atomic<int> answered{0};
+  if (++answered == kMarkAfter && !config.mark.empty()) std::ofstream(config.mark) << "answered\n";
+}
 
 // A reply: the status, then the answer or the sentence.
 std::string reply(ReplyStatus status, const void* body, std::size_t size) {
@@ -52,6 +64,7 @@ std::string answer_data(const std::string& request, const Config& config) {
   if (!(data.seconds >= 0) || row < 0 || row >= kRows) return error_reply("no data at that time");
   if (config.delay.count() > 0) std::this_thread::sleep_for(config.delay);
   const double value = ecg_value(data.person, row, data.ecg);
+  count_answer(config);
   return reply(ReplyStatus::ok, &value, sizeof value);
 }
 
@@ -213,6 +226,7 @@ int server_main(int argc, char** argv) {
   }
   if (config.capacity < kMinCapacity) return usage("-m must be at least " + std::to_string(kMinCapacity));
   if (const char* delay = std::getenv("CHANNELS_DELAY_US")) config.delay = std::chrono::microseconds(std::atol(delay));
+  if (const char* mark = std::getenv("CHANNELS_MARK")) config.mark = mark;
   Server server(config);
   std::string failure = server.serve("control");
   failure += server.join_all();

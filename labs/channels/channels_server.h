@@ -17,7 +17,8 @@
 // A request it cannot answer gets a ReplyStatus::error reply with a sentence,
 // never silence. The environment variable CHANNELS_DELAY_US (default 0) is a
 // delay, in microseconds, before each DATA reply, for tests that need a run
-// to last a while.
+// to last a while; CHANNELS_MARK names a file the server makes once it has
+// answered 20 DATA requests, for tests that must know the run is under way.
 #include <string>
 
 namespace channels {

@@ -98,7 +98,21 @@ struct ClientRun {
 struct ClientOptions {
   int delay_us = 0;    // CHANNELS_DELAY_US for the server
   bool wait_for_go = false;  // start client_main only once go() is called
+  std::string mark;          // CHANNELS_MARK for the server (an absolute path)
 };
+
+inline ClientOptions with_delay(int delay_us, std::string mark = "") {
+  ClientOptions options;
+  options.delay_us = delay_us;
+  options.mark = std::move(mark);
+  return options;
+}
+
+inline ClientOptions waiting_for_go() {
+  ClientOptions options;
+  options.wait_for_go = true;
+  return options;
+}
 
 // The student's client_main, run in a child whose working directory is
 // `dir`, with argv {"client", args...}.
@@ -141,6 +155,7 @@ class ClientProcess {
     }
     if (::chdir(dir.c_str()) != 0) return "-1|chdir failed";
     ::setenv("CHANNELS_DELAY_US", std::to_string(options.delay_us).c_str(), 1);
+    if (!options.mark.empty()) ::setenv("CHANNELS_MARK", options.mark.c_str(), 1);
     std::fflush(stdout);
     ::dup2(out_.get(), STDOUT_FILENO);
     ::dup2(err_.get(), STDERR_FILENO);

@@ -195,7 +195,7 @@ void check_client_cleanup(char mechanism) {
 void check_mechanism_used(char mechanism) {
   ServerDir dir;
   const auto before = ipclab::IpcObjects::now();
-  ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "4", "-c", "2"}, {.delay_us = 1000});
+  ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "4", "-c", "2"}, with_delay(1000));
   const auto control = object_paths(mechanism, dir.path(), client.prefix(), "control");
   const auto data1 = object_paths(mechanism, dir.path(), client.prefix(), "data1_");
   std::vector<std::string> wanted = control;
@@ -219,10 +219,11 @@ void check_mechanism_used(char mechanism) {
 void check_server_killed(char mechanism) {
   ServerDir dir;
   const auto before = ipclab::IpcObjects::now();
-  ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "6", "-c", "2"}, {.delay_us = 3000});
-  const bool running = wait_for_paths(object_paths(mechanism, dir.path(), client.prefix(), "data2_"), client.pid());
+  const std::string mark = (dir.path() / "under-way").string();
+  ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "6"}, with_delay(3000, mark));
+  // Killed only once it has answered requests: both sides are open by then.
+  const bool running = wait_for_paths({mark}, client.pid());
   const pid_t server = server_of(client.pid());
-  if (running && server > 0) std::this_thread::sleep_for(50ms);  // a few requests into the transfer
   if (server > 0) ::kill(server, SIGKILL);
   const ClientRun run = client.finish();
   REQUIRE_MESSAGE(running, "the transfer never got going: ", run.describe());
@@ -270,7 +271,7 @@ void check_stale_objects(char mechanism) {
   ServerDir dir;
   const auto before = ipclab::IpcObjects::now();
   ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "9", "-t", "2", "-e", "1"},
-                       {.wait_for_go = true});
+                       waiting_for_go());
   make_stale_objects(mechanism, dir.path(), client.prefix());
   client.go();
   const ClientRun run = client.finish();
@@ -478,8 +479,8 @@ TEST_CASE("two clients side by side never meet") {
   for (const char mechanism : {'q', 's'}) {
     ServerDir first;
     ServerDir second;
-    ClientProcess one(first.path(), {"-i", std::string(1, mechanism), "-p", "11"}, {.delay_us = 200});
-    ClientProcess two(second.path(), {"-i", std::string(1, mechanism), "-p", "12"}, {.delay_us = 200});
+    ClientProcess one(first.path(), {"-i", std::string(1, mechanism), "-p", "11"}, with_delay(200));
+    ClientProcess two(second.path(), {"-i", std::string(1, mechanism), "-p", "12"}, with_delay(200));
     const ClientRun run_one = one.finish();
     const ClientRun run_two = two.finish();
     INFO("-i ", mechanism);
