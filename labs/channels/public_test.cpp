@@ -201,6 +201,18 @@ void check_mechanism_used(char mechanism) {
   std::vector<std::string> wanted = control;
   wanted.insert(wanted.end(), data1.begin(), data1.end());
   const bool seen = wait_for_paths(wanted, client.pid());
+  std::string attributes;  // a queue's attributes, as the wire contract fixes them
+  if (mechanism == 'q' && seen) {
+    const mqd_t queue = ::mq_open(mq_name(client.prefix(), "control", 1).c_str(), O_RDONLY);
+    mq_attr attr{};
+    if (queue != static_cast<mqd_t>(-1) && ::mq_getattr(queue, &attr) == 0 &&
+        (attr.mq_maxmsg != kQueueDepth || attr.mq_msgsize != kDefaultCapacity)) {
+      attributes = "mq_maxmsg " + std::to_string(attr.mq_maxmsg) + " and mq_msgsize " +
+                   std::to_string(attr.mq_msgsize) + ", not kQueueDepth and the capacity (" +
+                   std::to_string(kDefaultCapacity) + ")";
+    }
+    if (queue != static_cast<mqd_t>(-1)) ::mq_close(queue);
+  }
   std::vector<std::string> others;
   for (const auto& path : objects_left(before, dir.path())) {
     if (std::find(wanted.begin(), wanted.end(), path) == wanted.end() && !contains(path, "data2_")) {
@@ -212,6 +224,7 @@ void check_mechanism_used(char mechanism) {
                 " objects should exist: ", ipclab::leak_report("expected", wanted), "; the client: ", run.describe());
   CHECK_MESSAGE(others.empty(), "-i ", mechanism, " uses ", mechanism_name(mechanism), " objects only, named as in "
                 "the header; also found: ", ipclab::leak_report("other objects", others));
+  CHECK_MESSAGE(attributes == "", "the control channel's queue has ", attributes);
   CHECK_MESSAGE(run.status == kOk, run.describe());
 }
 
@@ -511,6 +524,7 @@ TEST_CASE("every bad flag gets a sentence naming it and status 2 and nothing is 
       {{"-p", "1", "-i", "x"}, "-i"},
       {{"-p", "1", "-z"}, "-z"},
       {{"-p", "1", "stray"}, "stray"},
+      {{"-p", "1", "-p", "2"}, "-p"},
   };
   for (const auto& [args, named] : cases) {
     std::string command = "client";
