@@ -9,6 +9,8 @@ or staged copy is left, and the repository is unchanged."""
 from __future__ import annotations
 
 import hashlib
+import shlex
+import sys
 import os
 import subprocess
 from pathlib import Path
@@ -257,3 +259,151 @@ def test_code_before_main_is_graded_in_the_sandbox_with_a_verdict_of_its_own(
         return
     assert expected in grade.diagnostics
     assert "runs before main" in grade.diagnostics
+
+
+# ---- Forged verdicts: the skeleton (every function throws) plus code that
+# tries to make the grader believe its tests passed. Each must score 0.
+
+SKELETON = (REPO / "labs" / "pipe" / "pipe_lab.cpp").read_text()
+DOCTEST_PASSED_LINE = "[doctest] test cases: 1 | 1 passed | 0 failed | 21 skipped"
+# Acts in test runs only, not in the listing, so that the tests do run.
+IN_A_TEST_RUN = 'std::ifstream("/proc/self/cmdline").rdbuf() && [] { std::ifstream c("/proc/self/cmdline"); std::string s((std::istreambuf_iterator<char>(c)), {}); return s.find("--test-case=") != std::string::npos; }()'
+FORGERIES: dict[str, str] = {
+    # doctest's one-passed summary, then a clean exit, before any test runs.
+    "prints_a_pass_from_a_global_constructor": f"""
+namespace {{ struct Forge {{ Forge() {{
+  if ({IN_A_TEST_RUN}) {{ std::puts("{DOCTEST_PASSED_LINE}"); std::fflush(stdout); std::_Exit(0); }}
+}} }} forge; }}""",
+    # The real test fails; an exit handler prints a pass and exits 0.
+    "prints_a_pass_from_an_atexit_handler": f"""
+namespace {{ struct Forge {{ Forge() {{
+  std::atexit([] {{ std::puts("{DOCTEST_PASSED_LINE}"); std::fflush(stdout); std::_Exit(0); }});
+}} }} forge; }}""",
+    # Finds the verdict channel (a pipe it did not open) and writes a
+    # passing record for the test it is in, then exits 0.
+    "writes_records_on_the_verdict_channel": f"""
+namespace {{ struct Forge {{ Forge() {{
+  if (!({IN_A_TEST_RUN})) return;
+  std::ifstream c("/proc/self/cmdline"); std::string s((std::istreambuf_iterator<char>(c)), {{}});
+  const auto at = s.find("--test-case=") + 12; const std::string name = s.substr(at, s.find('\\0', at) - at);
+  const std::string forged = "{{\\"event\\":\\"case\\",\\"name\\":\\"" + name + "\\",\\"passed\\":true}}\\n"
+                             "{{\\"event\\":\\"run\\",\\"cases\\":1,\\"failed\\":0}}\\n";
+  for (int fd = 3; fd < 256; ++fd) {{ struct stat st{{}}; if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) (void)!::write(fd, forged.data(), forged.size()); }}
+  std::_Exit(0);
+}} }} forge; }}""",
+    # Leak lines printed without a newline in front, or forged as findings
+    # of a leak that is not there.
+    "prints_forged_leak_lines": """
+namespace { struct Forge { Forge() {
+  std::printf("x[ipclab-leak] {\\"kind\\":\\"message queue\\",\\"object\\":\\"/dev/mqueue/forged\\",\\"fix\\":\\"mq_unlink\\"}\\n");
+  std::fflush(stdout);
+} } forge; }""",
+}
+FORGERY_HEADERS = "#include <sys/stat.h>\n#include <unistd.h>\n#include <cstdio>\n#include <cstdlib>\n#include <fstream>\n#include <iterator>\n#include <string>\n"
+
+
+@pytest.mark.parametrize("name", FORGERIES)
+def test_a_skeleton_that_forges_its_verdict_scores_nothing(box, tmp_path: Path, name: str) -> None:
+    reference = pipeline.prepare_reference(PIPE, box)
+    (tmp_path / "pipe_lab.cpp").write_text(FORGERY_HEADERS + SKELETON + FORGERIES[name] + "\n")
+    grade = pipeline.grade(PIPE, tmp_path, f"forger-{name}", reference, box)
+    assert grade.gradable, grade.diagnostics
+    assert [r.spec.name for r in grade.results if r.passed] == []
+    assert grade.score == 0
+    assert not any("forged" in leak.object for r in grade.results for leak in r.leaks)
+    if name == "writes_records_on_the_verdict_channel":
+        assert {r.status for r in grade.results if r.status is not run.Status.SKIPPED} == {run.Status.FORGED}
+
+
+# ---- What a test process can reach: nothing of the grader's, and nothing
+# without a bound. Probed with Python inside the sandbox (it is in /usr).
+
+def _probe(box: sandbox.Sandbox, fake_binary, code: str, **limits: int) -> run.TestRun:
+    script = fake_binary(f"/usr/bin/python3 -I -c {shlex.quote(code)} && echo probe-ended")
+    return run.run_test(box.with_limits(limits), script, "t", timeout=60)
+
+
+PTRACE = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+# This probe is the test binary's child: its grandparent is the inspector.
+parent = int(open(f"/proc/{os.getppid()}/stat").read().rsplit(")", 1)[1].split()[1])
+print("ptrace", libc.ptrace(16, parent, 0, 0), ctypes.get_errno())  # PTRACE_ATTACH
+iov = (ctypes.c_char * 8)()
+local = (ctypes.c_void_p * 2)(ctypes.cast(iov, ctypes.c_void_p), 8)
+print("process_vm_readv", libc.process_vm_readv(parent, local, 1, local, 1, 0), ctypes.get_errno())
+for what in ("mem", "fd/3", "fd/4", "environ"):
+    try:
+        open(f"/proc/{parent}/{what}", "rb").close(); print(what, "opened")
+    except OSError as e:
+        print(what, "refused", e.errno)
+"""
+
+
+def test_the_test_process_cannot_trace_or_open_its_inspector(box, fake_binary) -> None:
+    if not box.isolated:
+        pytest.skip(f"bubblewrap unavailable here: {box.reason}")
+    result = _probe(box, fake_binary, PTRACE)
+    assert "ptrace -1 1\n" in result.output  # EPERM
+    assert "process_vm_readv -1 1\n" in result.output
+    assert "opened" not in result.output, result.output
+
+
+WRITES = """
+import os, subprocess
+for path in ("/x", "/dev/x", "/lab/x", "/usr/x", "/etc/x"):
+    try:
+        open(path, "w").close(); print(path, "written")
+    except OSError as e:
+        print(path, "refused", e.errno)
+print("unshare", subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True).returncode)
+"""
+
+
+def test_nothing_is_writable_but_the_sized_scratch_places_and_no_namespace_can_be_made(box, fake_binary) -> None:
+    if not box.isolated:
+        pytest.skip(f"bubblewrap unavailable here: {box.reason}")
+    result = _probe(box, fake_binary, WRITES)
+    assert "written" not in result.output, result.output
+    assert "unshare 0" not in result.output and "unshare" in result.output, result.output
+
+
+# Pages of memory that the address-space limit does not see: memfds and
+# files in the sandbox's tmpfs, never mapped; each under the file size
+# limit. 400 MiB under a 128 MiB limit.
+HOG = "block = b'x' * (1 << 20)\nfor i in range(20):\n    f = {}\n    for _ in range(20): os.write(f, block)"
+MEMORY_HOGS = {
+    "memfd": HOG.format("os.memfd_create(f'hog{i}')"),
+    "dev_shm": HOG.format("os.open(f'/dev/shm/hog{i}', os.O_CREAT | os.O_WRONLY)"),
+    "tmp": HOG.format("os.open(f'/tmp/hog{i}', os.O_CREAT | os.O_WRONLY)"),
+}
+
+
+@pytest.mark.parametrize("where", MEMORY_HOGS)
+def test_memory_outside_the_address_space_limit_is_bounded(box, fake_binary, where: str) -> None:
+    if not box.cgroups:
+        pytest.skip(f"no cgroups here: {box.cgroups_missing}")
+    result = _probe(box, fake_binary, "import os\n" + MEMORY_HOGS[where], memory_mb=128)
+    assert "probe-ended" not in result.output, result.output  # the hog was stopped, not the shell
+    assert result.status is run.Status.CRASHED, (result.status, result.detail)
+    assert "more memory than its limit" in result.detail
+
+
+def test_two_graders_never_lease_the_same_test_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a root grader drops tests to leased uids")
+    monkeypatch.setattr(sandbox, "UID_POOL_SIZE", 4)
+    held = [sandbox.lease_uid() for _ in range(3)]
+    try:
+        other = subprocess.run(
+            [sys.executable, "-c", "from grader import sandbox; sandbox.UID_POOL_SIZE = 4\n"
+             "first = sandbox.lease_uid(); print(first.uid)\n"
+             "try:\n    sandbox.lease_uid()\nexcept Exception as e:\n    print(type(e).__name__)"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    finally:
+        for lease in held:
+            lease.release()
+    uid, second = other.stdout.split()
+    assert int(uid) not in {lease.uid for lease in held}
+    assert second == "GraderError"  # the pool of 4 was used up: said, not shared
