@@ -337,6 +337,17 @@ _SIGNAL_CAUSES = {
 
 
 def _verdict(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
+    status, detail = _judge(ended, name, timeout)
+    if ended.out_of_memory and status is Status.FAILED:
+        # A child killed for its memory is the test's evidence; say why it died.
+        detail += f" ({_OUT_OF_MEMORY.format(what='a process of the test')})"
+    return status, detail
+
+
+_OUT_OF_MEMORY = "{what} used more memory than its limit (shared memory and files in /dev/shm and /tmp count) and was killed"
+
+
+def _judge(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
     """The verdict on one run, from the inspector's report alone."""
     report = ended.report
     if report.internal_error:
@@ -400,7 +411,7 @@ def _inspector_killed(returncode: int) -> tuple[Status, str]:
 def _crash(signal_number: int, out_of_memory: bool) -> str:
     name = _signal_name(signal_number)
     if out_of_memory and name == "SIGKILL":
-        return "the test used more memory than its limit (shared memory and files in /dev/shm and /tmp count) and was killed"
+        return _OUT_OF_MEMORY.format(what="the test")
     why = _SIGNAL_CAUSES.get(name, "")
     return f"the test process was killed by signal {signal_number} ({name}){why}"
 

@@ -42,6 +42,13 @@ ATTACKS: dict[str, tuple[str, str, set[str]]] = {
         "std::bad_alloc",
         set(),
     ),
+    "fills_memfds_past_the_memory_limit": (  # pages the address-space limit does not count
+        "const std::string block(1 << 20, 'x');"
+        " for (int i = 0; i < 64; ++i) { const int fd = ::memfd_create(\"hog\", 0);"
+        " for (int j = 0; j < 48; ++j) (void)!::write(fd, block.data(), block.size()); }",
+        "more memory than its limit",
+        set(),
+    ),
     "floods_the_output": (
         "const std::string line(65536, 'x'); for (;;) (void)!::write(2, line.data(), line.size());",
         "wrote more than 16 MiB of output",
@@ -86,6 +93,7 @@ ATTACKS: dict[str, tuple[str, str, set[str]]] = {
     "calls_exit_0": ("std::exit(0);", "exited with status 0 before the code under test returned", set()),
 }
 HEADERS = """#include <fcntl.h>
+#include <sys/mman.h>
 #include <mqueue.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -407,3 +415,25 @@ def test_two_graders_never_lease_the_same_test_uid(monkeypatch: pytest.MonkeyPat
     uid, second = other.stdout.split()
     assert int(uid) not in {lease.uid for lease in held}
     assert second == "GraderError"  # the pool of 4 was used up: said, not shared
+
+
+def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(tmp_path: Path) -> None:
+    from grader import cli
+
+    root = tmp_path / "class"
+    (root / "honest").mkdir(parents=True)
+    (root / "honest" / "pipe_lab.cpp").write_bytes((PIPE.solution_directory / "pipe_lab.cpp").read_bytes())
+    for name, code in FORGERIES.items():
+        (root / name).mkdir()
+        (root / name / "pipe_lab.cpp").write_text(FORGERY_HEADERS + SKELETON + code + "\n")
+    for name in ("fills_memfds_past_the_memory_limit", "fork_bomb"):
+        corpus.materialize(PIPE, attack(name, *ATTACKS[name][::2]), (root / name).mkdir() or root / name)
+    out = tmp_path / "out"
+    assert cli.main(["batch", "pipe", str(root), "--out", str(out), "--jobs", "2"]) == cli.Exit.OK
+    import csv
+
+    with open(out / "gradebook.csv", newline="") as f:
+        scores = {row["student"]: float(row["score"]) for row in csv.DictReader(f)}
+    assert scores["honest"] == PIPE.max_score
+    assert all(scores[name] == 0 for name in FORGERIES), scores
+    assert scores["fork_bomb"] < PIPE.max_score and scores["fills_memfds_past_the_memory_limit"] < PIPE.max_score
