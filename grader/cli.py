@@ -312,9 +312,16 @@ _sandbox_warned = False
 def detect_sandbox() -> sandbox.Sandbox:
     global _sandbox_warned
     box = sandbox.detect()
-    if not box.isolated and not _sandbox_warned:
+    if _sandbox_warned:
+        return box
+    if not box.isolated:
         _console(stderr=True).print(f"[yellow]warning:[/] reduced isolation — {box.reason}")
-        _sandbox_warned = True
+    if not box.cgroups:
+        _console(stderr=True).print(
+            f"[yellow]warning:[/] no cgroup per test — {box.cgroups_missing}; memory, processes and CPU "
+            "are bounded by rlimits alone, which do not count shared memory or tmpfs files"
+        )
+    _sandbox_warned = True
     return box
 
 

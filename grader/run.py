@@ -385,9 +385,14 @@ def _judged(report: Report, name: str) -> tuple[Status, str]:
             f"the test process ended (exit status {report.exit_status}) before the test reported a result: "
             "does the code call exit() or _exit(), or close descriptors it did not open?"
         )
+    if len(runs) > 1:
+        return Status.FAILED, (
+            f"the test ran to its end in {len(runs)} processes: a child made with fork() returned into the "
+            "test instead of ending with _exit()"
+        )
     passed = (
         len(cases) == 1 and cases[0].get("name") == name and cases[0].get("passed") is True
-        and len(runs) == 1 and runs[0].get("cases") == 1 and runs[0].get("failed") == 0
+        and runs[0].get("cases") == 1 and runs[0].get("failed") == 0
     )  # fmt: skip
     if passed and report.exit_status == 0:
         return Status.PASSED, ""

@@ -72,6 +72,12 @@ def test_a_pass_of_another_test_case_is_not_this_one_s(each_sandbox: Sandbox, fa
     assert result.status is Status.FAILED
 
 
+def test_a_test_that_ran_to_its_end_twice_says_a_child_returned_into_it(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary(f"{PASSED_SUMMARY}; {PASSED_SUMMARY}"), "t", timeout=10)
+    assert result.status is Status.FAILED
+    assert "returned into the test" in result.detail
+
+
 def test_a_pass_followed_by_a_failing_exit_is_not_a_pass(each_sandbox: Sandbox, fake_binary) -> None:
     result = run.run_test(each_sandbox, fake_binary(f"{PASSED_SUMMARY}\nexit 3"), "t", timeout=10)
     assert result.status is Status.FAILED
