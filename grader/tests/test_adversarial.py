@@ -437,3 +437,19 @@ def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(tmp
     assert scores["honest"] == PIPE.max_score
     assert all(scores[name] == 0 for name in FORGERIES), scores
     assert scores["fork_bomb"] < PIPE.max_score and scores["fills_memfds_past_the_memory_limit"] < PIPE.max_score
+
+
+def test_a_leak_deduction_cannot_be_evaded_by_output_glued_to_it(box, tmp_path: Path) -> None:
+    """One byte without a newline, written at exit, used to glue itself to
+    the inspector's leak line, which then no longer started with the prefix."""
+    reference = pipeline.prepare_reference(PIPE, box)
+    evader = attack("leaves_an_object_then_glues_output", '::close(::shm_open("/leak-evader", O_CREAT | O_RDWR, 0600));', set())
+    corpus.materialize(PIPE, evader, tmp_path)
+    source = tmp_path / "pipe_lab.cpp"
+    source.write_text(source.read_text() + '\nnamespace { struct Glue { Glue() { std::atexit([] { (void)!::write(1, "x", 1); }); } } glue; }\n')
+    grade = pipeline.grade(PIPE, tmp_path, "leak-evader", reference, box)
+    assert grade.leak_kinds == ["shared memory"], grade.leak_kinds
+    assert grade.leak_deduction == PIPE.leak_deduction
+    # The byte also lands in the output of the test that execs the binary
+    # as a stage: that one fails honestly, as in BEFORE_MAIN.
+    assert [r.spec.name for r in grade.results if not r.passed] == [PRINTS_INTO_ITS_OUTPUT]
