@@ -112,7 +112,7 @@ def to_json(grade: Grade) -> dict[str, Any]:
         "diagnostics": escape_controls(grade.diagnostics),
         "isolation": grade.isolation,
         "broken_tests": grade.broken_tests,
-        "leaks": {"kinds": grade.leak_kinds, "deduction": grade.leak_deduction},
+        "leaks": {"kinds": [escape_controls(kind) for kind in grade.leak_kinds], "deduction": grade.leak_deduction},
         "execution_time": round(grade.seconds, 3),
         "tests": [
             {
@@ -124,11 +124,21 @@ def to_json(grade: Grade) -> dict[str, Any]:
                 "hidden": r.spec.hidden,
                 "seconds": round(r.seconds, 3),
                 "output": feedback(r),
-                "leaks": [{"kind": x.kind, "object": escape_controls(x.object), "fix": x.fix} for x in r.leaks],
+                # Leak lines came from the test's process: any field may be the submission's.
+                "leaks": [{k: escape_controls(v) for k, v in (("kind", x.kind), ("object", x.object), ("fix", x.fix))}
+                          for x in r.leaks],  # fmt: skip
             }
             for r in not_graded_results(grade)
         ],
     }
+
+
+# Gradescope renders a top-level output as HTML unless told otherwise
+# (its default there is "simple_format"), and "html", "md" and "ansi" render
+# markup: "text" renders none, and submissions' words are in every output.
+# (Gradescope's autograder specification, "Output String Formatting".)
+GRADESCOPE_PLAIN = {"output_format": "text", "test_output_format": "text", "test_name_format": "text"}
+GRADESCOPE_PLAIN_TEST = {"output_format": "text", "name_format": "text"}
 
 
 def to_gradescope(grade: Grade) -> dict[str, Any]:
@@ -165,14 +175,6 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
     }
 
 
-# Gradescope renders a top-level output as HTML unless told otherwise
-# (its default there is "simple_format"), and "html", "md" and "ansi" render
-# markup: "text" renders none, and submissions' words are in every output.
-# (Gradescope's autograder specification, "Output String Formatting".)
-GRADESCOPE_PLAIN = {"output_format": "text", "test_output_format": "text", "test_name_format": "text"}
-GRADESCOPE_PLAIN_TEST = {"output_format": "text", "name_format": "text"}
-
-
 def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
     """The leak deduction as an entry of its own, so tests still add up."""
     findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results for leak in r.leaks]
@@ -182,11 +184,15 @@ def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
         "score": -grade.leak_deduction,
         "max_score": 0,
         "status": "failed",
-        "output": f"{grade.leak_deduction:g} points off for {', '.join(grade.leak_kinds)}:\n" + "\n".join(findings),
+        "output": f"{grade.leak_deduction:g} points off for {_leak_kinds(grade)}:\n" + "\n".join(findings),
         **GRADESCOPE_PLAIN_TEST,
         "tags": ["cleanup"],
         "visibility": "visible",
     }
+
+
+def _leak_kinds(grade: Grade) -> str:
+    return escape_controls(", ".join(grade.leak_kinds))
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -350,7 +356,7 @@ def print_grade(grade: Grade, console: Console) -> None:
         console.print(Text(f"The lab is broken: the reference fails {len(grade.broken_tests)} test(s); "
                            "they were not charged. Tell your instructor.", style="bold yellow"))  # fmt: skip
     if grade.leak_deduction:
-        console.print(Text(f"Leaks: {grade.leak_deduction:g} points off for {', '.join(grade.leak_kinds)} "
+        console.print(Text(f"Leaks: {grade.leak_deduction:g} points off for {_leak_kinds(grade)} "
                            "(lab.toml [leaks])", style="bold yellow"))  # fmt: skip
     console.print(Text(f"Score: {grade.score:g} / {grade.max_score:g}", style="bold"))
 
@@ -419,7 +425,7 @@ def print_corpus(verdicts: list, console: Console) -> None:
             verdict.bug.name,
             f"{verdict.grade.score:g}/{verdict.grade.max_score:g}",
             f"{len(failed)} tests" if verdict.grade.gradable else "does not build",
-            ", ".join(verdict.grade.leak_kinds),
+            terminal_text(", ".join(verdict.grade.leak_kinds)),
             Text("as expected", style="green") if verdict.ok else terminal_text(verdict.problems(), style="red"),
         )
     console.print(table)

@@ -161,7 +161,8 @@ def hostile_grade() -> Grade:
     failing.output = failing.output.replace("  logged:", HOSTILE + "\n  logged:")
     failing.detail = "failed; " + OVERWRITE + " " + RICH_LINK
     failing.leaks = [HOSTILE_LEAK]
-    grade.results[0].leaks = [HOSTILE_LEAK]
+    # A leak line forged by the test's process chooses the kind too.
+    grade.results[0].leaks = [HOSTILE_LEAK, Leak("queue \x1b]8;;https://evil.example/\x1b\\", "/q", "mq_unlink")]
     return grade
 
 
