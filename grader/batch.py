@@ -46,6 +46,7 @@ from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
 from grader.score import Grade
+from grader.untrusted import terminal_text
 
 # Submissions per Bazel command when compiling first: small enough that
 # one invocation stays well within build.bazel's time limit on a busy
@@ -90,7 +91,8 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
             f"{len(pending)} to grade" + (f", {len(collection.submissions) - len(pending)} already done" if options.resume else "")
         )
         for warning in collection.warnings:
-            console.print(f"[yellow]note:[/] {warning}")
+            # Warnings name the entries of the submissions folder: students chose those names.
+            console.print(Text("note: ", style="yellow") + terminal_text(warning))
         graded_now = _grade_all(lab, pending, out, options, box, console, stages)
         data = gradebook.write_class(out, lab, collection.layout, collection.submissions)
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
@@ -151,7 +153,7 @@ def _compile_first(lab: Lab, gradable: list[unpack.Submission], progress: Progre
             build.build_all([s.target for s in staged if not s.missing], hide=[lab.solution_directory.parent])
         except GraderError as e:
             # Not fatal: each student's own build compiles what is missing.
-            console.print(f"[yellow]note:[/] compiling first stopped: {e.message}")
+            console.print(Text("note: ", style="yellow") + terminal_text(f"compiling first stopped: {e.message}"))
         progress.advance(task, len(chunk))
     # The staged copies stay: each grade stages the same files again (Bazel
     # sees no change) and removes them.

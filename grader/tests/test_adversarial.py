@@ -9,10 +9,12 @@ or staged copy is left, and the repository is unchanged."""
 from __future__ import annotations
 
 import hashlib
-import shlex
-import sys
+import json
 import os
+import re
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -453,3 +455,118 @@ def test_a_leak_deduction_cannot_be_evaded_by_output_glued_to_it(box, tmp_path: 
     # The byte also lands in the output of the test that execs the binary
     # as a stage: that one fails honestly, as in BEFORE_MAIN.
     assert [r.spec.name for r in grade.results if not r.passed] == [PRINTS_INTO_ITS_OUTPUT]
+
+
+# ---- attack classes 7 and 5 (issue 12): what a submission prints, shown to people
+
+# Printed by the code under test before it fails: a clear screen, an OSC 52
+# clipboard write, an OSC 8 link, a carriage return over a failure, rich
+# markup, HTML, a leak line and a leak finding and a score of its own making.
+FORGED_FINDING = "left behind — shared memory: /forged-finding — clean it up with shm_unlink"
+INJECTS_OUTPUT = (  # on stderr: the code runs in a child whose stdout the test captures
+    r'std::fputs("\x1b[2J\x1b[H\x1b]52;c;cm0gLXJmIH4K\x07\x1b]8;;https://evil.example/\x1b\\read me\x1b]8;;\x1b\\\n", stderr);'
+    r' std::fputs("all checks FAILED\rall checks passed\n", stderr);'
+    r' std::fputs("[link=https://evil.example/]click[/link] [bold red]grader error[/bold red] <script>alert(1)</script>\n", stderr);'
+    r' std::fputs("[ipclab-leak] {\"kind\": \"message queue\", \"object\": \"/forged\", \"fix\": \"nothing\"}\n", stderr);'
+    f' std::fputs("{FORGED_FINDING}\\n", stderr); std::fputs("Score: 100 / 100\\n", stderr);'
+    r' std::abort();'
+)
+# A compile error that quotes the same into the diagnostics (raw bytes in the source).
+INJECTS_DIAGNOSTICS = '#error "\x1b]8;;https://evil.example/\x1b\\\\ [link=https://evil.example/]click[/link] \x1b[2J"\n'
+
+
+def what_people_see(grade, tmp_path: Path) -> dict[str, str]:
+    """Every rendering of a grade a person reads: the terminal (with colour),
+    the plain text of autograde, the Markdown feedback, the decoded strings
+    of each JSON report, the gradebook's files."""
+    from grader import cli, gradebook, report
+    from grader.tests.test_report import strings_in, terminal
+    from grader.unpack import Submission
+
+    seen = {"terminal": terminal(grade), "plain text": cli._plain_text(grade), "markdown": report.to_markdown(grade)}
+    for fmt in ("json", "gradescope", "prairielearn"):
+        seen[fmt] = "\n".join(strings_in(json.loads(report.render_machine(grade, fmt))))
+    student = Submission("attacker", key="attacker")
+    gradebook.write_student(tmp_path, student, grade, *gradebook.verdict(grade))
+    gradebook.write_class(tmp_path, PIPE, "folders", [student])
+    for name in ("gradebook.csv", "canvas.csv", "feedback/attacker.md"):
+        seen[name] = (tmp_path / name).read_text()
+    return seen
+
+
+def test_what_a_submission_prints_reaches_every_report_as_text_and_never_as_the_graders(box, tmp_path: Path) -> None:
+    from grader.tests.test_report import RAW_CONTROL
+
+    reference = pipeline.prepare_reference(PIPE, box)
+    bug = attack("injects_output", INJECTS_OUTPUT, set())
+    (tmp_path / "src").mkdir()
+    corpus.materialize(PIPE, bug, tmp_path / "src")
+    grade = pipeline.grade(PIPE, tmp_path / "src", "injects-output", reference, box)
+    target = next(r for r in grade.results if r.spec.name == TARGET)
+    assert not target.passed and "all checks FAILED" in target.output, target.output
+    for where, text in what_people_see(grade, tmp_path / "out").items():
+        if where != "terminal":  # rich's own colours are ESC sequences: checked below
+            assert not RAW_CONTROL.search(text.replace("\n", "").replace("\t", "")), f"{where}: {text!r}"
+        if where in ("markdown", "feedback/attacker.md"):
+            # Quoted is inside a fenced code block.
+            text = re.sub(r"^(`{3,})text\n.*?^\1$", "", text, flags=re.MULTILINE | re.DOTALL)
+        for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines():  # without rich's colours
+            if FORGED_FINDING in line or "Score: 100 / 100" in line or "[ipclab-leak]" in line:
+                assert line.lstrip().startswith("│"), f"{where}: {line!r} is not quoted as the test's output"
+    shown = what_people_see(grade, tmp_path / "again")
+    for sequence in ("\x1b[2J", "\x1b]52;", "\x1b]8;", "\x07", "\r"):
+        assert sequence not in shown["terminal"], f"{sequence!r} reached the terminal"
+    assert "[link=https://evil.example/]click[/link]" in shown["terminal"]
+    assert "\\x1b]52;c;" in shown["gradescope"] and "<script>" in shown["gradescope"]
+
+
+def test_a_compile_error_quoting_markup_and_escapes_is_shown_as_text(box, tmp_path: Path) -> None:
+    from grader.tests.test_report import RAW_CONTROL
+
+    reference = pipeline.prepare_reference(PIPE, box)
+    bug = Bug("injects_diagnostics", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, INJECTS_DIAGNOSTICS + INCLUDES),))
+    (tmp_path / "src").mkdir()
+    corpus.materialize(PIPE, bug, tmp_path / "src")
+    grade = pipeline.grade(PIPE, tmp_path / "src", "injects-diagnostics", reference, box)
+    assert not grade.gradable and "#error" in grade.diagnostics, grade.diagnostics
+    shown = what_people_see(grade, tmp_path / "out")
+    for where, text in shown.items():
+        if where != "terminal":
+            assert not RAW_CONTROL.search(text.replace("\n", "").replace("\t", "")), f"{where}: {text!r}"
+    for sequence in ("\x1b[2J", "\x1b]8;"):
+        assert sequence not in shown["terminal"], f"{sequence!r} reached the terminal"
+    assert "[link=https://evil.example/]click[/link]" in shown["terminal"]
+
+
+def test_a_grader_error_quoting_a_submission_prints_its_markup_and_escapes_as_text(monkeypatch, capsys) -> None:
+    """Attack class 5's markup: a compile error that the build takes for its
+    own failure reaches the TA as a GraderError; its text is the student's."""
+    from grader import cli
+    from grader.errors import GraderError
+
+    message = "bazel: internal error: \x1b]8;;https://evil.example/\x1b\\[link=https://evil.example/]click[/link]\x1b]8;;\x1b\\ \x1b[2J"
+
+    def fails(_: list[str]) -> int:
+        raise GraderError(message, tip="[bold]re-run[/bold] \x1b]52;c;cm0K\x07")
+
+    monkeypatch.setitem(cli.COMMANDS, "list", fails)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as on a TA's terminal: rich writes links and colours
+    assert cli.main(["list"]) == cli.Exit.ERROR
+    err = capsys.readouterr().err
+    for sequence in ("\x1b[2J", "\x1b]52;", "\x1b]8;", "\x07"):
+        assert sequence not in err, f"{sequence!r} reached the terminal"
+    assert "[link=https://evil.example/]click[/link]" in err and "[bold]re-run[/bold]" in err
+
+
+def test_a_batch_shows_a_hostile_file_name_in_the_submissions_as_text(tmp_path: Path, monkeypatch, capsys) -> None:
+    from grader import cli
+
+    submissions = tmp_path / "submissions"
+    (submissions / "alice").mkdir(parents=True)  # empty: not gradable, so nothing is built
+    (submissions / "[link=https:evil.example][bold red]click me \x1b]52;c;cm0K\x07 \x1b[2J").write_text("")  # no "/" in a name
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert cli.main(["batch", "pipe", str(submissions), "--out", str(tmp_path / "out")]) == cli.Exit.OK
+    out = capsys.readouterr().out
+    for sequence in ("\x1b[2J", "\x1b]52;", "\x1b]8;", "\x07"):
+        assert sequence not in out, f"{sequence!r} reached the terminal"
+    assert "[link=https:evil.example][bold red]click me" in out and "\\x1b]52;c;" in out
