@@ -10,6 +10,8 @@
                                  write-ups (HTML) and starter packs into dist/
     ./grade batch LAB SUBMISSIONS --out DIR
                                  grade a whole class: gradebook, feedback, summary
+    ./grade report DIR           rebuild a batch's class report for staff
+                                 (DIR/report.html) from its output directory
     ./grade export gradescope LAB --output autograder.zip
                                  a Gradescope autograder bundle of this grader
     ./grade autograde LAB SUBMISSION --format F
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import batch, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
+from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 from grader.score import Grade
@@ -164,9 +166,25 @@ def grade_batch(argv: list[str]) -> int:
         console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
                       f"{rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
     console.print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
+    console.print(f"class report (for staff): {args.out / class_report.PAGE}")
     if outcome.summary["grader_errors"]:
         raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
                           tip="fix the cause, then run the same command with --resume: only they are graded again")  # fmt: skip
+    return Exit.OK
+
+
+def rebuild_class_report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade report",
+        description="Rebuild a batch's class report for course staff from its output directory alone: "
+        "DIR/report.html (one self-contained page: score distribution, pass rates per test and category, "
+        "failure causes, leaks, build errors, each group's students linked to their feedback) and "
+        "DIR/class_report.json (the same figures).",
+    )
+    parser.add_argument("out", type=Path, metavar="DIR", help="the --out directory of a ./grade batch run")
+    args = parser.parse_args(argv)
+    page = class_report.write(args.out)
+    print(f"class report (for staff): {page}")
     return Exit.OK
 
 
@@ -219,6 +237,7 @@ COMMANDS = {
     "selfcheck": self_check,
     "handout": publish,
     "batch": grade_batch,
+    "report": rebuild_class_report,
     "export": export_bundle,
     "autograde": autograde,
 }
