@@ -74,19 +74,17 @@ def write_details(out: Path, key: str, grade: Grade) -> None:
 
 def safe_text(text: str, multiline: bool = False) -> str:
     """Submission-derived text as HTML text: escaped, with every control and
-    invisible format character shown (␛ for ESC, ⟨U+202E⟩ for a bidi
-    override), so nothing a student prints can become markup or hide text.
-    The one place the page escapes: swap it for the shared one when it lands."""
+    invisible format character written out as Python would (\\x1b for ESC,
+    \\u202e for a bidi override; fonts lack the control pictures), so nothing
+    a student prints can become markup, move the cursor or hide text. Safe in
+    attribute values too. The one place the page escapes: swap it for the
+    shared one when it lands."""
     shown = []
     for char in text:
         if char == "\n" and multiline or char == "\t":
             shown.append(char)
-        elif ord(char) < 0x20:
-            shown.append(chr(0x2400 + ord(char)))  # the Unicode control pictures
-        elif ord(char) == 0x7F:
-            shown.append("\u2421")
         elif unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
-            shown.append(f"⟨U+{ord(char):04X}⟩")
+            shown.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
         else:
             shown.append(char)
     return html.escape("".join(shown), quote=True)
@@ -561,7 +559,7 @@ def _test_section(f: ClassFigures) -> str:
     rows = "".join(
         f'<tr data-test="{safe_text(t.name)}" data-passed="{t.passed}" data-graded="{t.graded}">'
         f'<td class="name">{_test_name(t.name, t.hidden)}</td><td>{safe_text(t.category)}</td>'
-        f'<td class="num">{_number(t.points)}</td>'
+        f'<td class="num points">{_number(t.points)}</td>'
         f'<td class="num rate">{t.passed} / {t.graded}</td><td class="num">{_percent(t.rate)}</td>'
         f"<td>{_rate_bar(t.rate)}</td></tr>"
         for t in f.tests
@@ -570,7 +568,7 @@ def _test_section(f: ClassFigures) -> str:
         '<section id="tests"><h2>Pass rate per test</h2>'
         f'<p class="note">Worst first, over the {f.graded} students whose submission built and ran. '
         "Passed means full points, as in the gradebook.</p>"
-        '<div class="scroll"><table class="rates"><thead><tr><th>test</th><th>category</th><th>points</th>'
+        '<div class="scroll"><table class="rates per-test"><thead><tr><th>test</th><th>category</th><th class="points">points</th>'
         f"<th>passed</th><th>rate</th><th></th></tr></thead><tbody>{rows}</tbody></table></div></section>"
     )
 
@@ -698,7 +696,9 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f5f7; paddi
 a { color: #1a56a5; }
 @media (max-width: 640px) {
   body { padding: .6rem; font-size: 14px; }
-  td.name { min-width: 10rem; } .meter { width: 4rem; }
+  td.name { min-width: 8rem; } th, td { padding: .3rem .3rem; }
+  /* The meter and the points give way, so the rate fits beside the name. */
+  .rates td:last-child, .rates th:last-child, .per-test .points { display: none; }
   .fact { min-width: 45%; }
 }
 @media print {

@@ -142,7 +142,8 @@ def grade_batch(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="./grade batch",
         description="Grade a whole class: DIR/gradebook.csv, DIR/canvas.csv, DIR/summary.json, "
-        "DIR/results/<student>.json (Gradescope) and DIR/feedback/<student>.md.",
+        "DIR/results/<student>.json (Gradescope), DIR/feedback/<student>.md, and the class report for staff, "
+        "DIR/report.html (rebuilt by ./grade report DIR).",
     )
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("submissions", type=Path, help="a folder of student folders, a Gradescope export, "
