@@ -282,6 +282,8 @@ def _runs_from_record(lab: Lab, row: dict[str, Any]) -> dict[str, _Run]:
 
 
 _SIGNAL = re.compile(r"killed by signal (\d+) \((\w+)\)")
+# doctest's "public_test.cpp:170: ERROR: CHECK( x == y ) is NOT correct!"
+_CHECK = re.compile(r"^\S+:\d+: (?:FATAL )?ERROR: (.+?)(?: is NOT correct!)?$")
 
 
 def cause(status: str, output: str) -> str:
@@ -297,7 +299,9 @@ def cause(status: str, output: str) -> str:
         return "crashed"
     if status == "failed":
         if first.startswith("failed; the checks"):
-            return "failed checks"
+            # The same check failing is the same mistake, wherever it is.
+            check = next((m.group(1) for m in map(_CHECK.match, output.splitlines()) if m), None)
+            return f"failed check: {check}" if check else "failed checks"
         if "processes" in first and "fork()" in first:
             return "failed: a forked child returned into the test"
         if "checks held" in first:
@@ -409,12 +413,19 @@ def _reason_groups(rows: list[dict[str, Any]], members: dict[str, Member], statu
     for row in rows:
         if row["status"] != status or skip_build_errors and row["reason"].startswith(BUILD_ERROR):
             continue
-        # "x.cpp is missing (the submission holds README.txt)": the part in
-        # brackets is each student's own; the rest is the kind of problem.
         reason = row["reason"] or status
-        label = reason.split(" (", 1)[0].split(": ", 1)[0] if status == gradebook.NOT_GRADABLE else reason
+        label = _kind_of_problem(reason) if status == gradebook.NOT_GRADABLE else reason
         _join(groups, label, members[row["key"]], reason)
     return sorted(groups.values(), key=lambda g: (-len(g.students), g.label))
+
+
+def _kind_of_problem(reason: str) -> str:
+    """The kind of problem, without what is each student's own: "x.cpp is
+    missing (the submission holds README.txt)" -> "x.cpp is missing",
+    "a.zip refused: path leaving the directory: ../x" -> "a.zip refused:
+    path leaving the directory"."""
+    kind = reason.split(" (", 1)[0].split(" — ", 1)[0]
+    return ": ".join(kind.split(": ")[:2])
 
 
 def to_json(figures: ClassFigures) -> dict[str, Any]:

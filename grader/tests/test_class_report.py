@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import class_report, cli, gradebook
+from grader import class_report, cli, gradebook, run
 from grader.lab import load_lab
 from grader.tests.classes import make_class
 
@@ -235,7 +235,8 @@ def test_failure_causes_are_grouped_by_what_the_grader_observed(dom: Node) -> No
     causes = section(dom, "causes")
     (reaps,) = [a for a in causes.find_all("article") if a.attrs["data-test"] == "ask_child reaps its child"]
     groups = {g.attrs["data-cause"]: g for g in reaps.having("data-cause")}
-    assert {"failed checks", "left a zombie process", "skipped: a test it depends on failed"} <= set(groups)
+    assert {'failed check: CHECK( outcome.value == "" )', "left a zombie process",
+            "skipped: a test it depends on failed"} <= set(groups)  # fmt: skip
     zombie = groups["left a zombie process"]
     assert [a.attrs["data-key"] for a in zombie.find_all("a")] == ["bug-child_never_reaped-01"]
     assert "waitpid" in zombie.find_all("pre")[0].all_text(), "one example, with the call that cleans up"
@@ -286,3 +287,18 @@ def test_control_characters_and_markup_never_reach_the_page_raw() -> None:
     assert class_report.safe_text('<a href="x">\x1b[0m\u202e') == "&lt;a href=&quot;x&quot;&gt;\\x1b[0m\\u202e"
     assert class_report.safe_text("one\ntwo") == "one\\x0atwo"
     assert class_report.safe_text("one\ntwo", multiline=True) == "one\ntwo"
+
+
+def test_a_cause_names_the_signal_the_status_or_the_check_that_failed() -> None:
+    assert class_report.cause("crashed", run._crash(11, out_of_memory=False)) == "crashed by signal 11 (SIGSEGV)"
+    for status in (run.Status.TIMED_OUT, run.Status.FLOODED, run.Status.NO_REPORT, run.Status.FORGED):
+        assert class_report.cause(status.value, "whatever it printed") == status.value
+    failed = "failed; the checks that did not hold:\nx_test.cpp:9: ERROR: CHECK( blocked.yes ) is NOT correct!\n"
+    assert class_report.cause("failed", failed) == "failed check: CHECK( blocked.yes )"
+    assert class_report.cause("failed", "failed; the checks that did not hold:\n") == "failed checks"
+
+
+def test_a_problem_is_grouped_by_its_kind_without_each_student_s_own_part() -> None:
+    assert class_report._kind_of_problem("pipe_lab.cpp is missing (the submission holds README.txt)") == "pipe_lab.cpp is missing"
+    assert (class_report._kind_of_problem("handin.zip refused: path leaving the directory: ../../pipe_lab.cpp")
+            == "handin.zip refused: path leaving the directory")  # fmt: skip
