@@ -43,6 +43,7 @@ from urllib.parse import quote
 from grader import gradebook, report
 from grader.errors import GraderError
 from grader.lab import Lab, TestSpec, load_lab
+from grader.run import Status
 from grader.score import Grade
 
 FORMAT_VERSION = 1
@@ -168,7 +169,8 @@ class _Run:
     leaks: tuple[tuple[str, str], ...]  # (kind, "object — clean it up with fix")
 
 
-def build(out: Path) -> ClassFigures:
+def class_figures(out: Path) -> ClassFigures:
+    """The figures of the batch in `out`, from its files alone."""
     lab = _lab_of(out)
     rows = _rows(out, lab)
     members = {r["key"]: Member(r["key"], r["student"]) for r in rows}
@@ -270,7 +272,16 @@ def _run(spec: TestSpec, test: dict[str, Any]) -> _Run:
     leaks = tuple((str(x.get("kind")), f"{x.get('object')} — clean it up with {x.get('fix')}") for x in test.get("leaks", []))
     if passed:
         return _Run(True, "", "", leaks)
-    return _Run(False, cause(str(test.get("status", "")), output), _example(spec, output), leaks)
+    return _Run(False, cause(_status(test.get("status")), output), _example(spec, output), leaks)
+
+
+def _status(text: object) -> Status | str:
+    """A run's Status, as the JSON report wrote it; or what else it says
+    ("lab broken")."""
+    try:
+        return Status(text)
+    except ValueError:
+        return str(text or "")
 
 
 def _runs_from_record(lab: Lab, row: dict[str, Any]) -> dict[str, _Run]:
@@ -286,18 +297,18 @@ _SIGNAL = re.compile(r"killed by signal (\d+) \((\w+)\)")
 _CHECK = re.compile(r"^\S+:\d+: (?:FATAL )?ERROR: (.+?)(?: is NOT correct!)?$")
 
 
-def cause(status: str, output: str) -> str:
+def cause(status: Status | str, output: str) -> str:
     """What the grader observed, as a group label: the status, and for a
     crash the signal; a failure that is not a failed check says what it was."""
     first = output.splitlines()[0] if output else ""
-    if status == "crashed":
+    if status is Status.CRASHED:
         signal = _SIGNAL.search(first)
         if signal:
             return f"crashed by signal {signal.group(1)} ({signal.group(2)})"
         if "inspector" in first:
             return "crashed: killed the sandbox's inspector"
         return "crashed"
-    if status == "failed":
+    if status is Status.FAILED:
         if first.startswith("failed; the checks"):
             # The same check failing is the same mistake, wherever it is.
             check = next((m.group(1) for m in map(_CHECK.match, output.splitlines()) if m), None)
@@ -307,9 +318,9 @@ def cause(status: str, output: str) -> str:
         if "checks held" in first:
             return "failed: checks held, then a bad exit status"
         return "failed"
-    if status == "skipped":
+    if status is Status.SKIPPED:
         return "skipped: a test it depends on failed"
-    return status or "failed"
+    return status.value if isinstance(status, Status) else status or "failed"
 
 
 def _example(spec: TestSpec, output: str) -> str:
@@ -442,7 +453,7 @@ def to_json(figures: ClassFigures) -> dict[str, Any]:
 
 def write(out: Path) -> Path:
     """report.html and class_report.json in DIR, from DIR alone; atomically."""
-    figures = build(out)
+    figures = class_figures(out)
     report.write_atomically(out / FIGURES, json.dumps(to_json(figures), indent=2, ensure_ascii=False) + "\n")
     page = out / PAGE
     report.write_atomically(page, render(figures))

@@ -155,9 +155,9 @@ def test_a_batch_writes_the_class_report_and_its_figures(graded: Path) -> None:
     assert figures["format_version"] == class_report.FORMAT_VERSION
     for key in ("students", "graded", "not_gradable", "mean", "median", "distribution"):
         assert figures[key] == summary[key], key
-    assert [t["name"] for t in figures["tests"]] == sorted(
-        (t["name"] for t in figures["tests"]), key=lambda n: next(x["pass_rate"] for x in figures["tests"] if x["name"] == n)
-    ), "worst first"
+    rates = [t["pass_rate"] for t in figures["tests"]]
+    assert rates == sorted(rates) and len(rates) == len(PIPE.tests), "every test, worst first"
+    assert figures["build_errors"][0]["students"] == [{"key": "compile-error-01", "student": "compile-error-01"}]
     assert sorted(p.stem for p in (graded / class_report.DETAILS).glob("*.json")) == sorted(
         r["student"] for r in gradebook_rows(graded) if r["status"] == "graded" or "does not compile" in r["reason"]
     ), "every student whose files were graded has details"
@@ -290,12 +290,12 @@ def test_control_characters_and_markup_never_reach_the_page_raw() -> None:
 
 
 def test_a_cause_names_the_signal_the_status_or_the_check_that_failed() -> None:
-    assert class_report.cause("crashed", run._crash(11, out_of_memory=False)) == "crashed by signal 11 (SIGSEGV)"
+    assert class_report.cause(run.Status.CRASHED, run._crash(11, out_of_memory=False)) == "crashed by signal 11 (SIGSEGV)"
     for status in (run.Status.TIMED_OUT, run.Status.FLOODED, run.Status.NO_REPORT, run.Status.FORGED):
-        assert class_report.cause(status.value, "whatever it printed") == status.value
+        assert class_report.cause(status, "whatever it printed") == status.value
     failed = "failed; the checks that did not hold:\nx_test.cpp:9: ERROR: CHECK( blocked.yes ) is NOT correct!\n"
-    assert class_report.cause("failed", failed) == "failed check: CHECK( blocked.yes )"
-    assert class_report.cause("failed", "failed; the checks that did not hold:\n") == "failed checks"
+    assert class_report.cause(run.Status.FAILED, failed) == "failed check: CHECK( blocked.yes )"
+    assert class_report.cause(run.Status.FAILED, "failed; the checks that did not hold:\n") == "failed checks"
 
 
 def test_a_problem_is_grouped_by_its_kind_without_each_student_s_own_part() -> None:
