@@ -10,6 +10,8 @@ Stages, in order:
              stage, build, run, score
     write    results, feedback and record per student as each finishes;
              gradebook, Canvas file and summary once all are done
+    report   the class report for staff, from the output directory alone
+             (grader/class_report.py)
 
 Ordering rules: a student's record is written after its results and
 feedback, so a batch killed at any moment resumes where it stopped; the
@@ -41,7 +43,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from grader import build, gradebook, pipeline, stage, unpack
+from grader import build, class_report, gradebook, pipeline, stage, unpack
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
@@ -95,6 +97,7 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
             console.print(Text("note: ", style="yellow") + terminal_text(warning))
         graded_now = _grade_all(lab, pending, out, options, box, console, stages)
         data = gradebook.write_class(out, lab, collection.layout, collection.submissions)
+        class_report.write(out)
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -104,7 +107,7 @@ def _remove_leftovers(out: Path) -> None:
     """What a killed batch leaves: its scratch space, half-written files."""
     for scratch in out.glob(".scratch-*"):
         shutil.rmtree(scratch, ignore_errors=True)
-    for directory in (out, out / "results", out / "feedback", gradebook.state_directory(out)):
+    for directory in (out, out / "results", out / "feedback", out / class_report.DETAILS, gradebook.state_directory(out)):
         for partial in directory.glob(".*"):  # write_atomically's temporary files
             if partial.is_file():
                 partial.unlink()
@@ -209,6 +212,7 @@ def _grade_and_write(
         grade = Grade(lab=lab, label=first.key, isolation="", gradable=False, diagnostics=message)
         status, reason = gradebook.ERROR, message.splitlines()[0]
     for member in members:
+        class_report.write_details(out, member.key, grade)  # before the record: it marks the student done
         gradebook.write_student(out, member, replace(grade, label=member.key), status, reason)
     return status, reason
 

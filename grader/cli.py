@@ -10,6 +10,8 @@
                                  write-ups (HTML) and starter packs into dist/
     ./grade batch LAB SUBMISSIONS --out DIR
                                  grade a whole class: gradebook, feedback, summary
+    ./grade report DIR           rebuild a batch's class report for staff
+                                 (DIR/report.html) from its output directory
     ./grade export gradescope LAB --output autograder.zip
                                  a Gradescope autograder bundle of this grader
     ./grade autograde LAB SUBMISSION --format F
@@ -31,7 +33,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import batch, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
+from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 from grader.score import Grade
@@ -144,7 +146,8 @@ def grade_batch(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="./grade batch",
         description="Grade a whole class: DIR/gradebook.csv, DIR/canvas.csv, DIR/summary.json, "
-        "DIR/results/<student>.json (Gradescope) and DIR/feedback/<student>.md.",
+        "DIR/results/<student>.json (Gradescope), DIR/feedback/<student>.md, and the class report for staff, "
+        "DIR/report.html (rebuilt by ./grade report DIR).",
     )
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("submissions", type=Path, help="a folder of student folders, a Gradescope export, "
@@ -168,9 +171,25 @@ def grade_batch(argv: list[str]) -> int:
         console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
                       f"{rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
     console.print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
+    console.print(f"class report (for staff): {args.out / class_report.PAGE}")
     if outcome.summary["grader_errors"]:
         raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
                           tip="fix the cause, then run the same command with --resume: only they are graded again")  # fmt: skip
+    return Exit.OK
+
+
+def rebuild_class_report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade report",
+        description="Rebuild a batch's class report for course staff from its output directory alone: "
+        "DIR/report.html (one self-contained page: score distribution, pass rates per test and category, "
+        "failure causes, leaks, build errors, each group's students linked to their feedback) and "
+        "DIR/class_report.json (the same figures).",
+    )
+    parser.add_argument("out", type=Path, metavar="DIR", help="the --out directory of a ./grade batch run")
+    args = parser.parse_args(argv)
+    page = class_report.write(args.out)
+    print(f"class report (for staff): {page}")
     return Exit.OK
 
 
@@ -223,6 +242,7 @@ COMMANDS = {
     "selfcheck": self_check,
     "handout": publish,
     "batch": grade_batch,
+    "report": rebuild_class_report,
     "export": export_bundle,
     "autograde": autograde,
 }
