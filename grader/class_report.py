@@ -34,13 +34,12 @@ import html
 import json
 import re
 import statistics
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from grader import gradebook, report
+from grader import gradebook, report, untrusted
 from grader.errors import GraderError
 from grader.lab import Lab, TestSpec, load_lab
 from grader.run import Status
@@ -74,21 +73,14 @@ def write_details(out: Path, key: str, grade: Grade) -> None:
 
 
 def safe_text(text: str, multiline: bool = False) -> str:
-    """Submission-derived text as HTML text: escaped, with every control and
-    invisible format character written out as Python would (\\x1b for ESC,
-    \\u202e for a bidi override; fonts lack the control pictures), so nothing
-    a student prints can become markup, move the cursor or hide text. Safe in
-    attribute values too. The one place the page escapes: swap it for the
-    shared one when it lands."""
-    shown = []
-    for char in text:
-        if char == "\n" and multiline or char == "\t":
-            shown.append(char)
-        elif unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
-            shown.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        else:
-            shown.append(char)
-    return html.escape("".join(shown), quote=True)
+    """Submission-derived text as HTML text: its control characters shown
+    as escapes (untrusted.escape_controls), then HTML-escaped, so nothing a
+    student prints can become markup, move the cursor or hide text. Safe in
+    attribute values too."""
+    shown = untrusted.escape_controls(text)
+    if not multiline:
+        shown = shown.replace("\n", "\\x0a")
+    return html.escape(shown, quote=True)
 
 
 # ---- the figures -------------------------------------------------------------
@@ -311,7 +303,9 @@ def cause(status: Status | str, output: str) -> str:
     if status is Status.FAILED:
         if first.startswith("failed; the checks"):
             # The same check failing is the same mistake, wherever it is.
-            check = next((m.group(1) for m in map(_CHECK.match, output.splitlines()) if m), None)
+            # The output is quoted line by line (report.QUOTE) below the detail.
+            lines = (line.removeprefix(report.QUOTE) for line in output.splitlines())
+            check = next((m.group(1) for m in map(_CHECK.match, lines) if m), None)
             return f"failed check: {check}" if check else "failed checks"
         if "processes" in first and "fork()" in first:
             return "failed: a forked child returned into the test"
