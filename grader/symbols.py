@@ -1,0 +1,210 @@
+"""Refusals: what a student's object file must not contain, checked before
+it is linked with the tests.
+
+The tests, the harness and the student's code share one process. Whatever
+the student's object defines under a name that the harness or the tests
+also use replaces it for them (interposition), and some code runs before
+the harness has set itself up. So an object is refused, by name, when it
+  - has a .preinit_array section (the harness sets itself up from one,
+    before any other code of the program runs);
+  - defines a GNU IFUNC symbol (its resolver runs while the program is
+    being loaded, before that);
+  - defines or refers to anything in the test framework's or the harness's
+    namespaces (doctest::, ipclab::): student code lives in the lab's own
+    namespace (pipelab::, fifolab::, ...);
+  - defines, strongly or weakly, a name that the C library, libstdc++, libm,
+    libgcc or librt define, or that the lab's test objects define (a student
+    write() would see every byte the harness writes).
+
+Honest objects define library names too: a template instantiation or an
+inline function of std:: (std::string's members, say) is emitted as a weak
+symbol in a COMDAT group in every object that uses it, and libstdc++.so
+defines many of the same ones (explicit instantiations). Those are accepted:
+a C++ (mangled) name, weak, in a COMDAT group — the way the compiler emits
+the library's own code, identical everywhere by the one-definition rule.
+
+Residual: a student who declares a library function `inline` inside
+namespace std, or writes an inline explicit specialization of a library
+template's member, gets such a COMDAT definition with their own body and is
+not refused; that is undefined behaviour the student must write on purpose,
+and the README says how a TA would notice it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import GraderError
+
+# The libraries a test binary is linked with (see the link line in
+# build.link's BEP result: -lstdc++ -lm -lrt, libc and libgcc by default).
+SYSTEM_LIBRARIES = ("libc.so.6", "libstdc++.so.6", "libm.so.6", "libgcc_s.so.1", "librt.so.1")
+# At the top level of a name (not pipelab::doctest::, not mydoctest::).
+FORBIDDEN_NAMESPACE = re.compile(r"(?<![\w:])(doctest|ipclab)::")
+
+_SHT_SYMTAB, _SHT_GROUP = 2, 17
+_STB_LOCAL, _STB_WEAK, _STB_GNU_UNIQUE = 0, 2, 10  # unique: a static local of an inline function
+_STT_GNU_IFUNC = 10
+_SHN_UNDEF, _SHN_ABS, _SHN_COMMON = 0, 0xFFF1, 0xFFF2
+_GRP_COMDAT = 1
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    defined: bool
+    weak: bool
+    ifunc: bool
+    in_comdat: bool
+
+
+@dataclass(frozen=True)
+class ObjectFile:
+    sections: tuple[str, ...]
+    symbols: tuple[Symbol, ...]  # global and weak ones only: local symbols cannot interpose
+
+
+def read_object(path: Path) -> ObjectFile:
+    """The sections and global symbols of an ELF64 little-endian relocatable
+    object, read directly: no tool's text output to parse."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise GraderError(f"{path.name} is not a 64-bit little-endian ELF object; the compiler should have made one")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+
+    def string(table: int, offset: int) -> str:
+        start = headers[table][4] + offset
+        return data[start : data.index(b"\0", start)].decode(errors="replace")
+
+    sections = tuple(string(shstrndx, h[0]) for h in headers)
+    comdat: set[int] = set()
+    for h in headers:
+        if h[1] == _SHT_GROUP:
+            words = struct.unpack_from(f"<{h[5] // 4}I", data, h[4])
+            if words and words[0] & _GRP_COMDAT:
+                comdat.update(words[1:])
+    symbols = []
+    for h in headers:
+        if h[1] != _SHT_SYMTAB:
+            continue
+        strtab, entsize = h[6], h[9]
+        for offset in range(h[4], h[4] + h[5], entsize):
+            name_offset, info, _other, shndx, _value, _size = struct.unpack_from("<IBBHQQ", data, offset)
+            bind, kind = info >> 4, info & 0xF
+            if bind == _STB_LOCAL:
+                continue
+            symbols.append(Symbol(
+                name=string(strtab, name_offset),
+                defined=shndx != _SHN_UNDEF,
+                weak=bind in (_STB_WEAK, _STB_GNU_UNIQUE),
+                ifunc=kind == _STT_GNU_IFUNC,
+                in_comdat=shndx in comdat,
+            ))  # fmt: skip
+    return ObjectFile(sections, tuple(symbols))
+
+
+@functools.cache
+def system_definitions() -> frozenset[str]:
+    """Every name the system libraries export (their dynamic symbol tables)."""
+    names: set[str] = set()
+    for library in SYSTEM_LIBRARIES:
+        path = _library_path(library)
+        names |= _defined_names(["nm", "-D", "--defined-only", "--format=posix", str(path)])
+    return frozenset(names)
+
+
+def definitions_in(paths: list[Path]) -> frozenset[str]:
+    """The global names that the lab's test objects define (objects or archives)."""
+    if not paths:
+        return frozenset()
+    return frozenset(_defined_names(["nm", "-g", "--defined-only", "--format=posix", *map(str, paths)]))
+
+
+def _library_path(library: str) -> Path:
+    found = subprocess.run(["g++", "-print-file-name=" + library], capture_output=True, text=True, check=False)
+    path = Path(found.stdout.strip())
+    if found.returncode != 0 or not path.is_absolute() or not path.exists():
+        raise GraderError(f"cannot find {library}, whose symbols a submission must not redefine",
+                          tip="install g++ and libstdc++ (Debian package g++)")  # fmt: skip
+    return path.resolve()
+
+
+def _defined_names(command: list[str]) -> set[str]:
+    listed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        raise GraderError(f"{' '.join(command[:4])} failed: {listed.stderr.strip()[:300]}", tip="install binutils")
+    names = set()
+    for line in listed.stdout.splitlines():
+        fields = line.split()
+        # POSIX format: "name type value size"; archives add "file[member]:" lines.
+        if len(fields) >= 2 and not fields[0].endswith(":"):
+            names.add(fields[0].split("@", 1)[0])  # write@@GLIBC_2.2.5 -> write
+    return names
+
+
+def refusals(path: Path, source: str, tests_define: frozenset[str]) -> list[str]:
+    """Why the object compiled from `source` cannot be linked with the tests;
+    empty when it can. Each reason says what, why and what to do."""
+    found = read_object(path)
+    reasons = []
+    if any(s == ".preinit_array" or s.startswith(".preinit_array.") for s in found.sections):
+        reasons.append(
+            f"{source} puts a function in .preinit_array: such functions run before the test harness has "
+            "set itself up, so the grader refuses them. Remove the preinit_array attribute or section."
+        )
+    demangled = _demangle([s.name for s in found.symbols])
+    system = system_definitions()
+    for symbol in found.symbols:
+        readable = demangled.get(symbol.name, symbol.name)
+        if symbol.ifunc:
+            reasons.append(
+                f"{source} defines `{readable}` as a GNU indirect function (ifunc): its resolver runs while "
+                "the program loads, before the test harness, so the grader refuses it. Write an ordinary function."
+            )
+            continue
+        space = FORBIDDEN_NAMESPACE.search(readable)
+        if space:
+            role = "the test framework's" if space.group(1) == "doctest" else "the grading harness's"
+            verb = "defines" if symbol.defined else "uses"
+            reasons.append(
+                f"{source} {verb} `{readable}`, in {role} namespace {space.group(1)}: code in your files may not "
+                "define or use it, because it could change how your tests are judged. Keep your code in the "
+                "lab's namespace and use only what the lab's header declares."
+            )
+            continue
+        if not symbol.defined or _library_copy(symbol):
+            continue
+        owner = "the tests" if symbol.name in tests_define else "the C or C++ library" if symbol.name in system else ""
+        if owner:
+            reasons.append(
+                f"{source} defines `{readable}`, which {owner} already define{'s' if owner != 'the tests' else ''}: "
+                "your definition would replace it for the tests and the grader's harness too, so the grader "
+                "refuses it. Rename your function, make it `static`, or put it in the lab's namespace."
+            )
+    return reasons
+
+
+def _library_copy(symbol: Symbol) -> bool:
+    """A template instantiation or inline function, as the compiler emits
+    the library's own code: a mangled name (or the compiler's pointer to the
+    C++ personality routine, DW.ref.__gxx_personality_v0), weak, in a COMDAT
+    group. The tests are linked before the student's object, so for a group
+    both contain, the tests' own copy is the one kept."""
+    return symbol.weak and symbol.in_comdat and symbol.name.startswith(("_Z", "DW.ref.__gxx_personality_v0"))
+
+
+def _demangle(names: list[str]) -> dict[str, str]:
+    mangled = [n for n in names if n.startswith("_Z")]
+    if not mangled:
+        return {}
+    shown = subprocess.run(["c++filt"], input="\n".join(mangled) + "\n", capture_output=True, text=True, check=False)
+    if shown.returncode != 0:
+        raise GraderError(f"c++filt failed: {shown.stderr.strip()[:300]}", tip="install binutils")
+    return dict(zip(mangled, shown.stdout.splitlines()))
