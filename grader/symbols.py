@@ -193,11 +193,12 @@ def refusals(path: Path, source: str, tests_define: frozenset[str]) -> list[str]
 
 def _library_copy(symbol: Symbol) -> bool:
     """A template instantiation or inline function, as the compiler emits
-    the library's own code: a mangled name (or the compiler's pointer to the
-    C++ personality routine, DW.ref.__gxx_personality_v0), weak, in a COMDAT
-    group. The tests are linked before the student's object, so for a group
-    both contain, the tests' own copy is the one kept."""
-    return symbol.weak and symbol.in_comdat and symbol.name.startswith(("_Z", "DW.ref.__gxx_personality_v0"))
+    the library's own code: a mangled name (or one of the compiler's DW.ref.
+    pointers, to the C++ personality routine or to the type a catch clause
+    names), weak, in a COMDAT group. The tests are linked before the
+    student's object, so for a group both contain, the tests' own copy is
+    the one kept."""
+    return symbol.weak and symbol.in_comdat and symbol.name.startswith(("_Z", "DW.ref."))
 
 
 def _demangle(names: list[str]) -> dict[str, str]:
