@@ -11,10 +11,11 @@ Setup, in order (see _command):
                   no output base, no .git, no solutions/, no other student,
                   no /etc.
   5. environment  cleared, then PATH, HOME and TMPDIR
-  6. marker       a shell prints STARTED on stdout and then execs the
+  6. marker       a shell prints STARTED on stdout and then runs the
                   compiler with its stdout sent to stderr: the marker proves
                   the sandbox was set up before any student input was read,
-                  so a failure without it is the grader's, never the student's
+                  so a failure without it is the grader's, never the student's;
+                  afterwards the shell prints the compiler's CPU time (times)
   7. exec         g++ -std=c++20 -Wall -Wextra -c, with a wall-clock deadline
                   that kills the whole tree
 
@@ -70,8 +71,11 @@ SOURCE_INSIDE = "/src"
 OUTPUT_INSIDE = "/out"
 STARTED = "STARTED"
 # Runs inside the sandbox: the marker, then the compiler, whose stdout goes
-# to stderr so that nothing it prints can look like the marker.
-_LAUNCH = ["/bin/sh", "-c", f'printf {STARTED} && exec "$@" 1>&2', "sh"]
+# to stderr so that nothing it prints can look like ours, then the CPU time
+# of the compiler's processes (the shell's `times`: its own, then its
+# children's, each "user system").
+_LAUNCH = ["/bin/sh", "-c", f'printf "{STARTED}\\n"; "$@" 1>&2; status=$?; times; exit $status', "sh"]
+_TIMES = re.compile(r"(\d+)m([\d.]+)s")
 # cc1plus's own words when an allocation fails under the address-space limit.
 _OUT_OF_MEMORY = re.compile(r"out of memory allocating|virtual memory exhausted|std::bad_alloc")
 
@@ -237,7 +241,7 @@ def _compile_one(name: str, workspace: Workspace, box: Box, limits: Limits) -> C
                           tip="install g++ (Debian package g++), then grade again")  # fmt: skip
     if finished.returncode == 0:
         return Compiled(Outcome.COMPILED)
-    if finished.cpu_seconds >= limits.cpu_seconds - 1:
+    if finished.cpu_seconds >= limits.cpu_seconds - 0.5:  # the kernel stops it at the limit
         return Compiled(Outcome.OUT_OF_CPU, diagnostics=(
             f"compilation used more than {limits.cpu_seconds} s of CPU time, the limit for one compile, and was "
             "stopped. Code that makes the compiler work this long cannot be graded: compute at run time instead."))  # fmt: skip
@@ -314,12 +318,12 @@ class _Finished:
     stderr: str
     marker: bool  # the sandbox was set up and the compiler started
     timed_out: bool
-    cpu_seconds: float  # every reaped process of the compile
+    cpu_seconds: float  # the compiler's processes, as the shell that ran them counts
 
 
 def _run(command: list[str], workspace: Workspace, limits: Limits) -> _Finished:
-    """Runs the compile with its output in files (no pipe to fill), waits
-    with wait4 for its CPU time, and kills the whole tree at the deadline."""
+    """Runs the compile with its output in files (no pipe to fill), and
+    kills the whole tree at the deadline."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             process = subprocess.Popen(
@@ -329,23 +333,28 @@ def _run(command: list[str], workspace: Workspace, limits: Limits) -> _Finished:
         except FileNotFoundError as e:
             raise GraderError(f"cannot start the compile sandbox: {e.filename} is not installed",
                               tip="install util-linux (prlimit, setpriv) and bubblewrap") from e  # fmt: skip
-        status, cpu, timed_out = _wait(process, limits.wall_seconds)
+        status, timed_out = _wait(process, limits.wall_seconds)
         out.seek(0)
         err.seek(0)
-        stdout = out.read().decode(errors="replace")
+        stdout = out.read(4096).decode(errors="replace")
         stderr = err.read(256 * 1024).decode(errors="replace")
     returncode = os.waitstatus_to_exitcode(status)
-    return _Finished(returncode, stderr, stdout.startswith(STARTED), timed_out, cpu)
+    return _Finished(returncode, stderr, stdout.startswith(STARTED), timed_out, _children_cpu(stdout))
 
 
-def _wait(process: subprocess.Popen[bytes], seconds: float) -> tuple[int, float, bool]:
+def _children_cpu(stdout: str) -> float:
+    times = [int(m) * 60 + float(s) for m, s in _TIMES.findall(stdout)]
+    return sum(times[2:4]) if len(times) >= 4 else 0.0
+
+
+def _wait(process: subprocess.Popen[bytes], seconds: float) -> tuple[int, bool]:
     deadline = time.monotonic() + seconds
     timed_out = False
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        pid, status = os.waitpid(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
-            return status, usage.ru_utime + usage.ru_stime, timed_out
+            return status, timed_out
         if not timed_out and time.monotonic() >= deadline:
             timed_out = True
             # bwrap's sandbox dies with it (--die-with-parent); without

@@ -121,10 +121,16 @@ def system_definitions() -> frozenset[str]:
 
 
 def definitions_in(paths: list[Path]) -> frozenset[str]:
-    """The global names that the lab's test objects define (objects or archives)."""
-    if not paths:
+    """The global names that the lab's test objects define (objects or
+    archives); read once per version of those files."""
+    return _definitions_in(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths))
+
+
+@functools.cache
+def _definitions_in(versions: tuple[tuple[str, int, int], ...]) -> frozenset[str]:
+    if not versions:
         return frozenset()
-    return frozenset(_defined_names(["nm", "-g", "--defined-only", "--format=posix", *map(str, paths)]))
+    return frozenset(_defined_names(["nm", "-g", "--defined-only", "--format=posix", *(v[0] for v in versions)]))
 
 
 def _library_path(library: str) -> Path:
