@@ -108,9 +108,10 @@ def link(target: str, timeout: float = LINK_TIMEOUT) -> Linked:
         return Linked(LinkOutcome.LINKED)
     if judged is Judgement.LINK_FAILED:
         return Linked(LinkOutcome.FAILED, link_diagnostics(result.stderr))
+    failed = ", ".join(f"{a.get('type', '?')} {a.get('label', '?')}" for a in failed_actions(events)) or "none"
     raise GraderError(
-        f"Bazel failed to link {target} for a reason other than the student's objects ({judged.value}):\n"
-        + trim_diagnostics(result.stderr),
+        f"Bazel failed to link {target} for a reason other than the student's objects ({judged.value}; "
+        f"failed actions: {failed}):\n" + trim_diagnostics(result.stderr),
         tip=_NOT_THEIRS,
     )
 
@@ -154,12 +155,16 @@ def judge(events: list[dict], target: str) -> Judgement:
         return Judgement.SUCCEEDED
     if exit_name != "BUILD_FAILURE":
         return Judgement.BAZEL_FAILED
-    failed = [e["action"] for e in events if "action" in e and not e["action"].get("success", False)]
+    failed = failed_actions(events)
     if not failed:
         return Judgement.BAZEL_FAILED  # e.g. an analysis error: no action ran
     if all(a.get("type") == "CppLink" and a.get("label") == target for a in failed):
         return Judgement.LINK_FAILED
     return Judgement.OTHER_ACTION_FAILED
+
+
+def failed_actions(events: list[dict]) -> list[dict]:
+    return [e["action"] for e in events if "action" in e and not e["action"].get("success", False)]
 
 
 def _read_events(path: Path) -> list[dict]:

@@ -52,7 +52,12 @@ class Reference:
 
 
 def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
+    """Builds the reference and the tests, before any submission: the tests'
+    objects are what a submission's objects are checked against."""
     if not lab.has_solution:
+        tests = build.build(stage.tests_target(lab))
+        if not tests.ok:
+            raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
         return Reference(lab, sandbox.with_limits(lab.limits), None)
     result = build.build(f"//solutions/{lab.name}:reference_tests")
     if not result.ok:
@@ -141,10 +146,8 @@ def _build_and_run(
         return verdict
     if not sandbox.isolated:
         verdict.isolation += "; the compiler could read the host's files by absolute path"
-    # The tests are ours: built (or found built) first, and any failure is the lab's.
-    tests = build.build(stage.tests_target(lab))
-    if not tests.ok:
-        raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
+    # The tests were built with the reference (prepare_reference); if they
+    # no longer build, the link below fails on them, a grader error.
     refused = compile_staged(lab, staged, sandbox)
     if refused:
         verdict.gradable = False
