@@ -7,14 +7,16 @@ also use replaces it for them (interposition), and some code runs before
 the harness has set itself up. So an object is refused, by name, when it
   - has a .preinit_array section (the harness sets itself up from one,
     before any other code of the program runs);
-  - defines a GNU IFUNC symbol (its resolver runs while the program is
-    being loaded, before that);
+  - defines a GNU IFUNC symbol, even a local one, or has an IRELATIVE
+    relocation (their resolvers run while the program is being loaded,
+    before that);
   - defines or refers to anything in the test framework's or the harness's
     namespaces (doctest::, ipclab::): student code lives in the lab's own
     namespace (pipelab::, fifolab::, ...);
   - defines, strongly or weakly, a name that the C library, libstdc++, libm,
     libgcc or librt define, or that the lab's test objects define (a student
-    write() would see every byte the harness writes).
+    write() would see every byte the harness writes), also under a version
+    (.symver: write@@GLIBC_2.2.5).
 
 Honest objects define library names too: a template instantiation or an
 inline function of std:: (std::string's members, say) is emitted as a weak
@@ -47,31 +49,40 @@ SYSTEM_LIBRARIES = ("libc.so.6", "libstdc++.so.6", "libm.so.6", "libgcc_s.so.1",
 # At the top level of a name (not pipelab::doctest::, not mydoctest::).
 FORBIDDEN_NAMESPACE = re.compile(r"(?<![\w:])(doctest|ipclab)::")
 
-_SHT_SYMTAB, _SHT_GROUP = 2, 17
+_SHT_SYMTAB, _SHT_RELA, _SHT_PREINIT_ARRAY, _SHT_GROUP = 2, 4, 16, 17
 _STB_LOCAL, _STB_WEAK, _STB_GNU_UNIQUE = 0, 2, 10  # unique: a static local of an inline function
 _STT_GNU_IFUNC = 10
-_SHN_UNDEF, _SHN_ABS, _SHN_COMMON = 0, 0xFFF1, 0xFFF2
+_SHN_UNDEF = 0
 _GRP_COMDAT = 1
+_R_X86_64_IRELATIVE = 37  # an ifunc's relocation, which asm can write without an ifunc symbol
 
 
 @dataclass(frozen=True)
 class Symbol:
     name: str
     defined: bool
+    local: bool  # cannot interpose, but an ifunc resolver runs all the same
     weak: bool
     ifunc: bool
     in_comdat: bool
+
+    @property
+    def unversioned(self) -> str:
+        return self.name.split("@", 1)[0]  # write@@GLIBC_2.2.5 (.symver) is still write
 
 
 @dataclass(frozen=True)
 class ObjectFile:
     sections: tuple[str, ...]
-    symbols: tuple[Symbol, ...]  # global and weak ones only: local symbols cannot interpose
+    preinit: bool  # a section of type or name .preinit_array
+    irelative: bool  # a relocation that runs a resolver while the program loads
+    symbols: tuple[Symbol, ...]
 
 
 def read_object(path: Path) -> ObjectFile:
-    """The sections and global symbols of an ELF64 little-endian relocatable
-    object, read directly: no tool's text output to parse."""
+    """The sections, relocation types and symbols of an ELF64
+    little-endian relocatable object, read directly: no tool's text output
+    to parse."""
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise GraderError(f"{path.name} is not a 64-bit little-endian ELF object; the compiler should have made one")
@@ -84,30 +95,38 @@ def read_object(path: Path) -> ObjectFile:
         return data[start : data.index(b"\0", start)].decode(errors="replace")
 
     sections = tuple(string(shstrndx, h[0]) for h in headers)
+    preinit = any(h[1] == _SHT_PREINIT_ARRAY for h in headers) or any(
+        n == ".preinit_array" or n.startswith(".preinit_array.") for n in sections
+    )
     comdat: set[int] = set()
+    irelative = False
     for h in headers:
         if h[1] == _SHT_GROUP:
             words = struct.unpack_from(f"<{h[5] // 4}I", data, h[4])
             if words and words[0] & _GRP_COMDAT:
                 comdat.update(words[1:])
+        if h[1] == _SHT_RELA and h[9]:
+            irelative |= any(
+                struct.unpack_from("<Q", data, offset + 8)[0] & 0xFFFFFFFF == _R_X86_64_IRELATIVE
+                for offset in range(h[4], h[4] + h[5], h[9])
+            )
     symbols = []
     for h in headers:
         if h[1] != _SHT_SYMTAB:
             continue
         strtab, entsize = h[6], h[9]
-        for offset in range(h[4], h[4] + h[5], entsize):
+        for offset in range(h[4] + entsize, h[4] + h[5], entsize):  # entry 0 is the null symbol
             name_offset, info, _other, shndx, _value, _size = struct.unpack_from("<IBBHQQ", data, offset)
             bind, kind = info >> 4, info & 0xF
-            if bind == _STB_LOCAL:
-                continue
             symbols.append(Symbol(
                 name=string(strtab, name_offset),
                 defined=shndx != _SHN_UNDEF,
+                local=bind == _STB_LOCAL,
                 weak=bind in (_STB_WEAK, _STB_GNU_UNIQUE),
                 ifunc=kind == _STT_GNU_IFUNC,
                 in_comdat=shndx in comdat,
             ))  # fmt: skip
-    return ObjectFile(sections, tuple(symbols))
+    return ObjectFile(sections, preinit, irelative, tuple(symbols))
 
 
 @functools.cache
@@ -160,12 +179,17 @@ def refusals(path: Path, source: str, tests_define: frozenset[str]) -> list[str]
     empty when it can. Each reason says what, why and what to do."""
     found = read_object(path)
     reasons = []
-    if any(s == ".preinit_array" or s.startswith(".preinit_array.") for s in found.sections):
+    if found.preinit:
         reasons.append(
             f"{source} puts a function in .preinit_array: such functions run before the test harness has "
             "set itself up, so the grader refuses them. Remove the preinit_array attribute or section."
         )
-    demangled = _demangle([s.name for s in found.symbols])
+    if found.irelative:
+        reasons.append(
+            f"{source} has an IRELATIVE relocation: it runs a function while the program loads, before the "
+            "test harness, so the grader refuses it. Remove the inline assembly that makes it."
+        )
+    demangled = _demangle([s.name for s in found.symbols if s.name])
     system = system_definitions()
     for symbol in found.symbols:
         readable = demangled.get(symbol.name, symbol.name)
@@ -185,9 +209,10 @@ def refusals(path: Path, source: str, tests_define: frozenset[str]) -> list[str]
                 "lab's namespace and use only what the lab's header declares."
             )
             continue
-        if not symbol.defined or _library_copy(symbol):
+        if symbol.local or not symbol.defined or _library_copy(symbol):
             continue
-        owner = "the tests" if symbol.name in tests_define else "the C or C++ library" if symbol.name in system else ""
+        name = symbol.unversioned
+        owner = "the tests" if name in tests_define else "the C or C++ library" if name in system else ""
         if owner:
             reasons.append(
                 f"{source} defines `{readable}`, which {owner} already define{'s' if owner != 'the tests' else ''}: "

@@ -418,6 +418,27 @@ REFUSED: dict[str, tuple[str, str]] = {
         ' void chosen() __attribute__((ifunc("choose"))); }',
         "defines `chosen` as a GNU indirect function (ifunc)",
     ),
+    "local_ifunc": (
+        'static void local_impl() {} extern "C" { static void (*local_choose())() { return local_impl; } }'
+        ' static void local_choice() __attribute__((ifunc("local_choose"), used));',
+        "defines `local_choice()` as a GNU indirect function (ifunc)",
+    ),
+    "irelative_by_asm": (
+        'extern "C" void* early_resolver() { return nullptr; }'
+        ' asm(".pushsection .data\\n.balign 8\\n1: .quad 0\\n.reloc 1b, R_X86_64_IRELATIVE, early_resolver\\n.popsection");',
+        "has an IRELATIVE relocation",
+    ),
+    "preinit_array_by_type": (
+        'static void early_by_type() {}'
+        ' asm(".pushsection .early,\\"aw\\",@preinit_array\\n.balign 8\\n.quad _ZL13early_by_typev\\n.popsection");'
+        " [[gnu::used]] static void (*keep_early)() = early_by_type;",
+        "puts a function in .preinit_array",
+    ),
+    "versioned_write": (
+        'extern "C" ssize_t my_write(int fd, const void* data, size_t size) { return ::syscall(1, fd, data, size); }'
+        ' asm(".symver my_write, write@@GLIBC_2.2.5");',
+        "defines `write@@GLIBC_2.2.5`, which the C or C++ library already defines",
+    ),
 }
 
 
