@@ -54,9 +54,11 @@ COMPILE_LIMITS = {
     "compile_memory_mb": 2048,  # address space of each compiler process
     "compile_file_size_mb": 256,  # largest file it may write (the object file)
 }
-# The compiler's own processes (driver, cc1plus, as) only: nothing in a
-# source file can start a process.
-COMPILE_PROCESSES = 64
+# A backstop only: nothing in a source file can start a process, and each
+# compile has about six (bwrap twice, sh, g++, cc1plus, as). The count is
+# per uid, and every compile on the host shares COMPILE_UID, so the bound
+# is generous: hitting it would fail an honest compile.
+COMPILE_PROCESSES = 1024
 # /tmp inside the sandbox, for the compiler's temporary files.
 TMPFS_BYTES = 256 * 1024 * 1024
 

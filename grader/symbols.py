@@ -184,6 +184,12 @@ def refusals(path: Path, source: str, tests_define: frozenset[str]) -> list[str]
             f"{source} puts a function in .preinit_array: such functions run before the test harness has "
             "set itself up, so the grader refuses them. Remove the preinit_array attribute or section."
         )
+    if any(n.startswith(".gnu.lto_") for n in found.sections):
+        reasons.append(
+            f"{source} holds link-time-optimisation sections (.gnu.lto_*), which the compiler makes only when "
+            "asked to and the linker would compile again: the grader refuses them. Remove the inline assembly "
+            "that makes them."
+        )
     if found.irelative:
         reasons.append(
             f"{source} has an IRELATIVE relocation: it runs a function while the program loads, before the "
