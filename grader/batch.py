@@ -51,6 +51,7 @@ from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
 from grader.score import Grade
+from grader.untrusted import terminal_text
 
 # Submissions per Bazel command when compiling first: small enough that
 # one invocation's links stay well within build.bazel's time limit on a busy
@@ -95,7 +96,8 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
             f"{len(pending)} to grade" + (f", {len(collection.submissions) - len(pending)} already done" if options.resume else "")
         )
         for warning in collection.warnings:
-            console.print(f"[yellow]note:[/] {warning}")
+            # Warnings name the entries of the submissions folder: students chose those names.
+            console.print(Text("note: ", style="yellow") + terminal_text(warning))
         graded_now = _grade_all(lab, pending, out, options, box, console, stages)
         data = gradebook.write_class(out, lab, collection.layout, collection.submissions)
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
@@ -153,7 +155,7 @@ def _compile_first(lab: Lab, gradable: list[unpack.Submission], jobs: int, box: 
             pipeline.compile_first(lab, [(s.directory, s.key) for s in chunk], box, jobs)  # type: ignore[misc]
         except GraderError as e:
             # Not fatal: each student's own grade compiles and links what is missing.
-            console.print(f"[yellow]note:[/] compiling first stopped: {e.message}")
+            console.print(Text("note: ", style="yellow") + terminal_text(f"compiling first stopped: {e.message}"))
         progress.advance(task, len(chunk))
     # The staged packages stay: each grade stages the same objects again
     # (Bazel sees no change), and removes them with its linked tests.

@@ -13,6 +13,7 @@ packages=(
   python3-rich      # the grader's tables and progress
   python3-pytest    # the grader's own tests
   python3-yaml      # reading Gradescope exports (submission_metadata.yml)
+  python3-seccomp   # the filter that denies ptrace inside each test sandbox
 )
 
 # Only an instructor's checkout renders write-ups (./grade handout), and it

@@ -29,11 +29,13 @@ from enum import IntEnum
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from grader import batch, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 from grader.score import Grade
+from grader.untrusted import terminal_text
 
 
 class Exit(IntEnum):
@@ -51,9 +53,11 @@ def main(argv: list[str]) -> int:
             return COMMANDS[argv[0]](argv[1:])
         return grade_one(parse_grade_args(argv))
     except GraderError as e:
-        err.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False, soft_wrap=True)
+        # A message can quote a submission (a compiler's words, a file name
+        # from an archive): never parsed as markup, controls escaped.
+        err.print(Text("error: ", style="bold red") + terminal_text(e.message), soft_wrap=True)
         if e.tip:
-            err.print(f"[bold]tip:[/] {e.tip}", soft_wrap=True)  # never break a sentence tests or tools look for
+            err.print(Text("tip: ", style="bold") + terminal_text(e.tip), soft_wrap=True)  # never break a sentence tests or tools look for
         return Exit.ERROR
 
 
@@ -311,9 +315,16 @@ _sandbox_warned = False
 def detect_sandbox() -> sandbox.Sandbox:
     global _sandbox_warned
     box = sandbox.detect()
-    if not box.isolated and not _sandbox_warned:
+    if _sandbox_warned:
+        return box
+    if not box.isolated:
         _console(stderr=True).print(f"[yellow]warning:[/] reduced isolation — {box.reason}")
-        _sandbox_warned = True
+    if not box.cgroups:
+        _console(stderr=True).print(
+            f"[yellow]warning:[/] no cgroup per test — {box.cgroups_missing}; memory, processes and CPU "
+            "are bounded by rlimits alone, which do not count shared memory or tmpfs files"
+        )
+    _sandbox_warned = True
     return box
 
 
