@@ -228,16 +228,16 @@ def _compile_one(name: str, workspace: Workspace, box: Box, limits: Limits) -> C
     compiler = [COMPILER, *COMPILE_FLAGS, f"-I{inside}", "-c", name, "-o", str(into / output)]
     finished = _run(_command(workspace, box, limits, compiler), workspace, limits)
     diagnostics = _student_paths(finished.stderr, workspace)
+    if not finished.marker:  # first: a sandbox that hung before the compiler is ours too
+        raise GraderError(
+            f"the compile sandbox did not start (exit status {finished.returncode}): {finished.stderr.strip()[:500]}",
+            tip="this is not the submission's doing: check bwrap, prlimit and setpriv, then grade it again",
+        )
     if finished.timed_out:
         return Compiled(Outcome.TIMED_OUT, diagnostics=(
             f"compilation took longer than {limits.wall_seconds:.0f} s, the limit for one compile, and was stopped. "
             "Code that makes the compiler work this long (deep template or constexpr recursion, huge "
             "static tables) cannot be graded: compute at run time instead."))  # fmt: skip
-    if not finished.marker:
-        raise GraderError(
-            f"the compile sandbox did not start (exit status {finished.returncode}): {finished.stderr.strip()[:500]}",
-            tip="this is not the submission's doing: check bwrap, prlimit and setpriv, then grade it again",
-        )
     if finished.returncode in (126, 127):  # the shell could not run the compiler
         raise GraderError(f"the compiler {COMPILER} could not be run in the compile sandbox: {finished.stderr.strip()[:500]}",
                           tip="install g++ (Debian package g++), then grade again")  # fmt: skip
