@@ -156,8 +156,7 @@ def grade_batch(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
     parser.add_argument("--compile-first", action="store_true",
-                        help="compile every submission before grading any (may help on a machine with many cores; "
-                        "students compiled together could #include one another's file by absolute path)")  # fmt: skip
+                        help="compile and link every submission before grading any (may help on a machine with many cores)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.jobs < 1:
         raise GraderError(f"--jobs {args.jobs}: at least one student must be graded at a time")

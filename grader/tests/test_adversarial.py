@@ -8,6 +8,7 @@ or staged copy is left, and the repository is unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,6 +16,8 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -269,6 +272,217 @@ def test_code_before_main_is_graded_in_the_sandbox_with_a_verdict_of_its_own(
         return
     assert expected in grade.diagnostics
     assert "runs before main" in grade.diagnostics
+
+
+# ---- The build: a student's compile sees only its inputs (issue 12, classes 2, 4, 5) ----
+
+
+def with_code(directory: Path, code: str, lab=PIPE) -> Path:
+    """The reference with `code` added at file scope: a submission that
+    would score full marks if the attack went unnoticed."""
+    source = (lab.solution_directory / "pipe_lab.cpp").read_text()
+    (directory / "pipe_lab.cpp").write_text(source.replace(INCLUDES, f"{HEADERS}#include <unistd.h>\n{INCLUDES}\n{code}\n", 1))
+    return directory
+
+
+def _git_head() -> Path:
+    git_dir = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=REPO, capture_output=True, text=True, check=True)
+    return Path(git_dir.stdout.strip()) / "HEAD"
+
+
+def _output_base() -> Path:
+    info = subprocess.run(["bazel", "info", "output_base"], cwd=REPO, capture_output=True, text=True, check=True)
+    return Path(info.stdout.strip())
+
+
+def _secrets() -> dict[str, tuple[Path, str]]:
+    """name: (a file the build must not read, text of it that must not leak)."""
+    reference = REPO / "bazel-bin" / "solutions" / "pipe" / "reference_tests"
+    in_output_base = _output_base() / "execroot" / "ipc_labs" / "bazel-out" / "k8-fastbuild" / "bin" / "solutions" / "pipe" / "reference_tests"
+    shadow = Path("/etc/shadow")
+    shadow_line = shadow.read_text().splitlines()[0] if shadow.exists() else "root:"
+    return {
+        "etc_shadow": (shadow, shadow_line),
+        "git_head": (_git_head(), "ref: refs/heads"),
+        "readme": (REPO / "README.md", (REPO / "README.md").read_text().splitlines()[0]),
+        "reference_binary": (reference, "ELF"),
+        "reference_in_output_base": (in_output_base, "ELF"),
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(box) -> pipeline.Reference:
+    return pipeline.prepare_reference(PIPE, box)
+
+
+@pytest.mark.parametrize("how", ["incbin", "include"])
+@pytest.mark.parametrize("secret", ["etc_shadow", "git_head", "readme", "reference_binary", "reference_in_output_base"])
+def test_the_build_cannot_read_the_machine_the_repository_or_the_reference(
+    reference, box, tmp_path: Path, secret: str, how: str
+) -> None:
+    path, content = _secrets()[secret]
+    assert path.exists(), f"the test needs {path} to exist"
+    code = f'asm(".incbin \\"{path}\\"");' if how == "incbin" else f'#include "{path}"'
+    grade = pipeline.grade(PIPE, with_code(tmp_path, code), f"reads-{secret}-{how}", reference, box)
+    assert not grade.gradable, "the build read a file it must not see"
+    assert "No such file" in grade.diagnostics or "not found" in grade.diagnostics, grade.diagnostics
+    assert content not in grade.diagnostics
+    assert str(REPO / "_stage") not in grade.diagnostics
+
+
+# Evaluating this takes the compiler minutes: each call stays under g++'s
+# constexpr limits (2^18 iterations per loop, 2^25 operations per call),
+# and there are many calls, each with arguments of its own.
+COMPILE_BOMB = """
+constexpr unsigned long long bomb(unsigned long long seed) {
+  unsigned long long x = seed;
+  for (unsigned long long i = 0; i < 1000; ++i)
+    for (unsigned long long j = 0; j < 1000; ++j) x += i ^ j ^ (x >> 3);
+  return x;
+}
+""" + "".join(f"static_assert(bomb({k}) != 1);\n" for k in range(100))
+
+
+def test_a_compile_bomb_is_stopped_as_the_students_verdict_and_blocks_no_classmate(
+    reference, box, tmp_path: Path
+) -> None:
+    bomb_lab = dataclasses.replace(PIPE, limits={**PIPE.limits, "compile_seconds": 20})
+    (tmp_path / "bomb").mkdir()
+    bomber = with_code(tmp_path / "bomb", COMPILE_BOMB)
+    honest = tmp_path / "honest"
+    honest.mkdir()
+    corpus.materialize(PIPE, Bug("honest", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, INCLUDES),)), honest)
+    bombed: dict[str, object] = {}
+
+    def grade_the_bomb() -> None:
+        try:
+            bombed["grade"] = pipeline.grade(bomb_lab, bomber, "compile-bomb", reference, box)
+        except Exception as e:  # noqa: BLE001 — reported below
+            bombed["error"] = e
+
+    thread = threading.Thread(target=grade_the_bomb)
+    thread.start()
+    time.sleep(1.0)  # the bomb's compiler is running
+    started = time.monotonic()
+    graded = pipeline.grade(PIPE, honest, "beside-the-bomb", reference, box)
+    honest_seconds = time.monotonic() - started
+    assert thread.is_alive(), f"the honest grade ({honest_seconds:.1f} s) waited for the bomb's compile to end"
+    assert graded.gradable and graded.score == graded.max_score, graded.diagnostics
+    thread.join()
+    assert "error" not in bombed, f"the bomb became a grader error: {bombed.get('error')!r}"
+    grade = bombed["grade"]
+    assert not grade.gradable
+    assert "compilation took longer than 20 s" in grade.diagnostics, grade.diagnostics
+
+
+@pytest.mark.parametrize("text", [
+    "src/main/tools/linux-sandbox-pid1.cc:123: mount failed",
+    "Server terminated abruptly (error code: 14, error message: 'Socket closed')",
+    "Mount target '/work/x' does not exist",
+])  # fmt: skip
+def test_a_compile_error_that_looks_like_bazel_failing_is_the_students_verdict(
+    reference, box, tmp_path: Path, text: str
+) -> None:
+    grade = pipeline.grade(PIPE, with_code(tmp_path, f'#error "{text}"'), "looks-like-bazel", reference, box)
+    assert not grade.gradable
+    assert text.split(":")[0] in grade.diagnostics and "#error" in grade.diagnostics
+
+
+# name: (code at file scope, text the refusal must contain)
+REFUSED: dict[str, tuple[str, str]] = {
+    "defines_write": (
+        'extern "C" ssize_t write(int fd, const void* data, size_t size) { return ::syscall(1, fd, data, size); }',
+        "defines `write`, which the C or C++ library already defines",
+    ),
+    "defines_a_weak_write": (
+        'extern "C" __attribute__((weak)) ssize_t write(int fd, const void* data, size_t size) { return ::syscall(1, fd, data, size); }',
+        "defines `write`",
+    ),
+    "defines_malloc": (
+        'extern "C" void* malloc(size_t size) noexcept { return ::sbrk(static_cast<intptr_t>(size)); }',
+        "defines `malloc`",
+    ),
+    "defines_memcpy": (
+        'extern "C" void* memcpy(void* to, const void* from, size_t n) noexcept {'
+        ' auto* t = static_cast<char*>(to); auto* f = static_cast<const char*>(from); while (n--) *t++ = *f++; return to; }',
+        "defines `memcpy`",
+    ),
+    "defines_main": ("int main() { return 0; }", "defines `main`, which the tests already define"),
+    "defines_doctest": (
+        "namespace doctest { void forged_result() {} }",
+        "defines `doctest::forged_result()`, in the test framework's namespace doctest",
+    ),
+    "defines_ipclab": (
+        "namespace ipclab { void forged_verdict() {} }",
+        "defines `ipclab::forged_verdict()`, in the grading harness's namespace ipclab",
+    ),
+    "uses_ipclab": (
+        "namespace ipclab { void report_leaks(); } void pipelab_helper() { ipclab::report_leaks(); }",
+        "uses `ipclab::report_leaks()`",
+    ),
+    "preinit_array": (
+        "static void before_everything() {}\n"
+        '__attribute__((section(".preinit_array"), used)) static void (*early)() = before_everything;',
+        "puts a function in .preinit_array",
+    ),
+    "ifunc": (
+        'extern "C" { static void chosen_impl() {} static void (*choose())() { return chosen_impl; }'
+        ' void chosen() __attribute__((ifunc("choose"))); }',
+        "defines `chosen` as a GNU indirect function (ifunc)",
+    ),
+    "local_ifunc": (
+        'static void local_impl() {} extern "C" { static void (*local_choose())() { return local_impl; } }'
+        ' static void local_choice() __attribute__((ifunc("local_choose"), used));',
+        "defines `local_choice()` as a GNU indirect function (ifunc)",
+    ),
+    "irelative_by_asm": (
+        'extern "C" void* early_resolver() { return nullptr; }'
+        ' asm(".pushsection .data\\n.balign 8\\n1: .quad 0\\n.reloc 1b, R_X86_64_IRELATIVE, early_resolver\\n.popsection");',
+        "has an IRELATIVE relocation",
+    ),
+    "preinit_array_by_type": (
+        'static void early_by_type() {}'
+        ' asm(".pushsection .early,\\"aw\\",@preinit_array\\n.balign 8\\n.quad _ZL13early_by_typev\\n.popsection");'
+        " [[gnu::used]] static void (*keep_early)() = early_by_type;",
+        "puts a function in .preinit_array",
+    ),
+    "versioned_write": (
+        'extern "C" ssize_t my_write(int fd, const void* data, size_t size) { return ::syscall(1, fd, data, size); }'
+        ' asm(".symver my_write, write@@GLIBC_2.2.5");',
+        "defines `write@@GLIBC_2.2.5`, which the C or C++ library already defines",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_an_object_that_would_interpose_on_the_harness_is_refused_by_name(
+    reference, box, tmp_path: Path, name: str
+) -> None:
+    code, expected = REFUSED[name]
+    grade = pipeline.grade(PIPE, with_code(tmp_path, code), f"refused-{name}", reference, box)
+    assert not grade.gradable, f"{name} was linked and graded"
+    assert "the grader refuses to link your code" in grade.diagnostics, grade.diagnostics
+    assert expected in grade.diagnostics, grade.diagnostics
+
+
+def test_a_missing_function_is_the_students_link_error(reference, box, tmp_path: Path) -> None:
+    source = (PIPE.directory / "pipe_lab.cpp").read_text()
+    start = source.index("std::string read_all(int /*fd*/)")
+    end = source.index("\n}\n", start) + 3
+    (tmp_path / "pipe_lab.cpp").write_text(source[:start] + source[end:])
+    grade = pipeline.grade(PIPE, tmp_path, "no-read-all", reference, box)
+    assert not grade.gradable
+    assert "do not link with the tests" in grade.diagnostics
+    assert "undefined reference to 'pipelab::read_all" in grade.diagnostics
+    assert "bazel-out" not in grade.diagnostics and "DOCTEST_ANON" not in grade.diagnostics
+
+
+def test_a_graded_submission_leaves_no_object_and_no_linked_tests(reference, box, tmp_path: Path) -> None:
+    corpus.materialize(PIPE, Bug("plain", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, INCLUDES),)), tmp_path)
+    grade = pipeline.grade(PIPE, tmp_path, "outputs-removed", reference, box)
+    assert grade.gradable
+    assert not (STAGE_ROOT / "outputs-removed").exists()
+    assert not (REPO / "bazel-bin" / "_stage" / "outputs-removed").exists()
 
 
 # ---- Forged verdicts: the skeleton (every function throws) plus code that
