@@ -291,6 +291,11 @@ def _bubblewrap_setup(workspace: Workspace) -> list[str]:
         "--bind", str(workspace.output), OUTPUT_INSIDE,
         "--dev", "/dev",  # /dev/null for the compiler driver; no disks
         "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+        *_test_framework_hidden(),
+        # Nothing else is writable, and no namespace of its own to mount in.
+        "--remount-ro", "/",
+        "--unshare-user",
+        "--disable-userns",
         "--chdir", SOURCE_INSIDE,
         "--clearenv",
         "--setenv", "PATH", "/usr/bin:/bin",
@@ -298,6 +303,17 @@ def _bubblewrap_setup(workspace: Workspace) -> list[str]:
         "--setenv", "HOME", "/tmp",
         "--setenv", "LC_ALL", "C",  # diagnostics in plain ASCII quotes
     ]  # fmt: skip
+
+
+# Headers a student file must not include: the test framework's. Student code
+# that could name doctest's internals could register a listener and rewrite
+# a test's result before the harness reports it (symbols.py refuses the
+# symbols too; this makes the include itself fail, with a clear message).
+HIDDEN_HEADERS = (Path("/usr/include/doctest"),)
+
+
+def _test_framework_hidden() -> list[str]:
+    return [arg for path in HIDDEN_HEADERS if path.is_dir() for arg in ("--tmpfs", str(path))]
 
 
 def _system_directories() -> list[str]:

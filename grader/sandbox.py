@@ -344,7 +344,7 @@ def detect() -> Sandbox:
         return Sandbox("reduced", "bubblewrap is not installed (Debian package: bubblewrap)", as_root, cgroups=hierarchy,
                        cgroups_missing=missing)  # fmt: skip
     try:
-        import seccomp  # noqa: F401
+        import seccomp  # noqa: F401  (only whether it imports)
     except ImportError:
         return Sandbox("reduced", "python3-seccomp is not installed (Debian package: python3-seccomp)", as_root,
                        cgroups=hierarchy, cgroups_missing=missing)  # fmt: skip

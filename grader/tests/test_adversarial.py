@@ -330,6 +330,16 @@ def test_the_build_cannot_read_the_machine_the_repository_or_the_reference(
     assert str(REPO / "_stage") not in grade.diagnostics
 
 
+def test_a_student_file_cannot_include_the_test_framework(reference, box, tmp_path: Path) -> None:
+    listener = (
+        "#include <doctest/doctest.h>\n"
+        "struct Rewrites : doctest::IReporter {};  // would set testCaseSuccess before the harness reports"
+    )
+    grade = pipeline.grade(PIPE, with_code(tmp_path, listener), "includes-doctest", reference, box)
+    assert not grade.gradable
+    assert "doctest/doctest.h: No such file or directory" in grade.diagnostics, grade.diagnostics
+
+
 # Evaluating this takes the compiler minutes: each call stays under g++'s
 # constexpr limits (2^18 iterations per loop, 2^25 operations per call),
 # and there are many calls, each with arguments of its own.
