@@ -4,26 +4,33 @@ Stages, in order:
     unpack   every student's files, or the reason there are none (grader/unpack.py)
     skip     with --resume, students whose record matches their files are done
     record   students who cannot be graded (missing, empty, refused) get their row now
-    compile  only with --compile-first: every remaining submission in a few
-             Bazel invocations, all cores compiling
+    compile  only with --compile-first: every remaining submission compiled
+             (in the grader's compile sandbox, --jobs at a time) and then
+             linked in a few Bazel invocations
     grade    each submission in a worker thread (a group's members share one):
-             stage, build, run, score
+             stage, compile, refuse, link, run, score, unstage
     write    results, feedback and record per student as each finishes;
              gradebook, Canvas file and summary once all are done
+    report   the class report for staff, from the output directory alone
+             (grader/class_report.py)
 
 Ordering rules: a student's record is written after its results and
 feedback, so a batch killed at any moment resumes where it stopped; the
 gradebook is written from the records alone, after every student.
 
-Why compiling first is not the default: Bazel runs one command at a time
-per output base, so workers' builds take turns. Without compiling first,
-one worker compiles while the other runs its tests, which mostly wait
-(blocking is observed over quiet windows). Compiling first compiles on all
-cores, but then every student still costs one (cached) Bazel command, in
-turn, and no compile overlaps a test. On the 2-core course machine under
-load, 105 students (70 to build), --jobs 2: 381 s without, 412 s with
-(at a lower load: 285 s against 371 s). On a machine with many cores,
-where one Bazel command compiles many files at once, compiling first may win.
+Why compiling first is not the default: a student's files are compiled
+by the grader itself (grader/compile.py), outside Bazel and without any
+lock, so workers' compiles already run side by side; only the link is a
+Bazel command, and Bazel runs one command at a time per output base, so
+links take turns (a few seconds each). Without compiling first, one worker
+compiles while the other runs its tests, which mostly wait (blocking is
+observed over quiet windows). Compiling first compiles --jobs submissions
+at a time and links them in a few Bazel commands, then every student still
+costs one (cached) Bazel command, in turn, and no compile overlaps a test.
+Measured before compiles left Bazel, on the 2-core course machine under
+load, 105 students (70 to build), --jobs 2: 381 s without, 412 s with (at a
+lower load: 285 s against 371 s). On a machine with many cores, compiling
+first may win.
 """
 
 from __future__ import annotations
@@ -41,15 +48,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from grader import build, gradebook, pipeline, stage, unpack
+from grader import class_report, gradebook, pipeline, unpack
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
 from grader.score import Grade
+from grader.untrusted import terminal_text
 
 # Submissions per Bazel command when compiling first: small enough that
-# one invocation stays well within build.bazel's time limit on a busy
-# machine, large enough to keep every core compiling.
+# one invocation's links stay well within build.bazel's time limit on a busy
+# machine, large enough to keep every core linking.
 COMPILE_CHUNK = 24
 
 
@@ -90,9 +98,11 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
             f"{len(pending)} to grade" + (f", {len(collection.submissions) - len(pending)} already done" if options.resume else "")
         )
         for warning in collection.warnings:
-            console.print(f"[yellow]note:[/] {warning}")
+            # Warnings name the entries of the submissions folder: students chose those names.
+            console.print(Text("note: ", style="yellow") + terminal_text(warning))
         graded_now = _grade_all(lab, pending, out, options, box, console, stages)
         data = gradebook.write_class(out, lab, collection.layout, collection.submissions)
+        class_report.write(out)
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -102,7 +112,7 @@ def _remove_leftovers(out: Path) -> None:
     """What a killed batch leaves: its scratch space, half-written files."""
     for scratch in out.glob(".scratch-*"):
         shutil.rmtree(scratch, ignore_errors=True)
-    for directory in (out, out / "results", out / "feedback", gradebook.state_directory(out)):
+    for directory in (out, out / "results", out / "feedback", out / class_report.DETAILS, gradebook.state_directory(out)):
         for partial in directory.glob(".*"):  # write_atomically's temporary files
             if partial.is_file():
                 partial.unlink()
@@ -134,27 +144,24 @@ def _grade_all(
     with _progress(console) as progress:
         if options.compile_first:
             with _timed(stages, "compile"):
-                _compile_first(lab, gradable, progress, console)
+                _compile_first(lab, gradable, options.jobs, box, progress, console)
         with _timed(stages, "grade"):
             _grade_in_parallel(lab, gradable, out, options.jobs, reference, box, progress)
     return len(gradable)
 
 
-def _compile_first(lab: Lab, gradable: list[unpack.Submission], progress: Progress, console: Console) -> None:
+def _compile_first(lab: Lab, gradable: list[unpack.Submission], jobs: int, box: Sandbox, progress: Progress, console: Console) -> None:
     task = progress.add_task("compiling", total=len(gradable), note="")
     for start in range(0, len(gradable), COMPILE_CHUNK):
         chunk = gradable[start : start + COMPILE_CHUNK]
-        staged = [stage.stage(lab, s.directory, stage.slot_name(s.key)) for s in chunk]  # type: ignore[arg-type]
         try:
-            # solutions/ stays hidden from every student's compiler; the tests
-            # were built with the reference, before this.
-            build.build_all([s.target for s in staged if not s.missing], hide=[lab.solution_directory.parent])
+            pipeline.compile_first(lab, [(s.directory, s.key) for s in chunk], box, jobs)  # type: ignore[misc]
         except GraderError as e:
-            # Not fatal: each student's own build compiles what is missing.
-            console.print(f"[yellow]note:[/] compiling first stopped: {e.message}")
+            # Not fatal: each student's own grade compiles and links what is missing.
+            console.print(Text("note: ", style="yellow") + terminal_text(f"compiling first stopped: {e.message}"))
         progress.advance(task, len(chunk))
-    # The staged copies stay: each grade stages the same files again (Bazel
-    # sees no change) and removes them.
+    # The staged packages stay: each grade stages the same objects again
+    # (Bazel sees no change), and removes them with its linked tests.
     progress.update(task, visible=False)
 
 
@@ -207,6 +214,7 @@ def _grade_and_write(
         grade = Grade(lab=lab, label=first.key, isolation="", gradable=False, diagnostics=message)
         status, reason = gradebook.ERROR, message.splitlines()[0]
     for member in members:
+        class_report.write_details(out, member.key, grade)  # before the record: it marks the student done
         gradebook.write_student(out, member, replace(grade, label=member.key), status, reason)
     return status, reason
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what IPC Labs needs from Debian's packages, when it is missing,
-# and says what it does. Run by ./grade and ./test before anything else.
+# and says what it does. Run by ./grade and ./test (with --test) before
+# anything else.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   python3-rich      # the grader's tables and progress
   python3-pytest    # the grader's own tests
   python3-yaml      # reading Gradescope exports (submission_metadata.yml)
+  python3-seccomp   # the filter that denies ptrace inside each test sandbox
 )
 
 # Only an instructor's checkout renders write-ups (./grade handout), and it
@@ -24,8 +26,17 @@ if [[ -d "$here/solutions" && -d "$here/handouts" ]]; then
   packages+=(pandoc)
 fi
 
+# --test (./test passes it): the test suite also renders the class report
+# (grader/class_report.py) in a real browser. Only the suite needs one:
+# ./grade never pulls chromium (about 250 MB).
+for flag in "$@"; do
+  if [[ "$flag" == "--test" ]]; then
+    packages+=(chromium)
+  fi
+done
+
 # --list: say which packages this checkout needs, install nothing.
-if [[ "${1:-}" == "--list" ]]; then
+if [[ " $* " == *" --list "* ]]; then
   printf '%s\n' "${packages[@]}"
   exit 0
 fi

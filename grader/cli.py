@@ -10,6 +10,8 @@
                                  write-ups (HTML) and starter packs into dist/
     ./grade batch LAB SUBMISSIONS --out DIR
                                  grade a whole class: gradebook, feedback, summary
+    ./grade report DIR           rebuild a batch's class report for staff
+                                 (DIR/report.html) from its output directory
     ./grade export gradescope LAB --output autograder.zip
                                  a Gradescope autograder bundle of this grader
     ./grade autograde LAB SUBMISSION --format F
@@ -29,11 +31,13 @@ from enum import IntEnum
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
-from grader import batch, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
+from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 from grader.score import Grade
+from grader.untrusted import terminal_text
 
 
 class Exit(IntEnum):
@@ -51,9 +55,11 @@ def main(argv: list[str]) -> int:
             return COMMANDS[argv[0]](argv[1:])
         return grade_one(parse_grade_args(argv))
     except GraderError as e:
-        err.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False, soft_wrap=True)
+        # A message can quote a submission (a compiler's words, a file name
+        # from an archive): never parsed as markup, controls escaped.
+        err.print(Text("error: ", style="bold red") + terminal_text(e.message), soft_wrap=True)
         if e.tip:
-            err.print(f"[bold]tip:[/] {e.tip}", soft_wrap=True)  # never break a sentence tests or tools look for
+            err.print(Text("tip: ", style="bold") + terminal_text(e.tip), soft_wrap=True)  # never break a sentence tests or tools look for
         return Exit.ERROR
 
 
@@ -140,7 +146,8 @@ def grade_batch(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="./grade batch",
         description="Grade a whole class: DIR/gradebook.csv, DIR/canvas.csv, DIR/summary.json, "
-        "DIR/results/<student>.json (Gradescope) and DIR/feedback/<student>.md.",
+        "DIR/results/<student>.json (Gradescope), DIR/feedback/<student>.md, and the class report for staff, "
+        "DIR/report.html (rebuilt by ./grade report DIR).",
     )
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("submissions", type=Path, help="a folder of student folders, a Gradescope export, "
@@ -149,8 +156,7 @@ def grade_batch(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
     parser.add_argument("--compile-first", action="store_true",
-                        help="compile every submission before grading any (may help on a machine with many cores; "
-                        "students compiled together could #include one another's file by absolute path)")  # fmt: skip
+                        help="compile and link every submission before grading any (may help on a machine with many cores)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.jobs < 1:
         raise GraderError(f"--jobs {args.jobs}: at least one student must be graded at a time")
@@ -164,9 +170,25 @@ def grade_batch(argv: list[str]) -> int:
         console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
                       f"{rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
     console.print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
+    console.print(f"class report (for staff): {args.out / class_report.PAGE}")
     if outcome.summary["grader_errors"]:
         raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
                           tip="fix the cause, then run the same command with --resume: only they are graded again")  # fmt: skip
+    return Exit.OK
+
+
+def rebuild_class_report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade report",
+        description="Rebuild a batch's class report for course staff from its output directory alone: "
+        "DIR/report.html (one self-contained page: score distribution, pass rates per test and category, "
+        "failure causes, leaks, build errors, each group's students linked to their feedback) and "
+        "DIR/class_report.json (the same figures).",
+    )
+    parser.add_argument("out", type=Path, metavar="DIR", help="the --out directory of a ./grade batch run")
+    args = parser.parse_args(argv)
+    page = class_report.write(args.out)
+    print(f"class report (for staff): {page}")
     return Exit.OK
 
 
@@ -219,6 +241,7 @@ COMMANDS = {
     "selfcheck": self_check,
     "handout": publish,
     "batch": grade_batch,
+    "report": rebuild_class_report,
     "export": export_bundle,
     "autograde": autograde,
 }
@@ -312,9 +335,16 @@ _sandbox_warned = False
 def detect_sandbox() -> sandbox.Sandbox:
     global _sandbox_warned
     box = sandbox.detect()
-    if not box.isolated and not _sandbox_warned:
+    if _sandbox_warned:
+        return box
+    if not box.isolated:
         _console(stderr=True).print(f"[yellow]warning:[/] reduced isolation — {box.reason}")
-        _sandbox_warned = True
+    if not box.cgroups:
+        _console(stderr=True).print(
+            f"[yellow]warning:[/] no cgroup per test — {box.cgroups_missing}; memory, processes and CPU "
+            "are bounded by rlimits alone, which do not count shared memory or tmpfs files"
+        )
+    _sandbox_warned = True
     return box
 
 

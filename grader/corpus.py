@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import build, pipeline, stage
+from grader import pipeline, stage
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.report import feedback
@@ -75,6 +75,10 @@ class BugVerdict:
         lines += [f"feedback lacks the expected text: {n}" for n in self.missing_output]
         lines += [self.wrong_leaks] if self.wrong_leaks else []
         return "\n".join(lines)
+
+
+# Compiles at once when compiling the corpus first: the course machine's cores.
+COMPILE_JOBS = 2
 
 
 def bugs_directory(lab: Lab) -> Path:
@@ -133,11 +137,10 @@ def check_lab(lab: Lab, sandbox: Sandbox) -> list[BugVerdict]:
             directory = Path(scratch) / bug.name
             directory.mkdir()
             submissions[bug.name] = materialize(lab, bug, directory)
-        # One Bazel invocation compiles every bug, both cores busy; each
-        # grade's own build below is then a cache hit.
-        staged = [stage.stage(lab, submissions[b.name], slot(lab, b)) for b in bugs]
-        build.build(stage.tests_target(lab))  # before solutions/ is hidden from the compiler
-        build.build_all([s.target for s in staged], hide=[lab.solution_directory.parent])
+        # Every bug compiled at once (both cores busy) and linked in one
+        # Bazel command; each grade below takes its compile from memory and
+        # finds its link done.
+        pipeline.compile_first(lab, [(submissions[b.name], slot(lab, b)) for b in bugs], sandbox, COMPILE_JOBS)
         return [check_bug(lab, bug, submissions[bug.name], reference, sandbox) for bug in bugs]
 
 

@@ -32,6 +32,7 @@ from grader.lab import Lab
 from grader.run import Status
 from grader.score import Grade
 from grader.unpack import Submission
+from grader.untrusted import spreadsheet_cell
 
 FORMAT_VERSION = 1
 STATE = ".state"
@@ -175,8 +176,12 @@ def gradebook_csv(lab: Lab, rows: list[dict[str, Any]]) -> str:
     # The last column is the leak deduction, negative, so a row's columns add up to its score.
     writer.writerow(["student", "name", "id", "email", "score", "max", "status", "reason", *tests, LEAK_COLUMN])
     for row in rows:
-        writer.writerow([row["student"], row["name"], row["platform_id"], row["email"], _number(row["score"]),
-                         _number(row["max_score"]), row["status"], row["reason"],
+        # The text columns hold what students and their files chose (names,
+        # e-mail addresses, the compiler's words on their code).
+        texts = ("student", "name", "platform_id", "email", "reason")
+        student, name, platform_id, email, reason = (spreadsheet_cell(row[key]) for key in texts)
+        writer.writerow([student, name, platform_id, email, _number(row["score"]),
+                         _number(row["max_score"]), row["status"], reason,
                          *(_number(row["tests"].get(t, 0)) for t in tests),
                          _number(-row.get("leak_deduction", 0) or 0)])  # fmt: skip
     return buffer.getvalue()
@@ -194,7 +199,8 @@ def canvas_csv(lab: Lab, layout: str, rows: list[dict[str, Any]]) -> str:
         canvas_id = row["platform_id"] if layout == "canvas" else ""
         sis_id = row["platform_id"] if layout == "gradescope" else ""
         login = row["email"] or (row["student"] if layout == "folders" else "")
-        writer.writerow([row["name"] or row["student"], canvas_id, sis_id, login, "", _number(row["score"])])
+        texts = (row["name"] or row["student"], canvas_id, sis_id, login)
+        writer.writerow([*(spreadsheet_cell(text) for text in texts), "", _number(row["score"])])
     return buffer.getvalue()
 
 

@@ -1,27 +1,46 @@
-"""Runs inside a test's sandbox as the parent of the test binary; when the
-test has ended, it reports what the test left behind, one line each:
+"""Runs inside a test's sandbox as the parent of the test binary, and is
+the only process there that speaks to the grader: on its own descriptor
+(--report-fd), never on the test's output. It sends one JSON object a line:
 
-    [ipclab-leak] {"kind": "message queue", "object": "/dev/mqueue/q", "fix": "mq_unlink(\"/q\")"}
+    {"event": "started"}                      before the test binary starts
+    {"event": "case", "name": ..., ...}       the harness's records (verdict.h)
+    {"event": "leak", "kind": "message queue", "object": "/dev/mqueue/q", "fix": "mq_unlink(\"/q\")"}
+    {"event": "forged", "lines": 2, "example": ...}   lines without this run's token
+    {"event": "exit", "status": 0} or {"event": "exit", "signal": 11}
+    {"event": "internal error", "why": ...}   the inspector's own failure
+
+The test binary gets the records pipe and a pipe holding a fresh token in
+IPCLAB_VERDICT (see grader/harness/verdict.h); a record without the token was
+written by something other than the harness. This process is not dumpable,
+so no process of the test can open its descriptors or its memory through
+/proc, and the sandbox's seccomp filter denies ptrace.
 
 Under bubblewrap the sandbox's /dev/shm, /dev/mqueue and /tmp are private,
 so everything found there is the test's. In reduced isolation they are the
 machine's: the inspector compares with what was there before the test, and
 removes what the test created, so the machine is left as it was.
 
-This file runs on its own (python3 -I inspector.py [--reduced] BINARY ARGS…):
-it imports nothing from the grader.
+This file runs on its own (python3 -I inspector.py [--reduced] --report-fd N
+BINARY ARGS…): it imports nothing from the grader.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import select
 import stat
 import sys
 import time
+import traceback
 
 MAX_PER_KIND = 20  # hundreds of leaked objects are summarised, not listed
 GRACE_STEPS, GRACE_STEP_SECONDS = 25, 0.02  # half a second for dying processes to go
+# The harness sends a few records a test; more than this is the test
+# writing on the channel, and the rest is read and dropped.
+MAX_RECORD_BYTES = 1024 * 1024
+PR_SET_DUMPABLE = 4
 
 
 def ipc_objects() -> set[str]:
@@ -112,14 +131,113 @@ def remove(path: str) -> None:
         pass
 
 
-def main(argv: list[str]) -> int:
-    reduced = argv[:1] == ["--reduced"]
-    command = argv[1:] if reduced else argv
-    before = ipc_objects() | fifo_nodes(os.getcwd()) if reduced else set()
+class Grader:
+    """The descriptor on which the grader reads this inspector's report."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_inheritable(fd, False)  # never the test's
+
+    def send(self, record: dict[str, object]) -> None:
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data):]
+
+
+def not_dumpable() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0)")
+
+
+def start_test(command: list[str], token: str) -> tuple[int, int]:
+    """Starts the test binary with the verdict channel; returns its pid and
+    the read end of its records pipe."""
+    records, records_end = os.pipe()
+    token_pipe, token_end = os.pipe()
+    os.write(token_end, token.encode())  # fits in the pipe: the child reads it
+    os.close(token_end)
     child = os.fork()
     if child == 0:
-        os.execv(command[0], command)
-    _, status = os.waitpid(child, 0)
+        try:
+            os.close(records)
+            os.set_inheritable(records_end, True)
+            os.set_inheritable(token_pipe, True)
+            environment = {**os.environ, "IPCLAB_VERDICT": f"{records_end} {token_pipe}"}
+            os.execve(command[0], command, environment)
+        finally:
+            os._exit(127)
+    os.close(records_end)
+    os.close(token_pipe)
+    return child, records
+
+
+def collect_records(child: int, records: int) -> tuple[int, bytes]:
+    """Reads the records pipe until the test binary has ended; returns its
+    wait status and what was read. Processes the test left behind may hold
+    the pipe open: the end of the test binary is the end of its records."""
+    received = bytearray()
+    ended = os.pidfd_open(child)
+    try:
+        while True:
+            ready, _, _ = select.select([records, ended], [], [])
+            if records in ready and not _read_into(records, received):
+                _, status = os.waitpid(child, 0)
+                return status, bytes(received)
+            if ended in ready:
+                _, status = os.waitpid(child, 0)
+                os.set_blocking(records, False)
+                while _read_into(records, received):
+                    pass
+                return status, bytes(received)
+    finally:
+        os.close(ended)
+        os.close(records)
+
+
+def _read_into(fd: int, received: bytearray) -> bool:
+    """False at end of file or when nothing is left to read now."""
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return False
+    if len(received) < MAX_RECORD_BYTES:
+        received += chunk[: MAX_RECORD_BYTES - len(received)]
+    return bool(chunk)
+
+
+def authentic_records(received: bytes, token: str) -> tuple[list[dict[str, object]], list[str]]:
+    """The harness's records, and the lines that were not (without the token,
+    or not a JSON object with an event)."""
+    records, forged = [], []
+    prefix = f"{token} ".encode()
+    for line in received.splitlines():
+        record = None
+        if line.startswith(prefix):
+            try:
+                record = json.loads(line[len(prefix):].decode("utf-8", errors="replace"))
+            except ValueError:
+                record = None
+        if isinstance(record, dict) and isinstance(record.get("event"), str):
+            records.append(record)
+        else:
+            forged.append(line.decode("utf-8", errors="replace")[:200])
+    return records, forged
+
+
+def exit_record(status: int) -> dict[str, object]:
+    if os.WIFSIGNALED(status):
+        return {"event": "exit", "signal": os.WTERMSIG(status)}
+    return {"event": "exit", "status": os.WEXITSTATUS(status)}
+
+
+def inspect(grader: Grader, reduced: bool, command: list[str]) -> int:
+    not_dumpable()
+    grader.send({"event": "started"})
+    before = ipc_objects() | fifo_nodes(os.getcwd()) if reduced else set()
+    token = os.urandom(16).hex()
+    child, records = start_test(command, token)
+    status, received = collect_records(child, records)
     left = (ipc_objects() | fifo_nodes(os.getcwd())) - before
     findings = [describe_object(path) for path in sorted(left)]
     if not reduced:
@@ -127,12 +245,31 @@ def main(argv: list[str]) -> int:
     else:
         for path in left:
             remove(path)
-    sys.stdout.flush()
-    lines = "".join(f"[ipclab-leak] {json.dumps(f, ensure_ascii=False)}\n" for f in summarised(findings))
-    os.write(1, lines.encode())
+    harness, forged = authentic_records(received, token)
+    for record in harness:
+        grader.send(record)
+    for finding in summarised(findings):
+        grader.send({"event": "leak", **finding})
+    if forged:
+        grader.send({"event": "forged", "lines": len(forged), "example": forged[0]})
+    grader.send(exit_record(status))
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def main(argv: list[str]) -> int:
+    reduced = argv[:1] == ["--reduced"]
+    argv = argv[1:] if reduced else argv
+    if argv[:1] != ["--report-fd"] or len(argv) < 3:
+        print("usage: inspector.py [--reduced] --report-fd N BINARY ARGS...", file=sys.stderr)
+        return 125
+    grader = Grader(int(argv[1]))
+    try:
+        return inspect(grader, reduced, argv[2:])
+    except Exception:  # the inspector's own failure: never the student's
+        grader.send({"event": "internal error", "why": traceback.format_exc(limit=4)})
+        return 125
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
 """The grader as an ordered list of small stages:
 
-    stage ─► build ─► list tests ─► run each test alone, sandboxed ─► score ─► report
+    stage ─► compile (sandboxed, ours) ─► refuse ─► link (Bazel) ─► list tests
+          ─► run each test alone, sandboxed ─► score ─► report ─► unstage
 
-Ordering rules: the reference is built before the submission, so a broken lab
-is found before a student is charged; tests run in lab.toml order, so a
-prerequisite has its verdict before the tests that depend on it.
+Ordering rules: the reference and the tests are built before the
+submission, so a broken lab is found before a student is charged; the
+objects are inspected (refuse) before Bazel links them, so nothing refused
+ever runs; tests run in lab.toml order, so a prerequisite has its verdict
+before the tests that depend on it; unstage comes last, whatever happened.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import build, lab as labs, run, stage
+from grader import build, compile as compiling, lab as labs, run, stage, symbols
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.run import TestRun
@@ -48,7 +52,12 @@ class Reference:
 
 
 def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
+    """Builds the reference and the tests, before any submission: the tests'
+    objects are what a submission's objects are checked against."""
     if not lab.has_solution:
+        tests = build.build(stage.tests_target(lab))
+        if not tests.ok:
+            raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
         return Reference(lab, sandbox.with_limits(lab.limits), None)
     result = build.build(f"//solutions/{lab.name}:reference_tests")
     if not result.ok:
@@ -63,6 +72,12 @@ def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
     return Reference(lab, limited, binary)
 
 
+def compile_box(sandbox: Sandbox) -> compiling.Box:
+    """Compiles are contained with the same primitives as the tests, so the
+    test sandbox's detection holds for them too."""
+    return compiling.Box(isolated=sandbox.isolated, drop_to_uid=sandbox.drop_to_uid, reason=sandbox.reason)
+
+
 def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox) -> Grade:
     started = time.monotonic()
     isolation = "bubblewrap" if sandbox.isolated else f"reduced: {sandbox.reason}"
@@ -71,9 +86,52 @@ def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox:
     try:
         return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox), started)
     finally:
-        # Bazel keeps what it compiled; the staged copy is no longer needed,
-        # and the repository is left as it was.
+        # Its files, objects and linked tests: nothing of it is left for a
+        # later build or student to read.
         stage.unstage(staged)
+
+
+def compile_staged(lab: Lab, staged: stage.Staged, sandbox: Sandbox, remember: bool = False) -> str:
+    """Compiles the student's files, inspects the objects and places them
+    for the link; '' when they may be linked, else why not (the student's
+    verdict). No lock is held: compiles of many students run at once."""
+    box, limits = compile_box(sandbox), compiling.Limits.of(lab)
+    compiled = compiling.compile_files(lab, staged.files, staged.workspace, box, limits, remember=remember)
+    if not compiled.ok:
+        return compiled.diagnostics
+    defined_by_tests = symbols.definitions_in(build.test_objects(lab))
+    reasons = [r for path in compiled.objects for r in symbols.refusals(path, _source_of(path, staged), defined_by_tests)]
+    if reasons:
+        return "the grader refuses to link your code with the tests:\n" + "\n".join(f"- {r}" for r in reasons)
+    stage.place(staged, compiled.objects)
+    return ""
+
+
+def compile_first(lab: Lab, submissions: list[tuple[Path, str]], sandbox: Sandbox, jobs: int) -> None:
+    """Compiles many submissions (directory, label) at once, `jobs` at a
+    time, then links all that compiled in one Bazel command, every core
+    busy; each one's grade() then takes its compile from memory and finds
+    its link done. Whatever fails here is left for grade() to judge."""
+    tests = build.build(stage.tests_target(lab))
+    if not tests.ok:
+        raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
+
+    def one(submission: Path, label: str) -> str:
+        staged = stage.stage(lab, submission, stage.slot_name(label))
+        try:
+            if staged.missing or compile_staged(lab, staged, sandbox, remember=True):
+                return ""
+            return staged.target
+        finally:
+            staged.workspace.remove()  # the package stays, with its objects, for the link below
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="compile") as pool:
+        targets = [t for t in pool.map(lambda s: one(*s), submissions) if t]
+    build.build_all(targets)
+
+
+def _source_of(path: Path, staged: stage.Staged) -> str:
+    return next((n for n in staged.files if compiling.object_name(n) == path.name), path.name)
 
 
 def _build_and_run(
@@ -86,16 +144,22 @@ def _build_and_run(
             f"(expected in {submission}; lab {lab.name} grades the files {', '.join(lab.student_files)})"
         )
         return verdict
-    # The student's build cannot see solutions/, so the tests must be built
-    # already; after a change to the lab or the harness they may not be.
-    tests = build.build(stage.tests_target(lab))
-    if not tests.ok:
-        raise GraderError(f"lab {lab.name!r} is broken: its tests do not build:\n{tests.diagnostics}")
-    with stage.slots_fixed():  # what it hides stays there until Bazel is done
-        built = build.build(staged.target, hide=stage.hidden_from(staged))
-    if not built.ok:
+    if not sandbox.isolated:
+        verdict.isolation += "; the compiler could read the host's files by absolute path"
+    # The tests were built with the reference (prepare_reference); if they
+    # no longer build, the link below fails on them, a grader error.
+    refused = compile_staged(lab, staged, sandbox)
+    if refused:
         verdict.gradable = False
-        verdict.diagnostics = built.diagnostics or "the build failed without a message from the compiler"
+        verdict.diagnostics = build.trim_diagnostics(refused)
+        return verdict
+    linked = build.link(staged.target)
+    if not linked.ok:
+        verdict.gradable = False
+        verdict.diagnostics = (
+            "your files compiled, but do not link with the tests:\n"
+            + (linked.diagnostics or "the linker failed without a message")
+        )
         return verdict
     try:
         listed = run.list_tests(sandbox.with_limits(lab.limits), staged.binary)

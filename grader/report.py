@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from rich.text import Text
 from grader.run import Status
 from grader.lab import Lab
 from grader.score import LAB_BROKEN, Grade, TestResult
+from grader.untrusted import escape_controls, markdown_code_block, markdown_literal, terminal_text
 
 FORMAT_VERSION = 1
 # Lines of a failing test's output shown in the terminal (all of it goes to JSON).
@@ -40,24 +42,53 @@ def status_text(result: TestResult) -> str:
     return result.status.value if isinstance(result.status, Status) else result.status
 
 
+# What the test printed is quoted: each of its lines starts with the bar,
+# and none of the grader's lines does, so output that prints "left behind —
+# …" or "Score: 100 / 100" reads as the test's, never as the grader's.
+PRINTED = "the test printed:"
+QUOTE = "  │ "
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One test's feedback in its parts, every one already made safe to
+    show (untrusted.escape_controls), so each medium can set what the test
+    printed apart from what the grader says."""
+
+    detail: str = ""  # the grader's sentence on what happened
+    printed: str = ""  # what the test printed, doctest's frame removed: the submission's words
+    hint: str = ""
+    left_behind: tuple[str, ...] = ()  # the grader's findings, one sentence per leak
+
+
+def feedback_parts(result: TestResult) -> Feedback:
+    """Everything a student needs about one test: what happened, the
+    evidence and the hint when it failed; what it left behind, always."""
+    left_behind = tuple(escape_controls(f"left behind — {leak.sentence()}") for leak in result.leaks)
+    if result.passed:
+        return Feedback(left_behind=left_behind)
+    hint = "" if result.status in (LAB_BROKEN, Status.SKIPPED) else "hint: " + result.spec.hint
+    # Escaped before the frame is cut: both then see the same lines.
+    printed = feedback_output(escape_controls(result.output))
+    return Feedback(escape_controls(result.detail), printed, hint, left_behind)
+
+
 def leak_feedback(result: TestResult) -> str:
-    return "\n".join(f"left behind — {leak.sentence()}" for leak in result.leaks)
+    return "\n".join(feedback_parts(result).left_behind)
 
 
 def feedback(result: TestResult) -> str:
-    """Everything a student needs about one test: what happened, the
-    evidence and the hint when it failed; what it left behind, always."""
-    if result.passed:
-        return leak_feedback(result)
-    parts = [result.detail] if result.detail else []
-    evidence = feedback_output(result.output)
-    if evidence:
-        parts.append(evidence)
-    if result.status not in (LAB_BROKEN, Status.SKIPPED):
-        parts.append("hint: " + result.spec.hint)
-    if result.leaks:
-        parts.append(leak_feedback(result))
-    return "\n".join(parts)
+    """One test's feedback as plain text (JSON, Gradescope, PrairieLearn)."""
+    parts = feedback_parts(result)
+    lines = [parts.detail] if parts.detail else []
+    if parts.printed:
+        lines += [PRINTED, *quoted(parts.printed)]
+    lines += [parts.hint] if parts.hint else []
+    return "\n".join([*lines, *parts.left_behind])
+
+
+def quoted(printed: str) -> list[str]:
+    return [(QUOTE + line).rstrip() for line in printed.splitlines()]
 
 
 def not_graded_results(grade: Grade) -> list[TestResult]:
@@ -74,14 +105,14 @@ def to_json(grade: Grade) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "lab": grade.lab.name,
-        "submission": grade.label,
+        "submission": escape_controls(grade.label),
         "score": grade.score,
         "max_score": grade.max_score,
         "gradable": grade.gradable,
-        "diagnostics": grade.diagnostics,
+        "diagnostics": escape_controls(grade.diagnostics),
         "isolation": grade.isolation,
         "broken_tests": grade.broken_tests,
-        "leaks": {"kinds": grade.leak_kinds, "deduction": grade.leak_deduction},
+        "leaks": {"kinds": [escape_controls(kind) for kind in grade.leak_kinds], "deduction": grade.leak_deduction},
         "execution_time": round(grade.seconds, 3),
         "tests": [
             {
@@ -93,20 +124,30 @@ def to_json(grade: Grade) -> dict[str, Any]:
                 "hidden": r.spec.hidden,
                 "seconds": round(r.seconds, 3),
                 "output": feedback(r),
-                "leaks": [{"kind": x.kind, "object": x.object, "fix": x.fix} for x in r.leaks],
+                # Leak lines came from the test's process: any field may be the submission's.
+                "leaks": [{k: escape_controls(v) for k, v in (("kind", x.kind), ("object", x.object), ("fix", x.fix))}
+                          for x in r.leaks],  # fmt: skip
             }
             for r in not_graded_results(grade)
         ],
     }
 
 
+# Gradescope renders a top-level output as HTML unless told otherwise
+# (its default there is "simple_format"), and "html", "md" and "ansi" render
+# markup: "text" renders none, and submissions' words are in every output.
+# (Gradescope's autograder specification, "Output String Formatting".)
+GRADESCOPE_PLAIN = {"output_format": "text", "test_output_format": "text", "test_name_format": "text"}
+GRADESCOPE_PLAIN_TEST = {"output_format": "text", "name_format": "text"}
+
+
 def to_gradescope(grade: Grade) -> dict[str, Any]:
     """Gradescope's autograder results.json: score, execution_time, output,
     and per test name, number, score, max_score, status, output, tags,
-    visibility."""
+    visibility; every text formatted as "text"."""
     summary = f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}"
     if not grade.gradable:
-        summary += "\n\nYour submission could not be graded:\n" + grade.diagnostics
+        summary += "\n\nYour submission could not be graded:\n" + escape_controls(grade.diagnostics)
     tests = [
         {
             "name": r.spec.name,
@@ -115,6 +156,7 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
             "max_score": r.spec.points,
             "status": "passed" if r.passed else "failed",
             "output": feedback(r),
+            **GRADESCOPE_PLAIN_TEST,
             "tags": [r.spec.category],
             "visibility": r.spec.visibility,
         }
@@ -126,6 +168,7 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
         "score": grade.score,
         "execution_time": max(1, round(grade.seconds)),
         "output": summary,
+        **GRADESCOPE_PLAIN,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -134,17 +177,22 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
 
 def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
     """The leak deduction as an entry of its own, so tests still add up."""
-    findings = [f"{r.spec.name}: {leak.sentence()}" for r in grade.results for leak in r.leaks]
+    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results for leak in r.leaks]
     return {
         "name": "Cleanup: what the tests left behind",
         "number": str(number),
         "score": -grade.leak_deduction,
         "max_score": 0,
         "status": "failed",
-        "output": f"{grade.leak_deduction:g} points off for {', '.join(grade.leak_kinds)}:\n" + "\n".join(findings),
+        "output": f"{grade.leak_deduction:g} points off for {_leak_kinds(grade)}:\n" + "\n".join(findings),
+        **GRADESCOPE_PLAIN_TEST,
         "tags": ["cleanup"],
         "visibility": "visible",
     }
+
+
+def _leak_kinds(grade: Grade) -> str:
+    return escape_controls(", ".join(grade.leak_kinds))
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -186,7 +234,7 @@ def to_prairielearn(grade: Grade) -> dict[str, Any]:
         data["tests"].append({"name": entry["name"], "description": "cleanup", "points": entry["score"],
                               "max_points": 0, "message": "leaks", "output": entry["output"]})  # fmt: skip
     if not grade.gradable:
-        data["format_errors"] = [grade.diagnostics]
+        data["format_errors"] = [escape_controls(grade.diagnostics)]
     return data
 
 
@@ -236,9 +284,9 @@ def to_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:
     renamed from a course platform's download, a folder it was found in).
     """
     lines = [f"# {grade.lab.name} — {grade.lab.title}", "", f"**Score: {grade.score:g} / {grade.max_score:g}**", ""]
-    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    lines += [f"- {markdown_literal(note)}" for note in notes] + ([""] if notes else [])
     if not grade.gradable:
-        lines += ["## Your submission could not be graded", "", *_fenced(grade.diagnostics), ""]
+        lines += ["## Your submission could not be graded", "", *markdown_code_block(grade.diagnostics), ""]
         return "\n".join(lines)
     lines += ["| # | test | points | result |", "|---:|---|---:|---|"]
     for index, r in enumerate(grade.results, start=1):
@@ -248,23 +296,29 @@ def to_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:
     if failed:
         lines += ["", "## What to look at"]
     for r in failed:
-        lines += ["", f"### {_cell(r.spec.name)}", "", *_fenced(feedback(r))]
+        lines += ["", f"### {_cell(r.spec.name)}", *_markdown_feedback(feedback_parts(r))]
     if grade.broken_tests:
         lines += ["", f"The reference fails {len(grade.broken_tests)} test(s) too: they were not charged."]
     return "\n".join(lines) + "\n"
 
 
+def _markdown_feedback(parts: Feedback) -> list[str]:
+    """The grader's words as text; what the test printed only inside a code
+    block, under a line that says so, where nothing it holds is rendered or
+    can pass for the grader's findings."""
+    lines = ["", markdown_literal(parts.detail)] if parts.detail else []
+    if parts.printed:
+        lines += ["", "The test printed:", "", *markdown_code_block(parts.printed)]
+    lines += ["", markdown_literal(parts.hint)] if parts.hint else []
+    if parts.left_behind:
+        lines += ["", *(f"- {markdown_literal(finding)}" for finding in parts.left_behind)]
+    return lines
+
+
 def _cell(text: str) -> str:
-    # A | would end a Markdown table cell (and "ls -l | wc -l" is a test name).
-    return text.replace("|", "\\|")
-
-
-def _fenced(text: str) -> list[str]:
-    """A code block that the text cannot close: the fence is longer than any
-    run of backticks inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [fence + "text", text, fence]
+    # A | would end a Markdown table cell (and "ls -l | wc -l" is a test name);
+    # a line break would end the table.
+    return markdown_literal(" ".join(text.splitlines()))
 
 
 # ---- people -------------------------------------------------------------
@@ -273,12 +327,14 @@ _STYLE = {Status.PASSED: "green", "lab broken": "yellow", Status.SKIPPED: "dim"}
 
 
 def print_grade(grade: Grade, console: Console) -> None:
-    console.print(Text(f"{grade.lab.name} — {grade.lab.title}", style="bold"), f"  ({grade.label})")
+    # One line, cut at the terminal's width: the label (a folder's name) cannot start a line of its own.
+    header = Text(f"{grade.lab.name} — {grade.lab.title}", style="bold") + terminal_text(f"   ({grade.label})")
+    console.print(header, no_wrap=True, overflow="ellipsis")
     if grade.isolation != "bubblewrap":
         console.print(Text(f"reduced isolation — {grade.isolation}", style="yellow"))
     if not grade.gradable:
         console.print(Text("Not gradable (score 0). Why:", style="bold red"))
-        console.print(grade.diagnostics, markup=False, highlight=False)
+        console.print(terminal_text(grade.diagnostics))
         console.print(Text(f"Score: 0 / {grade.max_score:g}", style="bold"))
         return
     table = Table(show_lines=False, pad_edge=False)
@@ -295,18 +351,41 @@ def print_grade(grade: Grade, console: Console) -> None:
             continue
         mark, style = ("⚠", "bold yellow") if r.passed or r.status == LAB_BROKEN else ("✗", "bold red")
         console.print(Text(f"{mark} {r.spec.name}", style=style))
-        lines = feedback(r).splitlines()
-        if len(lines) > TERMINAL_OUTPUT_LINES:
-            lines = lines[:TERMINAL_OUTPUT_LINES] + [f"... ({len(lines) - TERMINAL_OUTPUT_LINES} more lines in --format json)"]
-        for line in lines:
-            console.print("    " + line, markup=False, highlight=False)
+        _print_feedback(feedback_parts(r), console)
     if grade.broken_tests:
         console.print(Text(f"The lab is broken: the reference fails {len(grade.broken_tests)} test(s); "
                            "they were not charged. Tell your instructor.", style="bold yellow"))  # fmt: skip
     if grade.leak_deduction:
-        console.print(Text(f"Leaks: {grade.leak_deduction:g} points off for {', '.join(grade.leak_kinds)} "
+        console.print(Text(f"Leaks: {grade.leak_deduction:g} points off for {_leak_kinds(grade)} "
                            "(lab.toml [leaks])", style="bold yellow"))  # fmt: skip
     console.print(Text(f"Score: {grade.score:g} / {grade.max_score:g}", style="bold"))
+
+
+def _print_feedback(parts: Feedback, console: Console) -> None:
+    """One test's feedback, indented under its name; what the test printed
+    is quoted line by line, so that no line of it starts where the grader's
+    lines start."""
+    indent, quote = Text("    "), Text("  " + QUOTE, style="dim")
+    _print_wrapped(parts.detail, indent, console)
+    printed = parts.printed.splitlines()
+    if printed:
+        _print_wrapped(PRINTED, indent, console)
+    _print_wrapped("\n".join(printed[:TERMINAL_OUTPUT_LINES]), quote, console)
+    if len(printed) > TERMINAL_OUTPUT_LINES:
+        _print_wrapped(f"... ({len(printed) - TERMINAL_OUTPUT_LINES} more lines in --format json)", indent, console)
+    _print_wrapped("\n".join([parts.hint, *parts.left_behind] if parts.hint else parts.left_behind), indent, console)
+
+
+def _print_wrapped(text: str, prefix: Text, console: Console) -> None:
+    """Each line of text after prefix; a line too long for the terminal goes
+    on over lines that start with the same prefix, never at the margin (where
+    rich's own wrapping would put it, and where the grader's lines start)."""
+    width = max(20, console.width - prefix.cell_len)
+    for line in text.splitlines():
+        piece_of_line = Text(line)
+        piece_of_line.expand_tabs()  # a tab counted as one cell would push the line past the width
+        for piece in piece_of_line.wrap(console, width, overflow="fold") or [Text("")]:
+            console.print(prefix + piece, no_wrap=True, crop=True)
 
 
 def print_overview(rows: list[tuple[Grade, Grade]], console: Console) -> None:
@@ -346,8 +425,8 @@ def print_corpus(verdicts: list, console: Console) -> None:
             verdict.bug.name,
             f"{verdict.grade.score:g}/{verdict.grade.max_score:g}",
             f"{len(failed)} tests" if verdict.grade.gradable else "does not build",
-            ", ".join(verdict.grade.leak_kinds),
-            Text("as expected", style="green") if verdict.ok else Text(verdict.problems(), style="red"),
+            terminal_text(", ".join(verdict.grade.leak_kinds)),
+            Text("as expected", style="green") if verdict.ok else terminal_text(verdict.problems(), style="red"),
         )
     console.print(table)
 
@@ -370,4 +449,5 @@ def print_batch(summary: dict[str, Any], console: Console, shown: int = 15) -> N
     for title, names in (("did not compile", summary["build_errors"]), ("timed out", list(summary["timeouts"]))):
         if names:
             more = f" … and {len(names) - shown} more (summary.json)" if len(names) > shown else ""
-            console.print(Text(f"{title} ({len(names)}): ", style="bold") + Text(", ".join(names[:shown]) + more))
+            # Student names are folder and file names from the submissions.
+            console.print(Text(f"{title} ({len(names)}): ", style="bold") + terminal_text(", ".join(names[:shown]) + more))

@@ -1,22 +1,26 @@
 """Run: list a binary's test cases, and run each one alone, sandboxed, with a
 wall-clock deadline, capped output, and the whole process tree killed at its
-end, so one crash or hang costs one test, not the lab."""
+end, so one crash or hang costs one test, not the lab.
+
+A verdict comes from the inspector's report (inspector.py), read on a pipe
+of its own that no process of the test holds: the harness's records of each
+test case, the leaks, how the test binary ended. What the test printed is
+feedback for people and is never parsed for a verdict."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import selectors
 import signal
 import subprocess
 import time
 import uuid
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from grader.errors import GraderError
 from grader.sandbox import Sandbox, TestView, kill_marked
 
 # Output kept for feedback: the head and the tail of what a test printed.
@@ -25,8 +29,9 @@ KEEP_TAIL = 8 * 1024
 # A test printing more than this is stopped: it would fill the grader's disk.
 OUTPUT_LIMIT = 16 * 1024 * 1024
 
-# doctest's summary when exactly the one selected test case ran and passed.
-_ONE_PASSED = re.compile(r"^\[doctest\] test cases:\s*1\s*\|\s*1 passed\s*\|\s*0 failed", re.MULTILINE)
+# The inspector's report is a few records per test; it is ours, but a test
+# can make it long (a leak per object): enough for every leak it lists.
+REPORT_LIMIT = 4 * 1024 * 1024
 
 DOCTEST_FLAGS = ["--no-intro=true", "--no-version=true", "--no-colors=true"]
 
@@ -37,11 +42,9 @@ class Status(str, Enum):
     TIMED_OUT = "timed out"
     CRASHED = "crashed"  # killed by a signal
     FLOODED = "output limit"  # wrote more than OUTPUT_LIMIT
-    NO_REPORT = "no report"  # exited without doctest's summary: exit() in the code?
+    NO_REPORT = "no report"  # ended before the harness reported: exit() in the code?
+    FORGED = "forged report"  # something other than the harness wrote on its verdict channel
     SKIPPED = "skipped"  # a test it depends on failed
-
-
-LEAK_PREFIX = "[ipclab-leak] "
 
 
 @dataclass(frozen=True)
@@ -83,45 +86,100 @@ class ListingFailed(Exception):
 # Long enough for a listing on a loaded machine; a listing does no work.
 LISTING_TIMEOUT = 30.0
 
-_LISTING = re.compile(r"<\?xml.*?</doctest>", re.DOTALL)
+
+class SandboxFailed(GraderError):
+    """The sandbox or the inspector failed: the grader's fault, never the
+    student's. Grading again (./grade batch --resume) retries it."""
+
+
+@dataclass
+class Report:
+    """What the inspector said about one run of the test binary."""
+
+    started: bool = False
+    harness: list[dict[str, object]] = field(default_factory=list)  # the harness's records, in order
+    leaks: list[Leak] = field(default_factory=list)
+    forged: str = ""  # an example line, when something forged records
+    exit_status: int | None = None
+    exit_signal: int | None = None
+    internal_error: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.exit_status is not None or self.exit_signal is not None
+
+    def events(self, event: str) -> list[dict[str, object]]:
+        return [record for record in self.harness if record.get("event") == event]
+
+
+def parse_report(data: bytes) -> Report:
+    report = Report()
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            report.internal_error = f"the inspector wrote a line that is not JSON: {line[:200]!r}"
+            continue
+        _take(report, record if isinstance(record, dict) else {})
+    return report
+
+
+def _take(report: Report, record: dict[str, object]) -> None:
+    event = record.get("event")
+    if event == "started":
+        report.started = True
+    elif event == "exit":
+        report.exit_status = _int(record.get("status"))
+        report.exit_signal = _int(record.get("signal"))
+    elif event == "leak":
+        report.leaks.append(Leak(str(record.get("kind")), str(record.get("object")), str(record.get("fix"))))
+    elif event == "forged":
+        report.forged = str(record.get("example", ""))
+    elif event == "internal error":
+        report.internal_error = str(record.get("why", ""))
+    else:
+        report.harness.append(record)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def list_tests(sandbox: Sandbox, binary: Path) -> dict[str, bool]:
     """Test case names in `binary`, each with whether it comes from a hidden test source.
 
     The listing runs the submission's static initialisers, so it runs in the
-    sandbox like any test. What they print around doctest's XML is ignored:
-    printing from a global constructor is legal C++, not a reason to fail.
+    sandbox like any test. What they print is ignored: printing from a
+    global constructor is legal C++, not a reason to fail.
     """
-    ended = _run_sandboxed(sandbox, binary, ["--list-test-cases", "--reporters=xml", "--no-path-filenames=false"],
-                           LISTING_TIMEOUT)  # fmt: skip
-    found = _LISTING.search(ended.text)
-    if ended.stopped is None and ended.returncode == 0 and found:
-        try:
-            root = ElementTree.fromstring(found.group(0))
-        except ElementTree.ParseError:
-            pass  # printed into the middle of the listing: said below
-        else:
-            return {case.get("name", ""): "solutions/" in case.get("filename", "") for case in root.iter("TestCase")}
-    status, detail = _verdict(ended.returncode, ended.text, ended.stopped, LISTING_TIMEOUT)
-    if status is Status.NO_REPORT or status is Status.FAILED:
-        detail = f"the test program ended (exit status {ended.returncode}) without listing its test cases"
+    ended = _run_sandboxed(sandbox, binary, ["--list-test-cases", "--no-path-filenames=false"], LISTING_TIMEOUT)
+    report = ended.report
+    announced = report.events("listing")
+    listed = report.events("listed")
+    complete = len(announced) == 1 and announced[0].get("count") == len(listed)
+    if ended.stopped is None and report.exit_status == 0 and complete and not report.forged:
+        return {str(case.get("name")): "solutions/" in str(case.get("file")) for case in listed}
+    status, detail = _verdict(ended, "", LISTING_TIMEOUT)
+    if status in (Status.NO_REPORT, Status.FAILED, Status.PASSED):
+        detail = f"the test program ended (exit status {report.exit_status}) without listing its test cases"
     raise ListingFailed(detail, ended.text)
 
 
 def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestRun:
     ended = _run_sandboxed(sandbox, binary, [f"--test-case={name}", *DOCTEST_FLAGS], timeout)
-    status, detail = _verdict(ended.returncode, ended.text, ended.stopped, timeout)
-    return TestRun(name=name, status=status, output=ended.text, seconds=ended.seconds, detail=detail, leaks=ended.leaks)
+    status, detail = _verdict(ended, name, timeout)
+    return TestRun(name=name, status=status, output=ended.text, seconds=ended.seconds, detail=detail,
+                   leaks=ended.report.leaks)  # fmt: skip
 
 
 @dataclass
 class _Ended:
-    returncode: int
-    text: str  # what it printed, without the leak lines
-    leaks: list[Leak]
+    text: str  # what it printed: feedback only
+    report: Report
     stopped: Status | None  # TIMED_OUT or FLOODED when the grader stopped it
     seconds: float
+    returncode: int  # of the sandbox's first process: only for the sandbox's own failures
+    out_of_memory: bool = False
 
 
 def _run_sandboxed(sandbox: Sandbox, binary: Path, args: list[str], timeout: float) -> _Ended:
@@ -129,43 +187,41 @@ def _run_sandboxed(sandbox: Sandbox, binary: Path, args: list[str], timeout: flo
     process it started is gone when this returns."""
     token = uuid.uuid4().hex
     view = TestView.create(binary)
+    report_read, report_write = os.pipe()
     try:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            sandbox.command(view, args, token),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=view.workdir,
-            env=sandbox.environment(view, token),
-        )
-        try:
-            output, stopped = _collect(process, started + timeout)
-        finally:
-            _kill_tree(process)
-            kill_marked(token)
-        seconds = time.monotonic() - started
-    finally:
-        view.remove()
-    text, leaks = split_leaks(output.decode("utf-8", errors="replace"))
-    return _Ended(process.returncode, text, leaks, stopped, seconds)
-
-
-def split_leaks(output: str) -> tuple[str, list[Leak]]:
-    """Separates the leak lines (from the harness and the inspector) from
-    the test's own output."""
-    kept, leaks = [], []
-    for line in output.splitlines(keepends=True):
-        if line.startswith(LEAK_PREFIX):
+        with sandbox.confinement() as held:
+            launch = sandbox.launch(view, args, token, report_write, held)
+            started = time.monotonic()
             try:
-                data = json.loads(line[len(LEAK_PREFIX):])
-                leaks.append(Leak(str(data["kind"]), str(data["object"]), str(data["fix"])))
-                continue
-            except (ValueError, KeyError, TypeError):
-                pass  # not one of ours: keep it as output
-        kept.append(line)
-    return "".join(kept), leaks
+                process = subprocess.Popen(
+                    launch.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    cwd=view.workdir,
+                    env=sandbox.environment(view, token),
+                    pass_fds=launch.fds,
+                )
+            finally:
+                launch.close()
+                os.close(report_write)
+                report_write = -1
+            try:
+                output, report, stopped = _collect(process, report_read, started + timeout)
+            finally:
+                _kill_tree(process)
+                held.end()
+                kill_marked(token)
+            seconds = time.monotonic() - started
+            out_of_memory = held.out_of_memory()
+    finally:
+        if report_write >= 0:
+            os.close(report_write)
+        os.close(report_read)
+        view.remove()
+    text = output.decode("utf-8", errors="replace")
+    return _Ended(text, parse_report(report), stopped, seconds, process.returncode, out_of_memory)
 
 
 class _Output:
@@ -190,40 +246,60 @@ class _Output:
         return bytes(self.head) + f"\n[... {skipped} bytes of output not shown ...]\n".encode() + bytes(self.tail)
 
 
-def _collect(process: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, Status | None]:
-    """Reads the test's output until it ends, its deadline passes or it floods."""
+def _collect(process: subprocess.Popen[bytes], report_fd: int, deadline: float) -> tuple[bytes, bytes, Status | None]:
+    """Reads the test's output and the inspector's report until both end,
+    the deadline passes or the output floods."""
     assert process.stdout is not None
-    fd = process.stdout.fileno()
-    output = _Output()
+    output, report = _Output(), _Report()
+    streams = {process.stdout.fileno(): output, report_fd: report}
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while True:
+        for fd in streams:
+            selector.register(fd, selectors.EVENT_READ)
+        while streams:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return output.joined(), Status.TIMED_OUT
+                return output.joined(), report.data(), Status.TIMED_OUT
             # Wake up now and then: a process the test left behind may hold
             # the output open after the test itself has ended.
-            if not selector.select(timeout=min(remaining, 0.2)):
+            ready = selector.select(timeout=min(remaining, 0.2))
+            if not ready:
                 if process.poll() is None:
                     continue
                 # It ended after select gave up: what it wrote last is still
-                # in the pipe. Read that without waiting for the leftovers.
-                if not _drain(fd, output):
-                    return output.joined(), Status.FLOODED
+                # in the pipes. Read that without waiting for the leftovers.
+                if not all(_drain(fd, sink) for fd, sink in streams.items()):
+                    return output.joined(), report.data(), Status.FLOODED
                 break
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break  # every writer closed: the test has ended
-            if not output.add(chunk):
-                return output.joined(), Status.FLOODED
+            for key, _ in ready:
+                chunk = os.read(key.fd, 65536)
+                if not chunk:  # every writer closed
+                    selector.unregister(key.fd)
+                    del streams[key.fd]
+                elif not streams[key.fd].add(chunk):
+                    return output.joined(), report.data(), Status.FLOODED
     try:
         process.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        return output.joined(), Status.TIMED_OUT
-    return output.joined(), None
+        return output.joined(), report.data(), Status.TIMED_OUT
+    return output.joined(), report.data(), None
 
 
-def _drain(fd: int, output: _Output) -> bool:
+class _Report:
+    """The inspector's report, as read; past REPORT_LIMIT it is cut (the
+    inspector itself caps what it relays, so that means a flood)."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+
+    def add(self, chunk: bytes) -> bool:
+        self.received += chunk[: max(0, REPORT_LIMIT - len(self.received))]
+        return True
+
+    def data(self) -> bytes:
+        return bytes(self.received)
+
+
+def _drain(fd: int, sink: _Output | _Report) -> bool:
     os.set_blocking(fd, False)
     while True:
         try:
@@ -232,7 +308,7 @@ def _drain(fd: int, output: _Output) -> bool:
             return True
         if not chunk:
             return True
-        if not output.add(chunk):
+        if not sink.add(chunk):
             return False
 
 
@@ -260,21 +336,90 @@ _SIGNAL_CAUSES = {
 }
 
 
-def _verdict(returncode: int, output: str, stopped: Status | None, timeout: float) -> tuple[Status, str]:
-    if stopped is Status.TIMED_OUT:
-        return stopped, f"timed out after {timeout:.1f} s; every process of the test was killed"
-    if stopped is Status.FLOODED:
-        return stopped, f"wrote more than {OUTPUT_LIMIT // (1024 * 1024)} MiB of output and was stopped"
-    signal_number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
-    if signal_number:
-        name = signal.Signals(signal_number).name if signal_number in signal.valid_signals() else "?"
-        why = _SIGNAL_CAUSES.get(name, "")
-        return Status.CRASHED, f"the test process was killed by signal {signal_number} ({name}){why}"
-    if _ONE_PASSED.search(output) and returncode == 0:
-        return Status.PASSED, ""
-    if "[doctest] test cases:" not in output:
+def _verdict(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
+    status, detail = _judge(ended, name, timeout)
+    if ended.out_of_memory and status is Status.FAILED:
+        # A child killed for its memory is the test's evidence; say why it died.
+        detail += f" ({_OUT_OF_MEMORY.format(what='a process of the test')})"
+    return status, detail
+
+
+_OUT_OF_MEMORY = "{what} used more memory than its limit (shared memory and files in /dev/shm and /tmp count) and was killed"
+
+
+def _judge(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
+    """The verdict on one run, from the inspector's report alone."""
+    report = ended.report
+    if report.internal_error:
+        raise SandboxFailed(f"the grader's inspector failed: {report.internal_error}")
+    if ended.stopped is Status.TIMED_OUT:
+        return ended.stopped, f"timed out after {timeout:.1f} s; every process of the test was killed"
+    if ended.stopped is Status.FLOODED:
+        return ended.stopped, f"wrote more than {OUTPUT_LIMIT // (1024 * 1024)} MiB of output and was stopped"
+    if not report.started:
+        raise SandboxFailed(
+            f"the sandbox did not start the test (exit status {ended.returncode}): {ended.text.strip()[:600]}",
+            tip="this is not the submission's doing: grade it again (./grade batch --resume retries it)",
+        )
+    if report.forged:
+        return Status.FORGED, (
+            "something other than the test harness wrote on the grader's verdict channel, so this test cannot pass; "
+            "the code under test must not write to descriptors it did not open"
+        )
+    if ended.out_of_memory and report.exit_status is None:
+        # Pages in /dev/shm and /tmp outlive the process that wrote them: the
+        # kernel may have killed the inspector too before memory was freed.
+        return Status.CRASHED, _crash(signal.SIGKILL, out_of_memory=True)
+    if not report.ended:
+        return _inspector_killed(ended.returncode)
+    if report.exit_signal is not None:
+        return Status.CRASHED, _crash(report.exit_signal, ended.out_of_memory)
+    return _judged(report, name)
+
+
+def _judged(report: Report, name: str) -> tuple[Status, str]:
+    cases = report.events("case")
+    runs = report.events("run")
+    if not runs:
         return Status.NO_REPORT, (
-            f"the test process ended (exit status {returncode}) before the test reported a result: "
-            "does the code call exit() or close standard output?"
+            f"the test process ended (exit status {report.exit_status}) before the test reported a result: "
+            "does the code call exit() or _exit(), or close descriptors it did not open?"
+        )
+    if len(runs) > 1:
+        return Status.FAILED, (
+            f"the test ran to its end in {len(runs)} processes: a child made with fork() returned into the "
+            "test instead of ending with _exit()"
+        )
+    passed = (
+        len(cases) == 1 and cases[0].get("name") == name and cases[0].get("passed") is True
+        and runs[0].get("cases") == 1 and runs[0].get("failed") == 0
+    )  # fmt: skip
+    if passed and report.exit_status == 0:
+        return Status.PASSED, ""
+    if passed:
+        return Status.FAILED, (
+            f"the test's checks held, but the program then ended with exit status {report.exit_status}: "
+            "code that runs after main (an atexit handler, a global object's destructor)?"
         )
     return Status.FAILED, "failed; the checks that did not hold:"
+
+
+def _inspector_killed(returncode: int) -> tuple[Status, str]:
+    signal_number = returncode - 128 if returncode > 128 else -returncode if returncode < 0 else 0
+    how = f" by signal {signal_number} ({_signal_name(signal_number)})" if signal_number else ""
+    return Status.CRASHED, (
+        f"the test's parent in the sandbox (the grader's inspector) was killed{how} before it could report: "
+        "did the code kill its parent, or send a signal to every process (kill(-1, ...))?"
+    )
+
+
+def _crash(signal_number: int, out_of_memory: bool) -> str:
+    name = _signal_name(signal_number)
+    if out_of_memory and name == "SIGKILL":
+        return _OUT_OF_MEMORY.format(what="the test")
+    why = _SIGNAL_CAUSES.get(name, "")
+    return f"the test process was killed by signal {signal_number} ({name}){why}"
+
+
+def _signal_name(number: int) -> str:
+    return signal.Signals(number).name if number in signal.valid_signals() else "?"

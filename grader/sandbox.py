@@ -1,15 +1,22 @@
 """Sandbox: how one test process is started, contained and cleaned up.
 
-Setup, in order (see Sandbox.command):
-  1. limits       prlimit: CPU seconds, address space, file size, open files, processes
-  2. credentials  as root, drop to an unprivileged uid of a pool, so the
-                  process limit counts (the kernel exempts root from it)
-  3. namespaces   bubblewrap: IPC, PID, mount, network, user, UTS; dies with the grader
-  4. file system  read-only /usr and /etc; the test binary and the inspector only;
-                  private /tmp, /dev/shm (1777) and /dev/mqueue
-  5. environment  cleared, then PATH, HOME, TMPDIR and the run marker
-  6. inspector    the test binary's parent inside the sandbox: reports leaks
-  7. exec
+Setup, in order (see Sandbox.launch):
+  1. cgroup       as root, a cgroup of the test's own: memory (shared memory,
+                  tmpfs and memfd included), processes, one core of CPU (cgroup.py)
+  2. limits       prlimit: CPU seconds, address space, file size, open files, processes
+  3. credentials  as root, drop to an unprivileged uid leased host-wide, so the
+                  process limit counts (the kernel exempts root from it) and no
+                  other grader on the machine uses the same uid at the same time
+  4. namespaces   bubblewrap: IPC, PID, mount, network, user, UTS; no nested
+                  user namespaces; dies with the grader
+  5. filters      seccomp: ptrace, process_vm_readv and process_vm_writev fail
+  6. file system  read-only /usr and /etc; the test binary and the inspector only;
+                  private sized /tmp, /dev/shm (1777) and /dev/mqueue; then / and
+                  /dev read-only, so nothing else in the sandbox is writable
+  7. environment  cleared, then PATH, HOME, TMPDIR and the run marker
+  8. inspector    the test binary's parent inside the sandbox: the only process
+                  that reports to the grader, on a descriptor of its own
+  9. exec
 
 Where bubblewrap cannot create namespaces, the grader says so and runs the
 test with the same limits, credentials, inspector and a scratch working
@@ -19,16 +26,22 @@ isolation", never silently.
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import errno
+import fcntl
 import os
+import random
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader import cgroup
+from grader.errors import GraderError
 
 # Defaults for every test process; a lab overrides them in lab.toml [limits].
 DEFAULT_LIMITS = {
@@ -53,15 +66,70 @@ INSPECTOR = Path(__file__).with_name("inspector.py")
 RUN_MARKER = "IPCLAB_RUN"
 
 # Unprivileged uids for test processes when the grader runs as root; no
-# account needs to exist for them.
+# account needs to exist for them. A uid is leased for one test with a lock
+# file that every grader on the machine shares (flock: released when the
+# grader dies), so two graders never count each other's processes.
 UID_POOL_START, UID_POOL_SIZE = 61000, 4000
-_uids = itertools.count()
-_uids_lock = threading.Lock()
+UID_LEASES = Path("/run/ipclab/uid-leases")
+
+# System calls no test needs and an attack on the grader would: reading or
+# writing another process's memory (the inspector's, the harness's).
+DENIED_SYSCALLS = ("ptrace", "process_vm_readv", "process_vm_writev")
 
 
-def _next_uid() -> int:
-    with _uids_lock:
-        return UID_POOL_START + next(_uids) % UID_POOL_SIZE
+@dataclass(frozen=True)
+class UidLease:
+    uid: int
+    lock: int  # the open lock file; closing it ends the lease
+
+    def release(self) -> None:
+        os.close(self.lock)
+
+
+def lease_uid() -> UidLease:
+    UID_LEASES.mkdir(parents=True, exist_ok=True, mode=0o700)
+    start = random.randrange(UID_POOL_SIZE)
+    for offset in range(UID_POOL_SIZE):
+        uid = UID_POOL_START + (start + offset) % UID_POOL_SIZE
+        lock = os.open(UID_LEASES / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        return UidLease(uid, lock)
+    raise GraderError(f"all {UID_POOL_SIZE} test uids from {UID_POOL_START} are leased by graders on this machine",
+                      tip=f"wait for other graders to finish, or look for stale ones holding locks in {UID_LEASES}")
+
+
+@dataclass
+class Confinement:
+    """What one test run holds: its uid lease and its cgroup."""
+
+    lease: UidLease | None
+    group: cgroup.TestCgroup | None
+
+    def end(self) -> None:
+        """Kills every process of the test still alive."""
+        if self.group:
+            self.group.kill_all()
+
+    def out_of_memory(self) -> bool:
+        return bool(self.group and self.group.out_of_memory())
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A command line and the descriptors it must inherit; close() after
+    the process has started."""
+
+    argv: list[str]
+    fds: tuple[int, ...]
+    to_close: tuple[int, ...] = ()
+
+    def close(self) -> None:
+        for fd in self.to_close:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -99,25 +167,52 @@ class Sandbox:
     reason: str = ""  # why isolation is reduced
     drop_to_uid: bool = False  # the grader is root and may run tests as another uid
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    cgroups: cgroup.Hierarchy | None = None  # None: rlimits only
+    cgroups_missing: str = ""  # why there are no cgroups, when there are none
 
     @property
     def isolated(self) -> bool:
         return self.kind == "bubblewrap"
 
     def with_limits(self, overrides: dict[str, int]) -> Sandbox:
-        return Sandbox(self.kind, self.reason, self.drop_to_uid, {**self.limits, **overrides})
+        return Sandbox(self.kind, self.reason, self.drop_to_uid, {**self.limits, **overrides},
+                       self.cgroups, self.cgroups_missing)  # fmt: skip
 
-    def command(self, view: TestView, args: list[str], token: str) -> list[str]:
-        """The command line that runs the test binary with `args` in this sandbox.
+    @contextlib.contextmanager
+    def confinement(self) -> Iterator[Confinement]:
+        """A uid and a cgroup for one test run, given back when it ends."""
+        lease = lease_uid() if self.drop_to_uid else None
+        group = None
+        try:
+            if self.cgroups:
+                limits = cgroup.Limits(self.limits["memory_mb"] * 1024 * 1024, self.limits["processes"])
+                group = self.cgroups.create(limits)
+            yield Confinement(lease, group)
+        finally:
+            if group:
+                group.kill_all()
+                group.remove()
+            if lease:
+                lease.release()
+
+    def launch(self, view: TestView, args: list[str], token: str, report_fd: int, held: Confinement) -> Launch:
+        """The command line that runs the test binary with `args` in this
+        sandbox, with the inspector reporting on `report_fd`.
 
         The caller starts it in a new session, in view.workdir, with
-        environment(token), and calls kill_marked(token) when it has ended.
+        environment(token), passing launch.fds; then calls launch.close(),
+        and kill_marked(token) when it has ended.
         """
-        steps = [*self._limits(), *self._credentials()]
-        if self.isolated:
-            steps += ["bwrap", *_bubblewrap_setup(view), "--setenv", RUN_MARKER, token, "--"]
-            return [*steps, "/usr/bin/python3", "-I", INSPECTOR_INSIDE, BINARY_INSIDE, *args]
-        return [*steps, "/usr/bin/python3", "-I", str(view.inspector), "--reduced", str(view.binary), *args]
+        steps = [*(held.group.joining() if held.group else []), *self._limits(), *self._credentials(held)]
+        inspector = ["/usr/bin/python3", "-I"]
+        if not self.isolated:
+            argv = [*steps, *inspector, str(view.inspector), "--reduced", "--report-fd", str(report_fd),
+                    str(view.binary), *args]  # fmt: skip
+            return Launch(argv, (report_fd,))
+        filter_fd = seccomp_filter()
+        steps += ["bwrap", *_bubblewrap_setup(view), "--seccomp", str(filter_fd), "--setenv", RUN_MARKER, token, "--"]
+        argv = [*steps, *inspector, INSPECTOR_INSIDE, "--report-fd", str(report_fd), BINARY_INSIDE, *args]
+        return Launch(argv, (report_fd, filter_fd), to_close=(filter_fd,))
 
     def environment(self, view: TestView, token: str) -> dict[str, str]:
         # bubblewrap clears it again inside; reduced isolation uses it as is.
@@ -138,17 +233,39 @@ class Sandbox:
             "--",
         ]
 
-    def _credentials(self) -> list[str]:
-        if not self.drop_to_uid:
+    def _credentials(self, held: Confinement) -> list[str]:
+        if not held.lease:
             return []
-        uid = _next_uid()
+        uid = held.lease.uid
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+
+
+def seccomp_filter() -> int:
+    """A pipe holding the compiled filter, for bwrap --seccomp; made per
+    test, as bwrap reads the descriptor to its end."""
+    import seccomp  # Debian's python3-seccomp; only the bubblewrap sandbox needs it
+
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name in DENIED_SYSCALLS:
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+    with tempfile.TemporaryFile() as compiled:
+        rules.export_bpf(compiled)
+        compiled.seek(0)
+        program = compiled.read()
+    read_end, write_end = os.pipe()
+    os.write(write_end, program)  # a few hundred bytes: fits in the pipe
+    os.close(write_end)
+    return read_end
 
 
 def _bubblewrap_setup(view: TestView) -> list[str]:
     return [
-        # Namespaces: the tree dies with bwrap, and with the grader.
+        # Namespaces: the tree dies with bwrap, and with the grader; the test
+        # cannot make user namespaces of its own (which could mount file
+        # systems outside every size limit).
         "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
         "--die-with-parent",
         "--new-session",
         # File system: the system read-only; of the grader, two files.
@@ -161,6 +278,9 @@ def _bubblewrap_setup(view: TestView) -> list[str]:
         # IPC: private, empty, and writable by anyone, as on a real machine.
         "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
         "--mqueue", "/dev/mqueue",
+        # Nothing else is writable: / and /dev are tmpfs that bubblewrap made.
+        "--remount-ro", "/dev",
+        "--remount-ro", "/",
         # Environment: nothing from the grader's.
         "--chdir", "/tmp",
         "--clearenv",
@@ -219,25 +339,41 @@ def _environ(pid: int) -> bytes:
 def detect() -> Sandbox:
     """The strongest sandbox this machine allows, tried once."""
     as_root = os.geteuid() == 0
+    hierarchy, missing = cgroup.detect()
     if shutil.which("bwrap") is None:
-        return Sandbox("reduced", "bubblewrap is not installed (Debian package: bubblewrap)", as_root)
+        return Sandbox("reduced", "bubblewrap is not installed (Debian package: bubblewrap)", as_root, cgroups=hierarchy,
+                       cgroups_missing=missing)  # fmt: skip
+    try:
+        import seccomp  # noqa: F401  (only whether it imports)
+    except ImportError:
+        return Sandbox("reduced", "python3-seccomp is not installed (Debian package: python3-seccomp)", as_root,
+                       cgroups=hierarchy, cgroups_missing=missing)  # fmt: skip
     failure = ""
     for drop in ([True, False] if as_root else [False]):
-        box = Sandbox("bubblewrap", drop_to_uid=drop)
+        box = Sandbox("bubblewrap", drop_to_uid=drop, cgroups=hierarchy, cgroups_missing=missing)
         failure = _probe(box)
         if not failure:
             return box
-    return Sandbox("reduced", f"bubblewrap cannot create namespaces here: {failure}", as_root)
+    return Sandbox("reduced", f"bubblewrap cannot create namespaces here: {failure}", as_root, cgroups=hierarchy,
+                   cgroups_missing=missing)  # fmt: skip
 
 
 def _probe(box: Sandbox) -> str:
     """'' when a trivial program runs in `box`, else what went wrong."""
     view = TestView.create(Path("/bin/true"))
+    report_read, report_write = os.pipe()
     try:
-        probe = subprocess.run(
-            box.command(view, [], "probe"), env=box.environment(view, "probe"),
-            cwd=view.workdir, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        with box.confinement() as held:
+            launch = box.launch(view, [], "probe", report_write, held)
+            try:
+                probe = subprocess.run(
+                    launch.argv, pass_fds=launch.fds, env=box.environment(view, "probe"),
+                    cwd=view.workdir, capture_output=True, text=True, check=False,
+                )  # fmt: skip
+            finally:
+                launch.close()
     finally:
+        os.close(report_read)
+        os.close(report_write)
         view.remove()
     return "" if probe.returncode == 0 else (probe.stderr.strip() or f"exit status {probe.returncode}")

@@ -28,6 +28,7 @@ from grader.lab import Lab
 from grader.run import Status
 from grader.sandbox import Sandbox
 from grader.score import Grade, TestResult
+from grader.untrusted import terminal_text
 
 # A lab's corpus must hold at least this many realistic bugs.
 MIN_BUGS = 6
@@ -212,8 +213,9 @@ def print_table(checks: list[Check], console: Console) -> None:
     for column in ("lab", "check", "verdict", "details"):
         table.add_column(column, overflow="fold")
     for check in checks:
+        # A detail can quote compiler output and test output (the reference's, the corpus's).
         table.add_row(check.lab, check.name, Text(check.verdict, style=_VERDICT_STYLE[check.verdict]),
-                      Text(check.detail))  # fmt: skip
+                      terminal_text(check.detail))  # fmt: skip
     console.print(table)
     failed = [c for c in checks if not c.ok]
     labs = sorted({c.lab for c in checks})

@@ -1,8 +1,11 @@
-"""Stage: copy a submission's student files into a Bazel package of its own.
+"""Stage: a submission's compiled objects, as a Bazel package of its own.
 
-Only the files lab.toml names are taken from the submission; the header, the
-tests and the BUILD file always come from the lab (instructor files win), so
-a submission cannot change what it is graded against.
+Only the files lab.toml names are taken from the submission, and they never
+enter the repository: they are copied into a private compile workspace
+(grader/compile.py), and only the objects compiled from them are placed in
+_stage/<slot>/<lab>/, beside a BUILD file the grader writes. The header,
+the tests and the BUILD file always come from the lab (instructor files
+win), so a submission cannot change what it is graded against.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import compile as compiling
 from grader.lab import REPO, Lab
 
 STAGE_ROOT = REPO / "_stage"
@@ -26,7 +30,7 @@ load("//grader/bazel:lab.bzl", "lab_submission")
 
 lab_submission(
     lab = "{lab}",
-    srcs = [{srcs}],
+    objects = [{objects}],
     tests = "{tests}",
 )
 """
@@ -36,7 +40,9 @@ lab_submission(
 class Staged:
     lab: Lab
     slot: str
-    directory: Path
+    directory: Path  # the Bazel package: BUILD and the objects
+    workspace: compiling.Workspace  # the student's files, and the compiler's output
+    files: dict[str, Path]  # student file name -> its copy, for the compiler
     missing: tuple[str, ...]  # student files the submission lacks
 
     @property
@@ -45,7 +51,12 @@ class Staged:
 
     @property
     def binary(self) -> Path:
-        return REPO / "bazel-bin" / "_stage" / self.slot / self.lab.name / "tests"
+        return self.outputs / "tests"
+
+    @property
+    def outputs(self) -> Path:
+        """Where Bazel puts what it makes of this package."""
+        return REPO / "bazel-bin" / "_stage" / self.slot / self.lab.name
 
 
 def slot_name(label: str) -> str:
@@ -61,13 +72,10 @@ def tests_target(lab: Lab) -> str:
 
 @contextlib.contextmanager
 def slots_fixed() -> Iterator[None]:
-    """While held, no slot is staged or removed, by any thread or process.
-
-    A student's build blocks every other slot from its compiler by path
-    (hidden_from), and Bazel refuses to start when a blocked path is gone:
-    a slot removed between listing and building cost a classmate a build.
-    Bazel runs one command at a time anyway, so holding this over a build
-    costs nothing. Not reentrant: take it once.
+    """While held, no slot is created or removed, by any thread or process:
+    creating a slot's directory and removing an emptied one never race.
+    Held only while directories change, never over a compile or a link.
+    Not reentrant: take it once.
     """
     STAGE_ROOT.mkdir(exist_ok=True)
     with open(STAGE_LOCK, "w") as lock:
@@ -76,40 +84,44 @@ def slots_fixed() -> Iterator[None]:
 
 
 def stage(lab: Lab, submission: Path, slot: str) -> Staged:
-    with slots_fixed():
-        return _stage(lab, submission, slot)
-
-
-def _stage(lab: Lab, submission: Path, slot: str) -> Staged:
-    directory = STAGE_ROOT / slot / lab.name
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    workspace = compiling.Workspace.create()
+    files: dict[str, Path] = {}
     missing = []
     for name in lab.student_files:
         source = submission / name
         if source.is_file() and not source.is_symlink():
-            shutil.copyfile(source, directory / name)
+            copy = workspace.root / "submitted" / name
+            copy.parent.mkdir(exist_ok=True, mode=0o700)
+            shutil.copyfile(source, copy)
+            files[name] = copy
         else:
             missing.append(name)
-    srcs = ", ".join(f'"{name}"' for name in lab.student_files if name not in missing)
-    (directory / "BUILD").write_text(BUILD_TEMPLATE.format(lab=lab.name, srcs=srcs, tests=tests_target(lab)))
-    return Staged(lab=lab, slot=slot, directory=directory, missing=tuple(missing))
+    with slots_fixed():
+        directory = STAGE_ROOT / slot / lab.name
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+    objects = ", ".join(f'"{compiling.object_name(n)}"' for n in files if n.endswith(".cpp"))
+    (directory / "BUILD").write_text(BUILD_TEMPLATE.format(lab=lab.name, objects=objects, tests=tests_target(lab)))
+    return Staged(lab=lab, slot=slot, directory=directory, workspace=workspace, files=files, missing=tuple(missing))
 
 
-def hidden_from(staged: Staged) -> list[Path]:
-    """What a submission's compiler must not read: the solutions, with their
-    hidden tests and bug corpus, and every other staged submission. The
-    tests are compiled before any submission, so its build needs none of it."""
-    others = [p for p in STAGE_ROOT.iterdir() if p.is_dir() and p != staged.directory.parent] if STAGE_ROOT.exists() else []
-    return [REPO / "solutions", *others]
+def place(staged: Staged, objects: tuple[Path, ...]) -> None:
+    """Puts the compiled objects into the package, for Bazel to link."""
+    for path in objects:
+        shutil.copyfile(path, staged.directory / path.name)
 
 
 def unstage(staged: Staged) -> None:
+    """Removes every trace of the submission: its files and objects, and
+    what Bazel made of them (the linked tests), so no later build or
+    student can read them."""
+    staged.workspace.remove()
     with slots_fixed():
-        shutil.rmtree(staged.directory, ignore_errors=True)
-        slot_directory = staged.directory.parent
-        if slot_directory.exists() and not any(slot_directory.iterdir()):
-            slot_directory.rmdir()
+        for directory in (staged.directory, staged.outputs):
+            shutil.rmtree(directory, ignore_errors=True)
+            slot_directory = directory.parent
+            if slot_directory.exists() and not any(slot_directory.iterdir()):
+                slot_directory.rmdir()
     # _stage/ itself stays (it is ignored by git): removing it could race with
     # another thread of a batch creating its own slot inside it.

@@ -113,7 +113,8 @@ def compiled_harness() -> dict[str, tuple[bytes, int]]:
     built = bazel_build.build("//grader/harness:harness")
     if not built.ok:
         raise GraderError(f"the harness does not build, so no starter pack can ship it:\n{built.diagnostics}")
-    archive = REPO / "bazel-bin" / "grader" / "harness" / "libharness.a"
+    # Bazel names an alwayslink archive .lo; it is an ordinary ar archive.
+    archive = REPO / "bazel-bin" / "grader" / "harness" / "libharness.lo"
     return {
         "grader/harness/BUILD": _read(HARNESS / "BUILD.starter"),
         "grader/harness/libharness.a": (archive.read_bytes(), 0o644),

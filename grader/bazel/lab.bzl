@@ -85,21 +85,25 @@ def lab_solution(name, reference, hidden_tests):
         deps = [":reference", ":tests"],
     )
 
-def lab_submission(lab, srcs, tests):
+def lab_submission(lab, objects, tests):
     """_stage/<slot>/<lab>/BUILD, written by the grader: one submission.
 
-    Only the student's own files compile here; the tests are already built.
+    objects: the student's files, compiled by the grader in its own sandbox
+    (grader/compile.py), never by Bazel: Bazel only links them with the
+    tests, which are already built. `lab` is kept for the reader of the
+    staged BUILD file.
     """
     cc_library(
         name = "submission",
-        srcs = srcs,
-        copts = STUDENT_COPTS,
-        deps = ["//labs/" + lab + ":api"],
+        srcs = objects,
         alwayslink = True,  # linked whole, whatever the link order
         tags = ["manual"],  # a submission is not one of our tests: keep it out of //...
     )
     cc_binary(
         name = "tests",
-        deps = [":submission", tests],
+        # The tests first: for an inline function or template instance both
+        # define (a COMDAT group), the linker keeps the first copy it sees,
+        # so the harness and the tests keep their own.
+        deps = [tests, ":submission"],
         tags = ["manual"],
     )

@@ -1,10 +1,12 @@
 #include "grader/harness/child.h"
 
 #include "grader/harness/leaks.h"
+#include "grader/harness/verdict.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +44,13 @@ void write_result(int fd, const std::string& data) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return;  // the parent is gone; nobody is left to tell
     done += static_cast<size_t>(n);
+  }
+}
+
+void report_leaks(const std::string& records) {
+  std::size_t from = 0;
+  for (std::size_t end; (end = records.find('\n', from)) != std::string::npos; from = end + 1) {
+    verdict::send(std::string_view(records).substr(from, end - from));
   }
 }
 
@@ -98,7 +107,7 @@ std::string result_message(char tag, const std::string& value, const std::string
   // only the process we started may report a result.
   if (::getpid() != self) ::_exit(kStrayChildStatus);
   std::string leaks;
-  for (const auto& finding : leaks_since(before)) leaks += leak_line(finding);
+  for (const auto& finding : leaks_since(before)) leaks += leak_record(finding);
   write_result(result_fd, result_message(tag, value, leaks));
   std::fflush(nullptr);
   ::_exit(0);
@@ -156,6 +165,9 @@ Child::Child(const Body& body) {
   }
   if (pid_ == 0) {
     ::setpgid(0, 0);
+    // The test binary is not dumpable (verdict.cpp); the parent observes
+    // this child through /proc (wchan, descriptors), which needs it to be.
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     ::close(fds[0]);
     run_body(body, fds[1]);
   }
@@ -228,9 +240,9 @@ Outcome Child::finish(milliseconds deadline) {
     received.copy(reinterpret_cast<char*>(&length), sizeof length, 1);
     outcome.value = received.substr(1 + sizeof length, length);
     outcome.leaks = received.substr(1 + sizeof length + length);
-    // The grader reads these lines from the test's output and deducts for
-    // them as lab.toml says; the test's own verdict does not change.
-    if (!outcome.leaks.empty()) write_result(STDOUT_FILENO, outcome.leaks);
+    // The grader deducts for these as lab.toml says; the test's own
+    // verdict does not change.
+    report_leaks(outcome.leaks);
   }
   return outcome;
 }

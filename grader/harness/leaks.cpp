@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "grader/harness/snapshot.h"
+#include "grader/harness/verdict.h"
 
 namespace ipclab {
 namespace {
@@ -29,23 +29,6 @@ std::set<std::string> mapped_shm_files() {
     if (at != std::string::npos) files.insert(line.substr(at));
   }
   return files;
-}
-
-std::string json_string(const std::string& text) {
-  std::string quoted = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      quoted += escaped;
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "\"";
 }
 
 LeakFinding mapping_finding(const std::string& file) {
@@ -99,9 +82,16 @@ std::vector<LeakFinding> leaks_since(const ProcessResources& before) {
   return found;
 }
 
-std::string leak_line(const LeakFinding& finding) {
-  return "[ipclab-leak] {\"kind\":" + json_string(finding.kind) + ",\"object\":" + json_string(finding.object) +
-         ",\"fix\":" + json_string(finding.fix) + "}\n";
+std::string leak_record(const LeakFinding& finding) {
+  // A name chosen by the code under test can be of any length; a record
+  // must fit in one atomic write.
+  constexpr std::size_t kLongestObject = 1000;
+  const std::string object = finding.object.size() > kLongestObject
+                                 ? finding.object.substr(0, kLongestObject) + "…"
+                                 : finding.object;
+  using verdict::json_string;
+  return R"({"event":"leak","kind":)" + json_string(finding.kind) + R"(,"object":)" + json_string(object) +
+         R"(,"fix":)" + json_string(finding.fix) + "}\n";
 }
 
 }  // namespace ipclab

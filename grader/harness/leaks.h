@@ -6,8 +6,8 @@
 // every body and reports the findings to the grader, which names each one
 // with the call that would have cleaned it up and deducts as lab.toml says.
 //
-// A finding travels as one line on standard output:
-//   [ipclab-leak] {"kind":"descriptor","object":"fd 5 (pipe:[4711])","fix":"close(5)"}
+// A finding travels as one record on the verdict channel (verdict.h):
+//   {"event":"leak","kind":"descriptor","object":"fd 5 (pipe:[4711])","fix":"close(5)"}
 
 #include <set>
 #include <string>
@@ -33,7 +33,8 @@ struct ProcessResources {
 // children it still has.
 [[nodiscard]] std::vector<LeakFinding> leaks_since(const ProcessResources& before);
 
-// The line the grader reads, and back (for the result pipe).
-[[nodiscard]] std::string leak_line(const LeakFinding& finding);
+// The record the grader reads (verdict.h), one line; the object's name is
+// cut short when it would not fit in one record.
+[[nodiscard]] std::string leak_record(const LeakFinding& finding);
 
 }  // namespace ipclab

@@ -18,13 +18,27 @@ def box() -> sandbox.Sandbox:
     return sandbox.detect()
 
 
+# What the harness does before main (grader/harness/verdict.cpp), in shell:
+# take the verdict channel and the token; `report JSON` sends a record.
+FAKE_HARNESS = """#!/bin/bash
+report() { :; }
+if [[ -n "${IPCLAB_VERDICT:-}" ]]; then
+  read -r verdict_records verdict_token <<< "$IPCLAB_VERDICT"
+  IFS= read -r token <&"$verdict_token" || true
+  report() { printf '%s %s\\n' "$token" "$1" >&"$verdict_records"; }
+fi
+unset IPCLAB_VERDICT
+"""
+
+
 @pytest.fixture
 def fake_binary(tmp_path: Path):
-    """Writes a shell script standing in for a doctest binary."""
+    """Writes a shell script standing in for a doctest binary; it can send
+    the harness's records with `report '{"event": ...}'`."""
 
     def write(body: str) -> Path:
         path = tmp_path / "tests"
-        path.write_text("#!/bin/bash\n" + body + "\n")
+        path.write_text(FAKE_HARNESS + body + "\n")
         path.chmod(0o755)
         return path
 

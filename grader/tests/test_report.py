@@ -3,9 +3,13 @@ against the fields and types Gradescope documents for results.json."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +67,8 @@ def test_gradescope_results_have_the_documented_fields_and_types() -> None:
     assert isinstance(data["output"], str)
     assert data["visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
     for number, test in enumerate(data["tests"], start=1):
-        assert set(test) == {"name", "number", "score", "max_score", "status", "output", "tags", "visibility"}
+        assert set(test) == {"name", "number", "score", "max_score", "status", "output", "output_format", "name_format",
+                             "tags", "visibility"}  # fmt: skip
         assert test["number"] == str(number)
         assert test["status"] in {"passed", "failed"}
         assert isinstance(test["tags"], list) and all(isinstance(t, str) for t in test["tags"])
@@ -116,3 +121,190 @@ def test_the_terminal_report_keeps_line_numbers_as_written() -> None:
     with console.capture() as captured:
         report.print_grade(grade, console)
     assert "public_test.cpp:100: ERROR" in captured.get()
+
+
+# ---- hostile text: what a submission prints is shown, never obeyed ---------
+
+# Each is something a student's program can print, or a compiler can echo
+# from a student's file, that a terminal, a Markdown or HTML viewer, or a
+# spreadsheet would act on.
+CLEAR_SCREEN = "\x1b[2J\x1b[H"
+CLIPBOARD_WRITE = "\x1b]52;c;cm0gLXJmIH4K\x07"  # OSC 52: the TA's clipboard becomes "rm -rf ~"
+HIDDEN_LINK = "\x1b]8;;https://evil.example/\x1b\\read me\x1b]8;;\x1b\\"  # OSC 8: text that is a link
+OVERWRITE = "all checks FAILED\rall checks passed"  # a terminal shows only the second half
+BIDI = "\u202eexe.txt\u202c"  # Trojan Source: shows as "txt.exe"
+RICH_LINK = "[link=https://evil.example/]click[/link] [bold red]grader error[/bold red]"
+HTML = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+MARKDOWN = "[click](https://evil.example/) ![x](https://evil.example/x.png)\n# Score: 100 / 100"
+FORGED_LEAK = '[ipclab-leak] {"kind": "message queue", "object": "/forged", "fix": "nothing"}'
+FORGED_FINDING = "left behind — message queue: /forged — clean it up with nothing"
+FORGED_SCORE = "Score: 100 / 100"
+HOSTILE = "\n".join(
+    [CLEAR_SCREEN + CLIPBOARD_WRITE + HIDDEN_LINK, OVERWRITE, BIDI, RICH_LINK, HTML, MARKDOWN, FORGED_LEAK,
+     FORGED_FINDING, FORGED_SCORE, "````", "\x9b31m\x7f\x00",
+     "y" * 150 + FORGED_SCORE]  # a line the terminal wraps, so that its end would start a line  # fmt: skip
+)
+# The characters no shown text may hold: C0 but \t and \n, DEL, C1, bidi controls.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+HOSTILE_LEAK = Leak("FIFO node", "/tmp/\x1b]52;c;cm0K\x07fifo [bold]x[/bold]", "unlink(path)")
+REAL_FINDING = "left behind — FIFO node: /tmp/"
+QUOTE_BAR = "│"  # starts every line of what a test printed, in plain text and the terminal
+
+
+def hostile_grade() -> Grade:
+    """The demo grade, with hostile text wherever a submission can put it:
+    a failing test's output and detail, the name of what a test left behind,
+    the label (a student's folder name)."""
+    grade = demo_grade()
+    grade.label = "student " + RICH_LINK + CLEAR_SCREEN
+    failing = grade.results[1]
+    failing.output = failing.output.replace("  logged:", HOSTILE + "\n  logged:")
+    failing.detail = "failed; " + OVERWRITE + " " + RICH_LINK
+    failing.leaks = [HOSTILE_LEAK]
+    # A leak line forged by the test's process chooses the kind too.
+    grade.results[0].leaks = [HOSTILE_LEAK, Leak("queue \x1b]8;;https://evil.example/\x1b\\", "/q", "mq_unlink")]
+    return grade
+
+
+def unbuildable_hostile_grade() -> Grade:
+    return Grade(lab=DEMO, label="s", isolation="bubblewrap", gradable=False,
+                 diagnostics=f"demo.cpp:3:2: error: #error {HOSTILE}")  # fmt: skip
+
+
+def terminal(grade: Grade) -> str:
+    """What print_grade sends to a colour terminal, escape sequences and all."""
+    from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="truecolor", width=120, emoji=False, highlight=False)
+    report.print_grade(grade, console)
+    return out.getvalue()
+
+
+def strings_in(data: Any) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [s for key, value in data.items() for s in strings_in(key) + strings_in(value)]
+    if isinstance(data, list):
+        return [s for value in data for s in strings_in(value)]
+    return []
+
+
+def shown(grade: Grade, fmt: str) -> list[str]:
+    """The text a person reads in each format: for JSON, its decoded strings
+    (json.dumps writes ESC as \\u001b, and the platform decodes it again)."""
+    if fmt == "terminal":
+        # Rich's own styling is ESC sequences too: keep only the text.
+        return [re.sub(r"\x1b\[[0-9;]*m", "", terminal(grade))]
+    if fmt == "markdown":
+        return [report.to_markdown(grade, notes=(f"found {HTML} in {BIDI}",))]
+    if fmt == "plain text":
+        from grader import cli
+
+        return [cli._plain_text(grade)]
+    return strings_in(json.loads(report.render_machine(grade, fmt)))
+
+
+FORMATS = ["terminal", "plain text", "markdown", "json", "gradescope", "prairielearn"]  # autolab: scores only
+
+
+@pytest.mark.parametrize("make", [hostile_grade, unbuildable_hostile_grade], ids=["graded", "unbuildable"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_format_passes_a_raw_control_character_from_the_submission_through(fmt: str, make) -> None:
+    for text in shown(make(), fmt):
+        found = RAW_CONTROL.findall(text)
+        assert not found, f"{fmt}: raw {found!r} in {text!r}"
+
+
+@pytest.mark.parametrize("make", [hostile_grade, unbuildable_hostile_grade], ids=["graded", "unbuildable"])
+def test_the_terminal_shows_escape_sequences_and_rich_markup_as_written(make) -> None:
+    printed = terminal(make())
+    for sequence in ("\x1b[2J", "\x1b]52;", "\x1b]8;", "\x07", "\r"):
+        assert sequence not in printed, f"{sequence!r} reached the terminal"
+    text = shown(make(), "terminal")[0]
+    assert "\\x1b[2J" in text and "\\x1b]52;c;" in text and "\\x0d" in text and "\\u202e" in text
+    assert "[link=https://evil.example/]click[/link] [bold red]grader error[/bold red]" in text
+
+
+def test_output_that_forges_grader_lines_is_shown_only_as_what_the_test_printed() -> None:
+    """A line of output that looks like a leak finding or a score is quoted:
+    in plain text and the terminal, every line of the test's output starts
+    with the quote bar, and no line of the grader's does."""
+    grade = hostile_grade()
+    for text in (report.feedback(grade.results[1]), shown(grade, "terminal")[0], shown(grade, "plain text")[0]):
+        lines = text.splitlines()
+        for forged in (FORGED_LEAK, FORGED_FINDING, FORGED_SCORE):
+            posing = [line for line in lines if forged in line and not line.lstrip().startswith(QUOTE_BAR)]
+            assert not posing, f"{forged!r} shown as the grader's: {posing}"
+        assert any(line.lstrip().startswith(REAL_FINDING) for line in lines), "the real finding is the grader's"
+    assert "the test printed:" in report.feedback(grade.results[1])
+
+
+def rendered_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:
+    from markdown_it import MarkdownIt
+
+    # html=True: render as the most permissive viewer would.
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(report.to_markdown(grade, notes))
+
+
+@pytest.mark.parametrize("make", [hostile_grade, unbuildable_hostile_grade], ids=["graded", "unbuildable"])
+def test_markdown_feedback_renders_hostile_text_as_text(make) -> None:
+    html = rendered_markdown(make(), notes=(f"found {HTML} {MARKDOWN} in upload_2.cpp",))
+    assert "<script" not in html and "<img" not in html and "<a " not in html, html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, "shown, not dropped"
+    headings = re.findall(r"<h\d>(.*?)</h\d>", html)
+    assert not [h for h in headings if "Score" in h or "100" in h], headings
+
+
+def test_markdown_feedback_quotes_the_tests_output_apart_from_the_graders_findings() -> None:
+    markdown = report.to_markdown(hostile_grade())
+    fence = re.search(r"^(`{3,})text$", markdown.split("The test printed:", 1)[1], re.MULTILINE)
+    assert fence, "the output is a code block labelled as what the test printed"
+    outside = re.sub(r"^(`{3,})text\n.*?^\1$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    for forged in (FORGED_LEAK, "/forged", FORGED_SCORE, "<script>"):
+        assert forged not in outside, f"{forged!r} outside the quoted output"
+    assert "left behind — FIFO node" in outside, "the grader's own finding is outside it"
+
+
+def test_gradescope_is_told_to_show_every_text_as_plain_text() -> None:
+    """Gradescope renders a top-level output as HTML by default
+    ("simple_format"): the submission's diagnostics are in it."""
+    data = json.loads(report.render_machine(unbuildable_hostile_grade(), "gradescope"))
+    assert data["output_format"] == "text"
+    assert data["test_output_format"] == "text" and data["test_name_format"] == "text"
+    assert all(t["output_format"] == "text" and t["name_format"] == "text" for t in data["tests"])
+
+
+def test_machine_reports_carry_the_same_safe_text_as_the_feedback() -> None:
+    grade = hostile_grade()
+    expected = report.feedback(grade.results[1])
+    assert not RAW_CONTROL.search(expected)
+    for fmt in ("json", "gradescope", "prairielearn"):
+        assert expected in strings_in(json.loads(report.render_machine(grade, fmt))), fmt
+
+
+def test_the_gradebook_neither_runs_a_students_formula_nor_passes_a_control_character(tmp_path: Path) -> None:
+    from grader import gradebook
+    from grader.unpack import Submission
+
+    hostile = Submission(
+        student="=cmd|' /C calc'!A0",
+        name='=HYPERLINK("https://evil.example/","click")',
+        platform_id="@SUM(A1)",
+        email="+1\x1b]52;c;cm0K\x07@example.com",
+        key="hostile-01",
+        notes=(f"found {HTML}",),
+    )
+    grade = unbuildable_hostile_grade()
+    gradebook.write_student(tmp_path, hostile, grade, *gradebook.verdict(grade))
+    gradebook.write_class(tmp_path, DEMO, "gradescope", [hostile])
+    for name in ("gradebook.csv", "canvas.csv"):
+        text = (tmp_path / name).read_text()
+        assert not RAW_CONTROL.search(text.replace("\n", "")), name
+        for row in list(csv.reader(io.StringIO(text)))[1:]:
+            for cell in row:
+                numeric = re.fullmatch(r"-?[0-9.]+", cell)
+                assert numeric or not cell.startswith(("=", "+", "-", "@", "\t")), f"{name}: {cell!r}"
+    feedback = (tmp_path / "feedback" / "hostile-01.md").read_text()
+    assert not RAW_CONTROL.search(feedback) and "<script>" not in feedback.split("```")[0]

@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FAKE_HARNESS
 from grader import run
 from grader.run import Status
+from grader import sandbox as sandbox_module
 from grader.sandbox import Sandbox
 
-PASSED_SUMMARY = "echo '[doctest] test cases: 1 | 1 passed | 0 failed | 21 skipped'"
+DOCTEST_SUMMARY = "echo '[doctest] test cases: 1 | 1 passed | 0 failed | 21 skipped'"
+PASSED_SUMMARY = (
+    f"{DOCTEST_SUMMARY}; report '{{\"event\":\"case\",\"name\":\"t\",\"passed\":true}}'; "
+    "report '{\"event\":\"run\",\"cases\":1,\"failed\":0}'"
+)
+FAILED_SUMMARY = (
+    "report '{\"event\":\"case\",\"name\":\"t\",\"passed\":false}'; report '{\"event\":\"run\",\"cases\":1,\"failed\":1}'"
+)
 REDUCED = Sandbox("reduced", "chosen by the test")
 DAEMONS: set[str] = set()
 
@@ -32,7 +41,7 @@ def test_a_passing_test_passes(each_sandbox: Sandbox, fake_binary) -> None:
 
 def test_a_failing_check_is_failed(each_sandbox: Sandbox, fake_binary) -> None:
     binary = fake_binary("echo 'x.cpp:3: ERROR: CHECK( 1 == 2 ) is NOT correct!'\n"
-                         "echo '[doctest] test cases: 1 | 0 passed | 1 failed |'\nexit 1")  # fmt: skip
+                         f"echo '[doctest] test cases: 1 | 0 passed | 1 failed |'\n{FAILED_SUMMARY}\nexit 1")  # fmt: skip
     result = run.run_test(each_sandbox, binary, "t", timeout=10)
     assert result.status is Status.FAILED
     assert "CHECK( 1 == 2 )" in result.output
@@ -42,6 +51,48 @@ def test_exit_0_without_a_report_is_not_a_pass(each_sandbox: Sandbox, fake_binar
     result = run.run_test(each_sandbox, fake_binary("exit 0"), "t", timeout=10)
     assert result.status is Status.NO_REPORT
     assert "exit()" in result.detail
+
+
+def test_doctest_s_summary_on_the_output_is_not_a_pass(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary(f"{DOCTEST_SUMMARY}\nexit 0"), "t", timeout=10)
+    assert result.status is Status.NO_REPORT
+
+
+def test_records_without_the_token_are_forged_and_fail(each_sandbox: Sandbox, fake_binary) -> None:
+    # Knows where the channel is, not the token: writes a passing run on it.
+    forger = ('printf \'guess {"event":"case","name":"t","passed":true}\\n\' >&"$verdict_records"; '
+              f"{PASSED_SUMMARY}")  # fmt: skip
+    result = run.run_test(each_sandbox, fake_binary(forger), "t", timeout=10)
+    assert result.status is Status.FORGED
+    assert "verdict channel" in result.detail
+
+
+def test_a_pass_of_another_test_case_is_not_this_one_s(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary(PASSED_SUMMARY), "another", timeout=10)
+    assert result.status is Status.FAILED
+
+
+def test_a_test_that_ran_to_its_end_twice_says_a_child_returned_into_it(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary(f"{PASSED_SUMMARY}; {PASSED_SUMMARY}"), "t", timeout=10)
+    assert result.status is Status.FAILED
+    assert "returned into the test" in result.detail
+
+
+def test_a_pass_followed_by_a_failing_exit_is_not_a_pass(each_sandbox: Sandbox, fake_binary) -> None:
+    result = run.run_test(each_sandbox, fake_binary(f"{PASSED_SUMMARY}\nexit 3"), "t", timeout=10)
+    assert result.status is Status.FAILED
+    assert "exit status 3" in result.detail
+
+
+def test_a_sandbox_that_cannot_start_is_the_grader_s_failure(
+    each_sandbox: Sandbox, fake_binary, monkeypatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "inspector.py"
+    broken.write_text("import sys\nsys.exit('the inspector cannot start')\n")
+    monkeypatch.setattr(sandbox_module, "INSPECTOR", broken)
+    with pytest.raises(run.SandboxFailed) as failure:
+        run.run_test(each_sandbox, fake_binary(PASSED_SUMMARY), "t", timeout=10)
+    assert "the inspector cannot start" in str(failure.value)
 
 
 def test_a_crash_names_its_signal(each_sandbox: Sandbox, fake_binary) -> None:
@@ -121,7 +172,7 @@ def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
     tree = top / "tree"
     shutil.copytree(Path(run.__file__).parent, tree / "grader", ignore=shutil.ignore_patterns("tests", "harness", "__pycache__"))
     binary = tree / "tests"
-    binary.write_text(f"#!/bin/bash\nid -u\n{PASSED_SUMMARY}\n")
+    binary.write_text(f"{FAKE_HARNESS}id -u\n{PASSED_SUMMARY}\n")
     for path in [top, tree, *tree.rglob("*")]:
         path.chmod(0o755)
     script = (
@@ -152,17 +203,27 @@ def test_leaks_are_reported_by_name_and_removed_in_either_sandbox(each_sandbox: 
     if each_sandbox.isolated:  # reduced isolation cannot tell its processes from the machine's
         assert any(leak.kind == "process" and "still running" in leak.object for leak in result.leaks)
     assert not os.path.exists(f"/dev/shm/{name}") and not os.path.exists(f"/dev/shm/sem.{name}")
-    assert "[ipclab-leak]" not in result.output
+
+
+def test_leak_lines_printed_by_the_test_are_output_not_findings(each_sandbox: Sandbox, fake_binary) -> None:
+    forged = 'echo \'[ipclab-leak] {"kind": "message queue", "object": "/dev/mqueue/x", "fix": "mq_unlink"}\''
+    result = run.run_test(each_sandbox, fake_binary(f"{forged}; {PASSED_SUMMARY}"), "t", timeout=10)
+    assert result.leaks == []
+    assert "[ipclab-leak]" in result.output  # feedback, shown as what the test printed
+
+
+def test_a_leak_is_found_whatever_the_test_prints_before_the_report(each_sandbox: Sandbox, fake_binary) -> None:
+    # One byte without a newline used to glue itself to the leak line.
+    name = f"ipclab-glued-{os.getpid()}"
+    result = run.run_test(each_sandbox, fake_binary(f"printf x; touch /dev/shm/{name}; {PASSED_SUMMARY}"), "t", timeout=10)
+    assert [leak.object for leak in result.leaks] == [f"/dev/shm/{name}"]
+    assert not os.path.exists(f"/dev/shm/{name}")
 
 
 LISTING = """echo 'printed by a global'
-cat <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<doctest binary="tests">
-  <TestCase name="public one" filename="labs/pipe/public_test.cpp"/>
-  <TestCase name="hidden one" filename="solutions/pipe/hidden_test.cpp"/>
-</doctest>
-XML"""
+report '{"event":"listing","count":2}'
+report '{"event":"listed","name":"public one","file":"labs/pipe/public_test.cpp"}'
+report '{"event":"listed","name":"hidden one","file":"solutions/pipe/hidden_test.cpp"}'"""
 
 
 def test_a_listing_runs_sandboxed_and_ignores_what_is_printed_around_it(each_sandbox: Sandbox, fake_binary) -> None:
