@@ -6,6 +6,11 @@
 // It runs in the directory you start it in (files come from ./BIMDC/, and
 // go to ./received/). The server it starts is this same program, run as
 // the "channels-server" helper (see server_command()).
+// The harness links a doctest reporter into every program that uses it, so
+// doctest's implementation has to be in this one too (it is never run).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
 #include <exception>
 #include <iostream>
 
