@@ -195,7 +195,8 @@ void check_client_cleanup(char mechanism) {
 void check_mechanism_used(char mechanism) {
   ServerDir dir;
   const auto before = ipclab::IpcObjects::now();
-  ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "4", "-c", "2"}, with_delay(1000));
+  // 3 ms a request: the objects live for seconds, seen even on a loaded machine.
+  ClientProcess client(dir.path(), {"-i", std::string(1, mechanism), "-p", "4", "-c", "2"}, with_delay(3000));
   const auto control = object_paths(mechanism, dir.path(), client.prefix(), "control");
   const auto data1 = object_paths(mechanism, dir.path(), client.prefix(), "data1_");
   std::vector<std::string> wanted = control;
