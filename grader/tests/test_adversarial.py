@@ -643,9 +643,17 @@ def test_two_graders_never_lease_the_same_test_uid(monkeypatch: pytest.MonkeyPat
     assert second == "GraderError"  # the pool of 4 was used up: said, not shared
 
 
-def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(tmp_path: Path) -> None:
-    from grader import cli
+def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch, --jobs 2: the honest student beside forgers, a memory hog,
+    a fork bomb, a build that reads the machine and a compile bomb."""
+    import csv
+    import json
 
+    from grader import cli, compile as compiler
+
+    monkeypatch.setitem(compiler.COMPILE_LIMITS, "compile_seconds", 20)
     root = tmp_path / "class"
     (root / "honest").mkdir(parents=True)
     (root / "honest" / "pipe_lab.cpp").write_bytes((PIPE.solution_directory / "pipe_lab.cpp").read_bytes())
@@ -653,16 +661,23 @@ def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(tmp
         (root / name).mkdir()
         (root / name / "pipe_lab.cpp").write_text(FORGERY_HEADERS + SKELETON + code + "\n")
     for name in ("fills_memfds_past_the_memory_limit", "fork_bomb"):
-        corpus.materialize(PIPE, attack(name, *ATTACKS[name][::2]), (root / name).mkdir() or root / name)
+        (root / name).mkdir()
+        corpus.materialize(PIPE, attack(name, *ATTACKS[name][::2]), root / name)
+    for name, code in {"compile_bomb": COMPILE_BOMB, "reads_etc_shadow": 'asm(".incbin \\"/etc/shadow\\"");'}.items():
+        (root / name).mkdir()
+        with_code(root / name, code)
     out = tmp_path / "out"
     assert cli.main(["batch", "pipe", str(root), "--out", str(out), "--jobs", "2"]) == cli.Exit.OK
-    import csv
-
     with open(out / "gradebook.csv", newline="") as f:
-        scores = {row["student"]: float(row["score"]) for row in csv.DictReader(f)}
-    assert scores["honest"] == PIPE.max_score
-    assert all(scores[name] == 0 for name in FORGERIES), scores
-    assert scores["fork_bomb"] < PIPE.max_score and scores["fills_memfds_past_the_memory_limit"] < PIPE.max_score
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert float(rows["honest"]["score"]) == PIPE.max_score, rows["honest"]
+    assert all(float(rows[name]["score"]) == 0 for name in FORGERIES), rows
+    assert float(rows["fork_bomb"]["score"]) < PIPE.max_score
+    assert float(rows["fills_memfds_past_the_memory_limit"]["score"]) < PIPE.max_score
+    assert rows["compile_bomb"]["status"] == "not gradable" and "took longer than 20 s" in rows["compile_bomb"]["reason"]
+    assert rows["reads_etc_shadow"]["status"] == "not gradable"
+    honest = json.loads((out / "results" / "honest.json").read_text())
+    print(f"the honest student's grade took {honest['execution_time']:.1f} s beside the attackers")
 
 
 def test_a_leak_deduction_cannot_be_evaded_by_output_glued_to_it(box, tmp_path: Path) -> None:
