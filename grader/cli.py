@@ -71,6 +71,7 @@ def list_labs(_: list[str]) -> int:
 def check_corpus(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade corpus", description="Grade every lab's bug corpus.")
     parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
+    _add_jobs(parser, "bugs graded at once")
     args = parser.parse_args(argv)
     console = _console()
     box = detect_sandbox()
@@ -83,7 +84,7 @@ def check_corpus(argv: list[str]) -> int:
                 tip="the corpus is the instructor's: run this in the course repository, not a starter pack",
             )
         with console.status(f"{name}: grading the bug corpus …"):
-            verdicts += [(lab, v) for v in corpus.check_lab(lab, box)]
+            verdicts += [(lab, v) for v in corpus.check_lab(lab, box, args.jobs)]
     report.print_corpus(verdicts, console)
     return Exit.OK if all(v.ok for _, v in verdicts) else Exit.LAB_BROKEN
 
@@ -95,6 +96,7 @@ def self_check(argv: list[str]) -> int:
         "hidden tests, handout and starter pack.",
     )
     parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
+    _add_jobs(parser, "tests, and bugs of the corpus, graded at once")
     args = parser.parse_args(argv)
     console = _console()
     labs = [load_lab(name) for name in args.labs or available_labs()]
@@ -102,7 +104,7 @@ def self_check(argv: list[str]) -> int:
     box = detect_sandbox()
     checks = []
     for lab in labs:
-        checks += selfcheck.check_lab(lab, box, console)
+        checks += selfcheck.check_lab(lab, box, console, args.jobs)
     selfcheck.print_table(checks, console)
     return Exit.OK if all(c.ok for c in checks) else Exit.LAB_BROKEN
 
@@ -153,13 +155,11 @@ def grade_batch(argv: list[str]) -> int:
     parser.add_argument("submissions", type=Path, help="a folder of student folders, a Gradescope export, "
                         "a Canvas download, or a .zip/.tar.gz of one")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="where the gradebook and feedback go")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="students graded at once (default: cores)")
+    _add_jobs(parser, "students graded at once")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
     parser.add_argument("--compile-first", action="store_true",
                         help="compile and link every submission before grading any (may help on a machine with many cores)")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        raise GraderError(f"--jobs {args.jobs}: at least one student must be graded at a time")
     lab = load_lab(args.lab)
     console = _console()
     outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, resume=args.resume, compile_first=args.compile_first), detect_sandbox(), console)
@@ -259,7 +259,20 @@ def parse_grade_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
     parser.add_argument("--format", choices=("text", *report.MACHINE_FORMATS), default="text")
     parser.add_argument("--output", type=Path, help="write the report to this file instead of standard output")
+    _add_jobs(parser, "tests run at once, each in a sandbox of its own")
     return parser.parse_args(argv)
+
+
+def _add_jobs(parser: argparse.ArgumentParser, what: str) -> None:
+    cores = os.cpu_count() or 1
+    parser.add_argument("--jobs", type=_positive, default=cores, help=f"{what} (default: the cores, {cores})")
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def grade_one(args: argparse.Namespace) -> int:
@@ -274,7 +287,8 @@ def grade_one(args: argparse.Namespace) -> int:
     console = _console(stderr=args.format != "text" and args.output is None)
     with console.status(f"building {lab.name} …"):
         reference = pipeline.prepare_reference(lab, box)
-        grade = pipeline.grade(lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box)
+        grade = pipeline.grade(lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box,
+                               args.jobs)
     if args.format == "text" and args.output is None:
         report.print_grade(grade, console)
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def materialize(lab: Lab, bug: Bug, into: Path) -> Path:
     return into
 
 
-def check_lab(lab: Lab, sandbox: Sandbox) -> list[BugVerdict]:
+def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugVerdict]:
+    """Grades every bug of the lab's corpus, `jobs` bugs at once."""
     bugs = load_bugs(lab)
     reference = pipeline.prepare_reference(lab, sandbox)
     with tempfile.TemporaryDirectory(prefix=f"ipclab-corpus-{lab.name}-") as scratch:
@@ -141,7 +143,8 @@ def check_lab(lab: Lab, sandbox: Sandbox) -> list[BugVerdict]:
         # Bazel command; each grade below takes its compile from memory and
         # finds its link done.
         pipeline.compile_first(lab, [(submissions[b.name], slot(lab, b)) for b in bugs], sandbox, COMPILE_JOBS)
-        return [check_bug(lab, bug, submissions[bug.name], reference, sandbox) for bug in bugs]
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="bug") as pool:
+            return list(pool.map(lambda bug: check_bug(lab, bug, submissions[bug.name], reference, sandbox), bugs))
 
 
 def slot(lab: Lab, bug: Bug) -> str:

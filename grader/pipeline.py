@@ -1,26 +1,28 @@
 """The grader as an ordered list of small stages:
 
     stage ─► compile (sandboxed, ours) ─► refuse ─► link (Bazel) ─► list tests
-          ─► run each test alone, sandboxed ─► score ─► report ─► unstage
+          ─► run each test alone, sandboxed, `jobs` at once ─► score ─► report ─► unstage
 
 Ordering rules: the reference and the tests are built before the
 submission, so a broken lab is found before a student is charged; the
 objects are inspected (refuse) before Bazel links them, so nothing refused
-ever runs; tests run in lab.toml order, so a prerequisite has its verdict
-before the tests that depend on it; unstage comes last, whatever happened.
+ever runs; a test starts only when the tests it depends on have their
+verdicts, and results are reported in lab.toml order; unstage comes last,
+whatever happened.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import build, compile as compiling, lab as labs, run, stage, symbols
 from grader.errors import GraderError
-from grader.lab import Lab
+from grader.lab import Lab, TestSpec
 from grader.run import TestRun
 from grader.sandbox import Sandbox
 from grader.score import Grade, TestResult, score_run, skipped_because
@@ -78,13 +80,14 @@ def compile_box(sandbox: Sandbox) -> compiling.Box:
     return compiling.Box(isolated=sandbox.isolated, drop_to_uid=sandbox.drop_to_uid, reason=sandbox.reason)
 
 
-def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox) -> Grade:
+def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1) -> Grade:
+    """The submission's grade; `jobs` of its tests run at once."""
     started = time.monotonic()
     isolation = "bubblewrap" if sandbox.isolated else f"reduced: {sandbox.reason}"
     verdict = Grade(lab=lab, label=label, isolation=isolation)
     staged = stage.stage(lab, submission, stage.slot_name(label))
     try:
-        return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox), started)
+        return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox, jobs), started)
     finally:
         # Its files, objects and linked tests: nothing of it is left for a
         # later build or student to read.
@@ -135,7 +138,7 @@ def _source_of(path: Path, staged: stage.Staged) -> str:
 
 
 def _build_and_run(
-    lab: Lab, staged: stage.Staged, submission: Path, verdict: Grade, reference: Reference, sandbox: Sandbox
+    lab: Lab, staged: stage.Staged, submission: Path, verdict: Grade, reference: Reference, sandbox: Sandbox, jobs: int
 ) -> Grade:
     if staged.missing:
         verdict.gradable = False
@@ -168,19 +171,49 @@ def _build_and_run(
         verdict.diagnostics = _before_main(e)
         return verdict
     labs.check_against_binary(lab, listed)
-    results: dict[str, TestResult] = {}
-    for spec in lab.tests:
-        if spec.name not in listed:
-            continue  # a hidden test, in a starter pack
-        reason = skipped_because(spec, results)
-        if reason:
-            results[spec.name] = TestResult(spec, run.Status.SKIPPED, 0.0, detail=reason)
-            continue
-        test_run = run.run_test(sandbox.with_limits(lab.limits), staged.binary, spec.name, lab.timeout_of(spec))
-        reference_run = None if test_run.passed else reference.run(spec.name)
-        results[spec.name] = score_run(spec, test_run, reference_run)
-    verdict.results = list(results.values())
+    tests = [spec for spec in lab.tests if spec.name in listed]  # hidden tests are not in a starter pack
+    verdict.results = run_tests(tests, lambda spec: _judge(lab, spec, staged.binary, reference, sandbox), jobs)
     return verdict
+
+
+def _judge(lab: Lab, spec: TestSpec, binary: Path, reference: Reference, sandbox: Sandbox) -> TestResult:
+    test_run = run.run_test(sandbox.with_limits(lab.limits), binary, spec.name, lab.timeout_of(spec))
+    reference_run = None if test_run.passed else reference.run(spec.name)
+    return score_run(spec, test_run, reference_run)
+
+
+def run_tests(tests: list[TestSpec], judge: Callable[[TestSpec], TestResult], jobs: int) -> list[TestResult]:
+    """Judges every test, up to `jobs` at once, each in a sandbox of its own;
+    a test starts only once the tests it depends on have their verdicts (and
+    is skipped if one failed). Results come back in lab.toml order, whatever
+    order they finished in, so reports do not depend on the scheduler."""
+    results: dict[str, TestResult] = {}
+    waiting = list(tests)
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="test") as pool:
+        running: dict[Future[TestResult], TestSpec] = {}
+        while waiting or running:
+            ready = [s for s in waiting if _ready(s, results, tests)]
+            if not ready and not running:
+                raise GraderError(f"lab.toml: the tests {', '.join(s.name for s in waiting)} depend on each other in a cycle")
+            for spec in ready:
+                waiting.remove(spec)
+                reason = skipped_because(spec, results)
+                if reason:
+                    results[spec.name] = TestResult(spec, run.Status.SKIPPED, 0.0, detail=reason)
+                else:
+                    running[pool.submit(judge, spec)] = spec
+            if not running:
+                continue  # skips may have made more tests ready
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[running.pop(future).name] = future.result()
+    return [results[spec.name] for spec in tests]
+
+
+def _ready(spec: TestSpec, results: dict[str, TestResult], tests: list[TestSpec]) -> bool:
+    """Every test it depends on that will run has a verdict."""
+    present = {t.name for t in tests}
+    return all(d in results for d in spec.depends if d in present)
 
 
 def _before_main(failure: run.ListingFailed) -> str:

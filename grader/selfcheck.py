@@ -58,6 +58,7 @@ class NotRun(Exception):
 class Context:
     lab: Lab
     sandbox: Sandbox
+    jobs: int = 1  # tests, and bugs of the corpus, graded at once
     reference: pipeline.Reference | None = None
     listed: dict[str, bool] = field(default_factory=dict)  # test case -> from a hidden source
     html: str | None = None  # the rendered write-up, once it renders
@@ -80,16 +81,17 @@ def lab_toml(ctx: Context) -> str:
 
 def reference(ctx: Context) -> str:
     assert ctx.reference is not None
-    return reference_verdict(pipeline.grade(ctx.lab, ctx.lab.solution_directory, "reference", ctx.reference, ctx.sandbox))
+    return reference_verdict(pipeline.grade(ctx.lab, ctx.lab.solution_directory, "reference", ctx.reference, ctx.sandbox,
+                                            ctx.jobs))
 
 
 def skeleton(ctx: Context) -> str:
     assert ctx.reference is not None
-    return skeleton_verdict(pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox))
+    return skeleton_verdict(pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox, ctx.jobs))
 
 
 def bug_corpus(ctx: Context) -> str:
-    verdicts = corpus.check_lab(ctx.lab, ctx.sandbox)
+    verdicts = corpus.check_lab(ctx.lab, ctx.sandbox, ctx.jobs)
     wrong = [f"{v.bug.name}: {v.problems()}" for v in verdicts if not v.ok]
     if len(verdicts) < MIN_BUGS:
         wrong.insert(0, f"{len(verdicts)} bugs in solutions/{ctx.lab.name}/bugs/; a lab needs at least {MIN_BUGS}")
@@ -153,8 +155,8 @@ STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
 )  # (name, step, needs the reference build)
 
 
-def check_lab(lab: Lab, sandbox: Sandbox, console: Console) -> list[Check]:
-    ctx = Context(lab, sandbox)
+def check_lab(lab: Lab, sandbox: Sandbox, console: Console, jobs: int = 1) -> list[Check]:
+    ctx = Context(lab, sandbox, jobs)
     checks = []
     for name, step, needs_reference in STEPS:
         if needs_reference and ctx.reference is None:
