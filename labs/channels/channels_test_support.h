@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -70,6 +71,17 @@ inline std::vector<std::string> objects_left(const ipclab::IpcObjects& before, c
     if (name.rfind("fifo_", 0) == 0) left.push_back((dir / name).string());
   }
   return left;
+}
+
+// glibc's sem_open(O_CREAT) makes a semaphore as /dev/shm/sem.XXXXXX (six
+// random letters and digits), then links it under its name: a snapshot
+// taken while a semaphore is being made can see that file, which is not an
+// object the channel named.
+inline bool is_sem_open_scratch(const std::string& path) {
+  const std::string stem = "/dev/shm/sem.";
+  if (path.rfind(stem, 0) != 0 || path.size() != stem.size() + 6) return false;
+  return std::all_of(path.begin() + static_cast<std::ptrdiff_t>(stem.size()), path.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
 inline std::string describe_left(const std::vector<std::string>& left) {
