@@ -27,9 +27,9 @@ from pathlib import Path
 from grader import pipeline, stage
 from grader.errors import GraderError
 from grader.lab import Lab
-from grader.report import feedback
+from grader.report import feedback, feedback_parts
 from grader.sandbox import Sandbox
-from grader.score import Grade
+from grader.score import Grade, TestResult
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,16 @@ def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugVerdict]:
             return list(pool.map(lambda bug: check_bug(lab, bug, submissions[bug.name], reference, sandbox), bugs))
 
 
+def first_evidence(result: TestResult) -> str:
+    """What happened, and the first check that did not hold with what it
+    logged: enough to tell a wrong corpus entry from a flaky test."""
+    parts = feedback_parts(result)
+    printed = parts.printed.splitlines()
+    errors = [i for i, line in enumerate(printed) if "ERROR:" in line]
+    evidence = printed[errors[0]:errors[0] + 3] if errors else printed[:2]
+    return "; ".join(line.strip() for line in [parts.detail, *evidence] if line.strip())
+
+
 def slot(lab: Lab, bug: Bug) -> str:
     return stage.slot_name(f"bug-{lab.name}-{bug.name}")
 
@@ -159,7 +169,7 @@ def check_bug(lab: Lab, bug: Bug, submission: Path, reference: pipeline.Referenc
         if name in bug.fails and result.passed:
             verdict.should_fail_but_passed.append(name)
         if name not in bug.fails and not result.passed:
-            verdict.should_pass_but_failed.append(f"{name} ({feedback(result).splitlines()[0] if feedback(result) else ''})")
+            verdict.should_pass_but_failed.append(f"{name} ({first_evidence(result)})")
         if name in bug.output and bug.output[name] not in feedback(result):
             verdict.missing_output.append(f"{name}: expected {bug.output[name]!r}")
     found = set(grade.leak_kinds)

@@ -9,6 +9,8 @@ import pytest
 from grader import corpus, pipeline
 from grader.errors import GraderError
 from grader.lab import load_lab
+from grader.run import Status
+from grader.score import TestResult
 
 
 def test_a_wrong_expectation_is_caught(box, tmp_path) -> None:
@@ -28,3 +30,18 @@ def test_an_edit_that_no_longer_matches_the_reference_is_refused(tmp_path) -> No
     with pytest.raises(GraderError) as error:
         corpus.materialize(lab, stale, tmp_path)
     assert "matches the reference 0 times" in error.value.message
+
+
+def test_a_test_that_should_pass_names_its_first_failed_check_and_what_it_logged() -> None:
+    spec = load_lab("pipe").tests[0]
+    output = "\n".join([
+        "public_test.cpp:226: ERROR: CHECK( others.empty() ) is NOT correct!",
+        "  values: CHECK( false )",
+        "  logged: also found: /dev/shm/sem.qxnv0t",
+        "public_test.cpp:229: ERROR: CHECK( run.status == kOk ) is NOT correct!",
+    ])
+    result = TestResult(spec, Status.FAILED, 0.0, detail="failed; the checks that did not hold:", output=output)
+    evidence = corpus.first_evidence(result)
+    assert evidence.startswith("failed; the checks that did not hold:")
+    assert "CHECK( others.empty() )" in evidence and "/dev/shm/sem.qxnv0t" in evidence
+    assert "run.status" not in evidence  # the first check only
