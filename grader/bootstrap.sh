@@ -27,11 +27,12 @@ if [[ -d "$here/solutions" && -d "$here/handouts" ]]; then
 fi
 
 # --test (./test passes it): the test suite also renders the class report
-# (grader/class_report.py) in a real browser. Only the suite needs one:
-# ./grade never pulls chromium (about 250 MB).
+# (grader/class_report.py) in a real browser, and runs its tests in parallel
+# processes (pytest-xdist). Only the suite needs them: ./grade never pulls
+# chromium (about 250 MB).
 for flag in "$@"; do
   if [[ "$flag" == "--test" ]]; then
-    packages+=(chromium)
+    packages+=(chromium python3-pytest-xdist)
   fi
 done
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -83,7 +84,16 @@ def slots_fixed() -> Iterator[None]:
         yield
 
 
-def stage(lab: Lab, submission: Path, slot: str) -> Staged:
+def process_slot(slot: str) -> str:
+    """The slot's name for this process. Two graders on one checkout (a
+    student's ./grade beside ./grade watch, two TAs' batches, parallel
+    test workers) may grade the same label at once: each process has slots
+    of its own. Within a process, labels are distinct."""
+    return f"{slot}-p{os.getpid()}"
+
+
+def stage(lab: Lab, submission: Path, label_slot: str) -> Staged:
+    slot = process_slot(label_slot)
     workspace = compiling.Workspace.create()
     files: dict[str, Path] = {}
     missing = []

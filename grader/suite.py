@@ -1,10 +1,12 @@
 """./test — the whole test suite: `bazel test //...` (the harness's tests and
 every lab's reference against its public and hidden tests), then the
 grader's pytest suite (reports, sandbox, end-to-end grading, the bug
-corpora). It ends with one line, `N passed, N failed`."""
+corpora) in parallel processes (pytest-xdist). It ends with one line,
+`N passed, N failed`."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -38,12 +40,20 @@ def run_bazel_tests() -> tuple[int, int]:
     return passed, failed
 
 
+def pytest_workers() -> int:
+    """Parallel pytest processes: one more than the cores, since most tests
+    sleep in blocking observations or wait for Bazel's server."""
+    return (os.cpu_count() or 1) + 1
+
+
 def run_pytest(extra: list[str]) -> tuple[int, int]:
-    print("== pytest grader/tests", flush=True)
+    workers = pytest_workers()
+    print(f"== pytest grader/tests ({workers} workers)", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         junit = Path(scratch) / "pytest.xml"
         process = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "grader/tests", *extra],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "--durations=15",
+             f"--junitxml={junit}", "grader/tests", *extra],
             cwd=REPO,
             check=False,
         )

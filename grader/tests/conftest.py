@@ -43,3 +43,14 @@ def fake_binary(tmp_path: Path):
         return path
 
     return write
+
+
+# Parallel workers (./test runs pytest-xdist) take tests in collection
+# order: the few that take minutes go first, so that no worker is left
+# with one of them at the end while the others are idle.
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "long: takes minutes (a whole corpus); scheduled first")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

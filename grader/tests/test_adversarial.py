@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import corpus, pipeline, run, sandbox
+from grader import corpus, pipeline, run, sandbox, stage
 from grader.corpus import Bug, Change
 from grader.lab import REPO, load_lab
-from grader.stage import STAGE_LOCK, STAGE_ROOT
+from grader.stage import STAGE_ROOT
 
 PIPE = load_lab("pipe")
 TARGET = "run_pipeline runs a single stage"
@@ -160,8 +160,9 @@ def leftovers(tokens: list[str], views: list[Path]) -> dict[str, list[str]]:
         "processes": processes,
         "ipc objects": objects,
         "scratch": [str(v) for v in views if v.exists()],
-        # The lock that orders staging is the grader's, not a staged copy.
-        "staged": [str(p) for p in STAGE_ROOT.glob("*") if p != STAGE_LOCK],
+        # This process's slots (stage.stage names them by pid): parallel
+        # test workers stage their own beside them.
+        "staged": [str(p) for p in STAGE_ROOT.glob(stage.process_slot("*"))],
     }
 
 
@@ -191,7 +192,7 @@ def verdicts(box, tmp_path_factory):
             bug = attack(name, code, leaks)
             directory = tmp_path_factory.mktemp(name)
             corpus.materialize(PIPE, bug, directory)
-            results[name] = corpus.check_bug(PIPE, bug, directory, reference, box)
+            results[name] = corpus.check_bug(PIPE, bug, directory, reference, box, jobs=2)
     return results, repository_before, repository_state(), leftovers(tokens, views), len(tokens)
 
 
@@ -491,8 +492,9 @@ def test_a_graded_submission_leaves_no_object_and_no_linked_tests(reference, box
     corpus.materialize(PIPE, Bug("plain", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, INCLUDES),)), tmp_path)
     grade = pipeline.grade(PIPE, tmp_path, "outputs-removed", reference, box)
     assert grade.gradable
-    assert not (STAGE_ROOT / "outputs-removed").exists()
-    assert not (REPO / "bazel-bin" / "_stage" / "outputs-removed").exists()
+    slot = stage.process_slot("outputs-removed")
+    assert not (STAGE_ROOT / slot).exists()
+    assert not (REPO / "bazel-bin" / "_stage" / slot).exists()
 
 
 # ---- Forged verdicts: the skeleton (every function throws) plus code that
