@@ -33,12 +33,12 @@ import enum
 import hashlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -366,22 +366,23 @@ def _children_cpu(stdout: str) -> float:
 
 
 def _wait(process: subprocess.Popen[bytes], seconds: float) -> tuple[int, bool]:
-    deadline = time.monotonic() + seconds
-    timed_out = False
-    while True:
-        pid, status = os.waitpid(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
-            return status, timed_out
-        if not timed_out and time.monotonic() >= deadline:
-            timed_out = True
-            # bwrap's sandbox dies with it (--die-with-parent); without
-            # bubblewrap the compiler is in this process group.
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
+    """Waits for the compile to end, on a pidfd (no polling delay), and
+    kills the whole tree at the deadline."""
+    ended = os.pidfd_open(process.pid)
+    try:
+        timed_out = not select.select([ended], [], [], seconds)[0]
+    finally:
+        os.close(ended)
+    if timed_out:
+        # bwrap's sandbox dies with it (--die-with-parent); without
+        # bubblewrap the compiler is in this process group.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _, status = os.waitpid(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    return status, timed_out
 
 
 def _environment() -> dict[str, str]:
