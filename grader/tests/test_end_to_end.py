@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.lab import REPO, load_lab
+from grader.lab import REPO, available_labs, load_lab
 
 PIPE = load_lab("pipe")
 
@@ -81,7 +81,9 @@ def test_an_unknown_lab_is_a_clear_error(capsys) -> None:
 def test_grade_with_no_arguments_shows_every_lab_healthy(capsys) -> None:
     assert cli.main([]) == cli.Exit.OK
     out = capsys.readouterr().out
-    assert "100 % (100/100)" in out and "0 % (0/100)" in out
+    rows = [line for line in out.splitlines() if line.split()[:1] in ([name] for name in available_labs())]
+    assert len(rows) == len(available_labs())
+    assert all("100/100" in row and "0/100" in row and "healthy" in row for row in rows), out
 
 
 def test_the_grader_leaves_no_process_and_no_ipc_object_behind(capsys) -> None:
