@@ -22,7 +22,7 @@ from grader.sandbox import Sandbox
 from grader.score import Grade
 
 # The one line under the table: where to go from here.
-MORE = "more: ./grade --details (every grade in full) · ./grade LAB (one lab) · ./grade --help (all commands)"
+MORE = "more: ./grade --details (every grade in full) · ./grade LAB · ./grade --help"
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,19 @@ class Standing:
 
 
 def problems(reference: Grade, skeleton: Grade) -> list[str]:
-    """What is wrong with a lab, in a few words each: the reference must
+    """What is wrong with a lab, in a few words each (they share a table
+    cell with the other labs' rows, on one screen): the reference must
     score full marks and fail none of its own tests, the skeleton must
     score nothing. Empty: the lab is fit for students."""
     found = []
     if not reference.gradable:
-        found.append("the reference does not build")
+        found.append("reference does not build")
     elif reference.broken_tests:
-        found.append(f"the reference fails {_tests(len(reference.broken_tests))}")
+        found.append(f"reference fails {_tests(len(reference.broken_tests))}")
     elif reference.score < reference.max_score:
-        found.append(f"the reference loses {reference.max_score - reference.score:g} points{_leaking(reference)}")
+        found.append(f"reference loses {reference.max_score - reference.score:g}{_leaking(reference)}")
     if skeleton.score > 0:
-        passed = sum(r.passed for r in skeleton.results)
-        found.append(f"the skeleton scores {skeleton.score:g} (passes {_tests(passed)})")
+        found.append(f"skeleton scores {skeleton.score:g}")
     return found
 
 
@@ -85,18 +85,19 @@ def print_details(standings: list[Standing], console: Console) -> None:
 
 def print_table(standings: list[Standing], console: Console) -> None:
     """One row per lab, then the isolation in force and where to go next:
-    a dozen lines for the seven labs."""
-    table = Table(title="IPC Labs: each lab's reference and skeleton, graded", title_justify="left", pad_edge=False)
-    for column, justify in (("lab", "left"), ("reference", "right"), ("skeleton", "right"),
-                            ("tests public/hidden", "right"), ("verdict", "left"), ("time", "right")):  # fmt: skip
+    15 lines for the seven labs, within 80 columns while the verdicts are short."""
+    table = Table(title="IPC Labs: each lab's reference and skeleton, graded", title_justify="left")
+    for column, justify in (("lab", "left"), ("reference", "right"), ("skeleton", "right"), ("public", "right"),
+                            ("hidden", "right"), ("verdict", "left"), ("time", "right")):  # fmt: skip
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for standing in standings:
-        public = sum(not t.hidden for t in standing.lab.tests)
+        hidden = sum(t.hidden for t in standing.lab.tests)
         table.add_row(
             standing.lab.name,
             score_text(standing.reference),
             score_text(standing.skeleton),
-            f"{public}/{len(standing.lab.tests) - public}",
+            str(len(standing.lab.tests) - hidden),
+            str(hidden),
             _verdict(standing),
             f"{standing.seconds:.0f} s",
         )
@@ -124,4 +125,4 @@ def _tests(count: int) -> str:
 
 
 def _leaking(grade: Grade) -> str:
-    return f" (leaks: {', '.join(grade.leak_kinds)})" if grade.leak_deduction else ""
+    return f" for leaks ({', '.join(grade.leak_kinds)})" if grade.leak_deduction else ""
