@@ -3,6 +3,8 @@
     ./grade                      every lab at a glance: one table, its reference
                                  and skeleton graded (--details: each grade in full)
     ./grade LAB [options]        grade one submission of LAB
+    ./grade watch LAB [--submission DIR]
+                                 grade again on every save, and say what changed
     ./grade list                 the labs in this repository
     ./grade corpus [LAB ...]     grade each lab's bug corpus: every bug must
                                  fail exactly the tests it names
@@ -34,7 +36,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
+from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack, watch
 from grader import overview as lab_overview
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
@@ -237,6 +239,32 @@ def autograde(argv: list[str]) -> int:
     return Exit.OK
 
 
+def watch_lab(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade watch",
+        description="Grade on every save of the student's file(s) and say what changed since the last grade: "
+        "the score, tests now passing or failing, leaks come or gone, or the compiler's errors. Ctrl-C stops.",
+    )
+    parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
+    parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
+    parser.add_argument("--max-grades", type=int, metavar="N", help="stop after N grades (for tests and scripts; default: until Ctrl-C)")
+    args = parser.parse_args(argv)
+    if args.max_grades is not None and args.max_grades < 1:
+        raise GraderError(f"--max-grades {args.max_grades}: at least one grade is made")
+    lab = load_lab(args.lab)
+    submission: Path = args.submission or lab.directory
+    if not submission.is_dir():
+        raise GraderError(f"the submission {submission} is not a directory", tip=f"pass the directory that holds {', '.join(lab.student_files)}")
+    # A label of its own: a ./grade LAB in another terminal stages elsewhere.
+    session = watch.Watch(lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades)
+    console = _console()
+    try:
+        session.run(detect_sandbox(), console)
+    except KeyboardInterrupt:
+        console.print(f"stopped after {len(session.grades)} grade(s)")  # the grade under way unstaged itself
+    return Exit.OK
+
+
 COMMANDS = {
     "list": list_labs,
     "corpus": check_corpus,
@@ -246,6 +274,7 @@ COMMANDS = {
     "report": rebuild_class_report,
     "export": export_bundle,
     "autograde": autograde,
+    "watch": watch_lab,
 }
 
 
