@@ -54,8 +54,10 @@ def _digest(path: Path) -> str | None:
 
 @dataclass
 class Saves:
-    """The saves of the student's files, one at a time. `sleep` and `clock`
-    are the real ones except in tests."""
+    """The saves of the student's files, one at a time. `last` is read
+    before a grade reads the files, so a save made while a grade runs is
+    seen as the next one. `sleep` and `clock` are the real ones except in
+    tests."""
 
     directory: Path
     files: tuple[str, ...]

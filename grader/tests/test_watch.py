@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -147,9 +148,9 @@ class Clock:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self.edits: list[tuple[float, callable]] = []
+        self.edits: list[tuple[float, Callable[[], object]]] = []
 
-    def at(self, when: float, edit) -> None:
+    def at(self, when: float, edit: Callable[[], object]) -> None:
         self.edits.append((when, edit))
 
     def sleep(self, seconds: float) -> None:
