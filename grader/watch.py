@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import pipeline
+from grader import pipeline, report
 from grader.lab import Lab
 from grader.run import Leak
 from grader.sandbox import Sandbox
@@ -163,8 +163,8 @@ def print_change(change: Change, console: Console) -> None:
         console.print(Text(f"it builds again{compared}", style="green"))
     _print_tests("now passing", change.newly_passing, "✓", "green", console)
     _print_tests("now failing", change.newly_failing, "✗", "red", console)
-    _print_leaks("leaks appeared", change.leaks_appeared, "✗", "red", console)
-    _print_leaks("leaks gone", change.leaks_gone, "✓", "green", console)
+    _print_leaks("leaks appeared", change.leaks_appeared, "✗", "red", console, fix=True)
+    _print_leaks("leaks gone", change.leaks_gone, "✓", "green", console, fix=False)
     news = (change.newly_passing, change.newly_failing, change.leaks_appeared, change.leaks_gone)
     if change.baseline is not None and not any(news):
         console.print("no test changed")
@@ -188,19 +188,34 @@ def _print_tests(title: str, results: list[TestResult], mark: str, style: str, c
         return
     console.print(Text(f"{title} ({len(results)}):", style=f"bold {style}"))
     for r in results:
-        line = Text(f"  {mark} ", style=style) + Text(r.spec.name + (" (hidden)" if r.spec.hidden else ""))
-        detail = r.detail.strip().splitlines()[:1] if not r.passed else []
-        if detail:
-            line += Text(" — ") + terminal_text(detail[0])  # the test's run said it: the submission's words
-        console.print(line, no_wrap=True, overflow="ellipsis")
+        console.print(Text(f"  {mark} ", style=style) + Text(r.spec.name + (" (hidden)" if r.spec.hidden else "")))
+        if not r.passed:
+            _print_evidence(report.feedback_parts(r), console)
 
 
-def _print_leaks(title: str, leaks: list[tuple[str, Leak]], mark: str, style: str, console: Console) -> None:
+def _print_evidence(parts: report.Feedback, console: Console) -> None:
+    """A failure in three lines at most: what happened, the first line the
+    test printed (quoted: the submission's words), the hint. The rest is in
+    ./grade LAB's full report."""
+    printed = [line for line in parts.printed.splitlines() if line.strip()][:1]
+    lines = [Text(line) for line in parts.detail.splitlines()[:1]]
+    lines += [Text(report.QUOTE, style="dim") + Text(line) for line in printed]
+    lines += [Text(parts.hint)] if parts.hint else []
+    for line in lines:
+        console.print(Text("      ") + line, no_wrap=True, overflow="ellipsis")
+
+
+def _print_leaks(title: str, leaks: list[tuple[str, Leak]], mark: str, style: str, console: Console, fix: bool) -> None:
+    """Each leak by test and kind; with its object and fix when it is new.
+    Every field came from the test's process: the submission's words."""
     if not leaks:
         return
     console.print(Text(f"{title} ({len(leaks)}):", style=f"bold {style}"))
     for test, leak in leaks:
-        console.print(Text(f"  {mark} {test}: ", style=style) + terminal_text(leak.sentence()))
+        console.print(Text(f"  {mark} {test}: ", style=style) + terminal_text(leak.kind))
+        if fix:
+            how = terminal_text(f"{leak.object} — clean it up with {leak.fix}")
+            console.print(Text("      ") + how, no_wrap=True, overflow="ellipsis")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader import stage, watch
+from grader import report, stage, watch
 from grader.lab import REPO, load_lab
 from grader.run import Leak, Status
 from grader.score import Grade, TestResult
@@ -221,13 +221,15 @@ def test_a_file_missing_for_a_moment_is_waited_out(tmp_path: Path) -> None:
 
 FIRST, SECOND, THIRD = PIPE.tests[:3]
 PIPE_LEFT = Leak("descriptor", "fd 5 (pipe)", "close(5)")
+FAILURE_OUTPUT = "TEST CASE:  some test\n\ntest.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n  values: CHECK( 4 == 5 )\n"
 
 
 def graded(passing: set, leaks: dict | None = None, gradable: bool = True) -> Grade:
     leaks = leaks or {}
     results = [
         TestResult(spec, Status.PASSED if spec in passing else Status.FAILED, spec.points if spec in passing else 0.0,
-                   detail="" if spec in passing else "CHECK( got == 5 ) is NOT correct", leaks=leaks.get(spec, []))  # fmt: skip
+                   detail="" if spec in passing else "failed; the checks that did not hold:",
+                   output="" if spec in passing else FAILURE_OUTPUT, leaks=leaks.get(spec, []))  # fmt: skip
         for spec in (FIRST, SECOND, THIRD)
     ]
     return Grade(PIPE, "s", "bubblewrap", gradable=gradable, results=results if gradable else [],
@@ -248,7 +250,8 @@ def test_tests_now_passing_and_now_failing_are_named() -> None:
     out = shown(change)
     assert f"score: {FIRST.points + SECOND.points:g} → {FIRST.points + THIRD.points:g} / 100" in out
     assert f"now passing (1):\n  ✓ {THIRD.name}" in out
-    assert f"now failing (1):\n  ✗ {SECOND.name} — CHECK( got == 5 ) is NOT correct" in out
+    assert f"now failing (1):\n  ✗ {SECOND.name}\n      failed; the checks that did not hold:\n" in out
+    assert f"      {report.QUOTE}test.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n      hint: {SECOND.hint}" in out
     assert "2 of 3 tests pass" in out
 
 
@@ -256,8 +259,8 @@ def test_leaks_that_appear_and_go_are_named_by_test_and_kind() -> None:
     before = graded({FIRST}, {FIRST: [PIPE_LEFT]})
     after = graded({FIRST}, {SECOND: [Leak("descriptor", "fd 9 (pipe)", "close(9)")]})
     out = shown(watch.Change(after, before, before))
-    assert f"leaks appeared (1):\n  ✗ {SECOND.name}: descriptor: fd 9 (pipe) — clean it up with close(9)" in out
-    assert f"leaks gone (1):\n  ✓ {FIRST.name}: descriptor" in out
+    assert f"leaks appeared (1):\n  ✗ {SECOND.name}: descriptor\n      fd 9 (pipe) — clean it up with close(9)\n" in out
+    assert f"leaks gone (1):\n  ✓ {FIRST.name}: descriptor\n" in out  # its fix is no news
     # The same kind in the same test is the same leak, whatever its random name.
     renamed = graded({FIRST}, {FIRST: [Leak("descriptor", "fd 6 (pipe)", "close(6)")]})
     assert "no test changed" in shown(watch.Change(renamed, before, before))
@@ -285,3 +288,16 @@ def test_the_first_grade_is_a_summary() -> None:
     assert f"score: {FIRST.points - PIPE.leak_deduction:g} / 100" in out
     assert f"1 of 3 tests pass; left behind: descriptor, {PIPE.leak_deduction:g} points off" in out
     assert "now passing" not in out and "no test changed" not in out
+
+
+def test_what_the_submission_wrote_reaches_the_terminal_as_text() -> None:
+    """Leak names and test output come from the student's process: no
+    escape sequence of theirs reaches the terminal, no markup is read."""
+    before = graded({FIRST})
+    after = graded({FIRST}, {FIRST: [Leak("descriptor", "\x1b[2J[link=x]fd 5[/link]", "close(5)")]})
+    after.results[1].output = "test.cpp:9: ERROR: \x1b]52;c;cHduZWQ=\x07 is NOT correct!"
+    before.results[1].status, before.results[1].score = Status.PASSED, before.results[1].spec.points
+    out = shown(watch.Change(after, before, before))
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J[link=x]fd 5[/link] — clean it up" in out
+    assert "\\x1b]52;c;cHduZWQ=\\x07 is NOT correct!" in out
