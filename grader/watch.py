@@ -234,11 +234,12 @@ class Watch:
         saves = Saves(self.submission, self.lab.student_files)
         shown = ", ".join(str(self.submission / name) for name in self.lab.student_files)
         while True:
-            with console.status(f"{self.lab.name}: grading {self.label} …"):
+            # Text, never markup: a folder's name may hold brackets.
+            with console.status(Text(f"{self.lab.name}: grading {shown} …")):
                 grade = pipeline.grade(self.lab, self.submission, self.label, reference, box)
             print_change(Change(grade, self._last(), self._last_built()), console)
             if not self.grades:
-                console.print(f"the full report: ./grade {self.lab.name} --submission {self.submission}")
+                console.print(Text(f"the full report: ./grade {self.lab.name} --submission {self.submission}"))
             self.grades.append(grade)
             if self.max_grades is not None and len(self.grades) >= self.max_grades:
                 return
