@@ -1,7 +1,10 @@
 """./grade — the one entry point.
 
-    ./grade                      every lab, reference and skeleton side by side
+    ./grade                      every lab at a glance: one table, its reference
+                                 and skeleton graded (--details: each grade in full)
     ./grade LAB [options]        grade one submission of LAB
+    ./grade watch LAB [--submission DIR]
+                                 grade again on every save, and say what changed
     ./grade list                 the labs in this repository
     ./grade corpus [LAB ...]     grade each lab's bug corpus: every bug must
                                  fail exactly the tests it names
@@ -33,7 +36,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack
+from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack, watch
+from grader import overview as lab_overview
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
 from grader.score import Grade
@@ -49,8 +53,8 @@ class Exit(IntEnum):
 def main(argv: list[str]) -> int:
     err = _console(stderr=True)
     try:
-        if not argv:
-            return overview(_console())
+        if not argv or argv == ["--details"]:
+            return overview(_console(), details=bool(argv))
         if argv[0] in COMMANDS:
             return COMMANDS[argv[0]](argv[1:])
         return grade_one(parse_grade_args(argv))
@@ -235,6 +239,32 @@ def autograde(argv: list[str]) -> int:
     return Exit.OK
 
 
+def watch_lab(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade watch",
+        description="Grade on every save of the student's file(s) and say what changed since the last grade: "
+        "the score, tests now passing or failing, leaks come or gone, or the compiler's errors. Ctrl-C stops.",
+    )
+    parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
+    parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
+    parser.add_argument("--max-grades", type=int, metavar="N", help="stop after N grades (for tests and scripts; default: until Ctrl-C)")
+    args = parser.parse_args(argv)
+    if args.max_grades is not None and args.max_grades < 1:
+        raise GraderError(f"--max-grades {args.max_grades}: at least one grade is made")
+    lab = load_lab(args.lab)
+    submission: Path = args.submission or lab.directory
+    if not submission.is_dir():
+        raise GraderError(f"the submission {submission} is not a directory", tip=f"pass the directory that holds {', '.join(lab.student_files)}")
+    # A label of its own: a ./grade LAB in another terminal stages elsewhere.
+    session = watch.Watch(lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades)
+    console = _console()
+    try:
+        session.run(detect_sandbox(), console)
+    except KeyboardInterrupt:
+        console.print(f"stopped after {len(session.grades)} grade(s)")  # the grade under way unstaged itself
+    return Exit.OK
+
+
 COMMANDS = {
     "list": list_labs,
     "corpus": check_corpus,
@@ -244,13 +274,14 @@ COMMANDS = {
     "report": rebuild_class_report,
     "export": export_bundle,
     "autograde": autograde,
+    "watch": watch_lab,
 }
 
 
 def parse_grade_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="./grade",
-        description="Grade one submission of a lab. With no arguments: grade every lab's reference and skeleton.",
+        description="Grade one submission of a lab. With no arguments: one table of every lab, its reference and skeleton graded.",
         # The command list is the module's docstring: one list, for readers and for --help.
         epilog="commands (each has --help):\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -301,21 +332,14 @@ def grade_one(args: argparse.Namespace) -> int:
     return Exit.LAB_BROKEN if grade.broken_tests else Exit.OK
 
 
-def overview(console: Console) -> int:
+def overview(console: Console, details: bool = False) -> int:
     labs = [load_lab(name) for name in available_labs()]
     _refuse_starter_pack(labs, "./grade with no arguments compares each lab's reference with its skeleton")
-    box = detect_sandbox()
-    rows = []
-    for lab in labs:
-        with console.status(f"{lab.name}: building the reference …"):
-            reference = pipeline.prepare_reference(lab, box)
-        rows.append(tuple(_grade_side(lab, side, reference, box, console) for side in ("reference", "skeleton")))
-    for reference_grade, skeleton_grade in rows:
-        report.print_grade(skeleton_grade, console)
-        console.print()
-    report.print_overview(rows, console)
-    healthy = all(r.score == r.max_score and s.score == 0 and not r.broken_tests for r, s in rows)
-    return Exit.OK if healthy else Exit.LAB_BROKEN
+    standings = lab_overview.grade_labs(labs, detect_sandbox(), console)
+    if details:
+        lab_overview.print_details(standings, console)
+    lab_overview.print_table(standings, console)
+    return Exit.OK if all(s.healthy for s in standings) else Exit.LAB_BROKEN
 
 
 def _refuse_starter_pack(labs: list[Lab], what: str) -> None:
@@ -325,12 +349,6 @@ def _refuse_starter_pack(labs: list[Lab], what: str) -> None:
             f"{what}, and there is no solutions/ here: this is a starter pack",
             tip="grade your work with " + " or ".join(f"./grade {lab.name}" for lab in labs),
         )
-
-
-def _grade_side(lab: Lab, side: str, reference: pipeline.Reference, box: sandbox.Sandbox, console: Console):
-    directory = lab.solution_directory if side == "reference" else lab.directory
-    with console.status(f"{lab.name}: grading the {side} …"):
-        return pipeline.grade(lab, directory, side, reference, box)
 
 
 def _console(stderr: bool = False) -> Console:

@@ -388,31 +388,6 @@ def _print_wrapped(text: str, prefix: Text, console: Console) -> None:
             console.print(prefix + piece, no_wrap=True, crop=True)
 
 
-def print_overview(rows: list[tuple[Grade, Grade]], console: Console) -> None:
-    """`./grade` with no arguments: every lab, reference and skeleton side by side."""
-    table = Table(title="IPC Labs: reference and skeleton of every lab")
-    for column in ("lab", "tests", "reference", "skeleton", "verdict"):
-        table.add_column(column)
-    for reference, skeleton in rows:
-        healthy = reference.score == reference.max_score and not reference.broken_tests and skeleton.score == 0
-        table.add_row(
-            reference.lab.name,
-            str(len(reference.lab.tests)),
-            _percent(reference),
-            _percent(skeleton),
-            Text("ok", style="green") if healthy else Text("check this lab", style="bold red"),
-        )
-    console.print(table)
-    isolation = rows[0][0].isolation if rows else "bubblewrap"
-    console.print(f"isolation: {isolation}")
-
-
-def _percent(grade: Grade) -> str:
-    if not grade.gradable:
-        return "does not build"
-    return f"{100 * grade.score / grade.max_score:.0f} % ({grade.score:g}/{grade.max_score:g})"
-
-
 def print_corpus(verdicts: list, console: Console) -> None:
     """`./grade corpus`: one row per bug, with what it was expected to fail."""
     table = Table(title="Bug corpus: each bug must fail exactly its tests")

@@ -54,6 +54,7 @@ in `handouts/{lab}.md`).
 ```sh
 ./grade {lab}                 # build your file and run the public tests
 ./grade {lab} --format json   # the same, as JSON
+./grade watch {lab}           # grade again on every save: what changed, each time
 ```
 
 The first run installs what is missing from Debian's packages (it says what,
