@@ -227,7 +227,7 @@ def autograde(argv: list[str]) -> int:
             grade = Grade(lab=lab, label="submission", isolation="", gradable=False, diagnostics=found.problem)
         else:
             reference = pipeline.prepare_reference(lab, box)
-            grade = pipeline.grade(lab, found.directory, "submission", reference, box)
+            grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)
     text = report.render_machine(grade, args.format)
     if args.format == "autolab":
         # Autolab shows the output and reads its last line: feedback first.
@@ -248,6 +248,7 @@ def watch_lab(argv: list[str]) -> int:
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
     parser.add_argument("--max-grades", type=int, metavar="N", help="stop after N grades (for tests and scripts; default: until Ctrl-C)")
+    _add_jobs(parser, "tests run at once, each in a sandbox of its own")
     args = parser.parse_args(argv)
     if args.max_grades is not None and args.max_grades < 1:
         raise GraderError(f"--max-grades {args.max_grades}: at least one grade is made")
@@ -256,7 +257,8 @@ def watch_lab(argv: list[str]) -> int:
     if not submission.is_dir():
         raise GraderError(f"the submission {submission} is not a directory", tip=f"pass the directory that holds {', '.join(lab.student_files)}")
     # A label of its own: a ./grade LAB in another terminal stages elsewhere.
-    session = watch.Watch(lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades)
+    session = watch.Watch(lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades,
+                          args.jobs)
     console = _console()
     try:
         session.run(detect_sandbox(), console)
@@ -335,7 +337,7 @@ def grade_one(args: argparse.Namespace) -> int:
 def overview(console: Console, details: bool = False) -> int:
     labs = [load_lab(name) for name in available_labs()]
     _refuse_starter_pack(labs, "./grade with no arguments compares each lab's reference with its skeleton")
-    standings = lab_overview.grade_labs(labs, detect_sandbox(), console)
+    standings = lab_overview.grade_labs(labs, detect_sandbox(), console, os.cpu_count() or 1)
     if details:
         lab_overview.print_details(standings, console)
     lab_overview.print_table(standings, console)

@@ -60,8 +60,9 @@ def problems(reference: Grade, skeleton: Grade) -> list[str]:
     return found
 
 
-def grade_labs(labs: list[Lab], box: Sandbox, console: Console) -> list[Standing]:
-    """Builds each lab's reference once, then grades it and the skeleton."""
+def grade_labs(labs: list[Lab], box: Sandbox, console: Console, jobs: int = 1) -> list[Standing]:
+    """Builds each lab's reference once, then grades it and the skeleton,
+    `jobs` tests at once."""
     standings = []
     for lab in labs:
         started = time.monotonic()
@@ -70,7 +71,7 @@ def grade_labs(labs: list[Lab], box: Sandbox, console: Console) -> list[Standing
         grades = {}
         for side, directory in (("reference", lab.solution_directory), ("skeleton", lab.directory)):
             with console.status(f"{lab.name}: grading the {side} …"):
-                grades[side] = pipeline.grade(lab, directory, side, reference, box)
+                grades[side] = pipeline.grade(lab, directory, side, reference, box, jobs)
         standings.append(Standing(grades["reference"], grades["skeleton"], time.monotonic() - started))
     return standings
 

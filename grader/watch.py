@@ -226,6 +226,7 @@ class Watch:
     submission: Path
     label: str
     max_grades: int | None = None
+    jobs: int = 1  # tests run at once
     grades: list[Grade] = field(default_factory=list)
 
     def run(self, box: Sandbox, console: Console) -> None:
@@ -236,7 +237,7 @@ class Watch:
         while True:
             # Text, never markup: a folder's name may hold brackets.
             with console.status(Text(f"{self.lab.name}: grading {shown} …")):
-                grade = pipeline.grade(self.lab, self.submission, self.label, reference, box)
+                grade = pipeline.grade(self.lab, self.submission, self.label, reference, box, self.jobs)
             print_change(Change(grade, self._last(), self._last_built()), console)
             if not self.grades:
                 console.print(Text(f"the full report: ./grade {self.lab.name} --submission {self.submission}"))
