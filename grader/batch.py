@@ -8,7 +8,8 @@ Stages, in order:
              (in the grader's compile sandbox, --jobs at a time) and then
              linked in a few Bazel invocations
     grade    each submission in a worker thread (a group's members share one):
-             stage, compile, refuse, link, run, score, unstage
+             stage, compile, refuse, link, run (--test-jobs tests at once),
+             score, unstage
     write    results, feedback and record per student as each finishes;
              gradebook, Canvas file and summary once all are done
     report   the class report for staff, from the output directory alone
@@ -64,6 +65,7 @@ COMPILE_CHUNK = 24
 @dataclass(frozen=True)
 class Options:
     jobs: int  # students graded at once
+    test_jobs: int = 2  # tests of one student run at once (most of them sleep in blocking observations)
     resume: bool = False
     compile_first: bool = False  # one Bazel command for many students first (see above)
     limits: unpack.Limits = unpack.Limits()
@@ -146,7 +148,7 @@ def _grade_all(
             with _timed(stages, "compile"):
                 _compile_first(lab, gradable, options.jobs, box, progress, console)
         with _timed(stages, "grade"):
-            _grade_in_parallel(lab, gradable, out, options.jobs, reference, box, progress)
+            _grade_in_parallel(lab, gradable, out, options, reference, box, progress)
     return len(gradable)
 
 
@@ -166,14 +168,14 @@ def _compile_first(lab: Lab, gradable: list[unpack.Submission], jobs: int, box: 
 
 
 def _grade_in_parallel(
-    lab: Lab, gradable: list[unpack.Submission], out: Path, jobs: int, reference: pipeline.Reference, box: Sandbox,
-    progress: Progress,
+    lab: Lab, gradable: list[unpack.Submission], out: Path, options: Options, reference: pipeline.Reference,
+    box: Sandbox, progress: Progress,
 ) -> None:  # fmt: skip
     task = progress.add_task("grading", total=len(gradable), note="")
     failures = 0
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="grade") as pool:
         running: dict[Future[tuple[str, str]], list[unpack.Submission]] = {
-            pool.submit(_grade_and_write, lab, members, out, reference, box): members
+            pool.submit(_grade_and_write, lab, members, out, reference, box, options.test_jobs): members
             for members in _graded_together(gradable)
         }
         try:
@@ -200,14 +202,14 @@ def _graded_together(gradable: list[unpack.Submission]) -> list[list[unpack.Subm
 
 
 def _grade_and_write(
-    lab: Lab, members: list[unpack.Submission], out: Path, reference: pipeline.Reference, box: Sandbox
+    lab: Lab, members: list[unpack.Submission], out: Path, reference: pipeline.Reference, box: Sandbox, test_jobs: int
 ) -> tuple[str, str]:
     """One submission, start to finish; whatever happens, each of its
     students gets a row."""
     first = members[0]
     assert first.directory is not None
     try:
-        grade = pipeline.grade(lab, first.directory, first.key, reference, box)
+        grade = pipeline.grade(lab, first.directory, first.key, reference, box, test_jobs)
         status, reason = gradebook.verdict(grade)
     except Exception as e:  # noqa: BLE001 — one student must never stop the batch
         message = e.message if isinstance(e, GraderError) else f"{type(e).__name__}: {e}"

@@ -160,13 +160,15 @@ def grade_batch(argv: list[str]) -> int:
                         "a Canvas download, or a .zip/.tar.gz of one")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="where the gradebook and feedback go")
     _add_jobs(parser, "students graded at once")
+    parser.add_argument("--test-jobs", type=_positive, default=batch.Options.test_jobs, metavar="M",
+                        help=f"tests of one student run at once (default: {batch.Options.test_jobs})")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
     parser.add_argument("--compile-first", action="store_true",
                         help="compile and link every submission before grading any (may help on a machine with many cores)")  # fmt: skip
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     console = _console()
-    outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, resume=args.resume, compile_first=args.compile_first), detect_sandbox(), console)
+    outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, test_jobs=args.test_jobs, resume=args.resume, compile_first=args.compile_first), detect_sandbox(), console)
     report.print_batch(outcome.summary, console)
     if outcome.graded_now:
         rate = 60 * outcome.graded_now / outcome.seconds
