@@ -2,7 +2,7 @@
 wall-clock deadline, capped output, and the whole process tree killed at its
 end, so one crash or hang costs one test, not the lab.
 
-A verdict comes from the inspector's report (inspector.py), read on a pipe
+A verdict comes from the inspector's report (grader/inspector/), read on a pipe
 of its own that no process of the test holds: the harness's records of each
 test case, the leaks, how the test binary ended. What the test printed is
 feedback for people and is never parsed for a verdict."""
