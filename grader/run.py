@@ -366,9 +366,10 @@ def _judge(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
             "something other than the test harness wrote on the grader's verdict channel, so this test cannot pass; "
             "the code under test must not write to descriptors it did not open"
         )
-    if ended.out_of_memory and report.exit_status is None:
+    if ended.out_of_memory and (report.exit_status is None or not report.events("run")):
         # Pages in /dev/shm and /tmp outlive the process that wrote them: the
-        # kernel may have killed the inspector too before memory was freed.
+        # kernel may have killed the inspector too before memory was freed,
+        # or killed the process the test needed, so it ended without a result.
         return Status.CRASHED, _crash(signal.SIGKILL, out_of_memory=True)
     if not report.ended:
         return _inspector_killed(ended.returncode)
