@@ -64,8 +64,10 @@ using sandbox::Descriptor;
 using sandbox::failed;
 
 constexpr std::size_t kMaxPerKind = 20;  // hundreds of leaked objects are summarised, not listed
-constexpr int kGraceSteps = 25;          // half a second for dying processes to go
-constexpr auto kGraceStep = std::chrono::milliseconds(20);
+// Half a second for dying processes to go, looked at often: most are gone
+// within a millisecond or two, and every test waits for the look that sees it.
+constexpr int kGraceSteps = 250;
+constexpr auto kGraceStep = std::chrono::milliseconds(2);
 // The harness sends a few records a test; more than this is the test
 // writing on the channel, and the rest is read and dropped.
 constexpr std::size_t kMaxRecordBytes = 1024 * 1024;
