@@ -91,6 +91,15 @@ class TestCgroup:
             pass
         return False
 
+    def is_empty(self) -> bool:
+        """Whether no process is left in it (a removed cgroup was empty)."""
+        try:
+            return not (self.directories[0] / "cgroup.procs").read_text().split()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+
     def kill_all(self) -> None:
         """Kills every process in the cgroup, including those forked while
         we look, until it is empty."""
