@@ -10,7 +10,7 @@ packages=(
   doctest-dev       # the C++ test framework
   g++               # the compiler
   bubblewrap        # the sandbox for each test process
-  util-linux        # prlimit: resource limits for each test process
+  util-linux        # prlimit, setpriv: limits and credentials of each compile
   python3-rich      # the grader's tables and progress
   python3-pytest    # the grader's own tests
   python3-yaml      # reading Gradescope exports (submission_metadata.yml)

@@ -12,7 +12,6 @@ rlimits alone and says so.
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import time
 import uuid
@@ -74,11 +73,10 @@ class TestCgroup:
         _write(cpu / "cpu.cfs_period_us", CPU_PERIOD_US)
         _write(cpu / "cpu.cfs_quota_us", CPU_QUOTA_US)
 
-    def joining(self) -> list[str]:
-        """A command prefix that moves itself into this cgroup, then execs
-        the rest: every process the test starts is born inside it."""
-        moves = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in self.directories)
-        return ["/bin/sh", "-c", f'{moves} && exec "$@"', "join-cgroup"]
+    def procs_files(self) -> list[Path]:
+        """The files the sandbox's launcher writes its pid to, before it
+        starts anything: every process the test starts is born inside."""
+        return [directory / "cgroup.procs" for directory in self.directories]
 
     def out_of_memory(self) -> bool:
         """Whether the kernel killed a process of the test for going past the
@@ -92,6 +90,15 @@ class TestCgroup:
         except (OSError, ValueError):
             pass
         return False
+
+    def is_empty(self) -> bool:
+        """Whether no process is left in it (a removed cgroup was empty)."""
+        try:
+            return not (self.directories[0] / "cgroup.procs").read_text().split()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
 
     def kill_all(self) -> None:
         """Kills every process in the cgroup, including those forked while

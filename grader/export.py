@@ -5,7 +5,8 @@ The bundle (a zip whose root Gradescope unpacks into /autograder/source):
 
     setup.sh         run once when Gradescope builds the image: installs the
                      Debian packages through grader/bootstrap.sh (the one list),
-                     then builds the lab's reference and tests into the image
+                     then builds the lab's reference and tests, and the sandbox's
+                     launcher and inspector, into the image
     run_autograder   run per submission: ./grade autograde LAB on
                      /autograder/submission, writing /autograder/results/results.json
     grade, WORKSPACE, BUILD, .bazelrc, third_party/, grader/ (without its
@@ -30,10 +31,11 @@ set -euo pipefail
 source_dir="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 # The Debian packages IPC Labs needs: the one list is in grader/bootstrap.sh.
 "$source_dir/grader/bootstrap.sh"
-# Built into the image, the reference and the tests are not rebuilt per
-# submission: grading then compiles only the student's file.
+# Built into the image, the reference, the tests and the sandbox's launcher
+# and inspector are not rebuilt per submission: grading then compiles only
+# the student's file.
 cd "$source_dir"
-bazel build --color=no --curses=no //solutions/{lab}:reference_tests //solutions/{lab}:tests
+bazel build --color=no --curses=no //solutions/{lab}:reference_tests //solutions/{lab}:tests //grader/inspector:all
 """
 
 RUN_AUTOGRADER = """\

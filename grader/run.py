@@ -2,7 +2,7 @@
 wall-clock deadline, capped output, and the whole process tree killed at its
 end, so one crash or hang costs one test, not the lab.
 
-A verdict comes from the inspector's report (inspector.py), read on a pipe
+A verdict comes from the inspector's report (grader/inspector/), read on a pipe
 of its own that no process of the test holds: the harness's records of each
 test case, the leaks, how the test binary ended. What the test printed is
 feedback for people and is never parsed for a verdict."""
@@ -366,9 +366,10 @@ def _judge(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
             "something other than the test harness wrote on the grader's verdict channel, so this test cannot pass; "
             "the code under test must not write to descriptors it did not open"
         )
-    if ended.out_of_memory and report.exit_status is None:
+    if ended.out_of_memory and (report.exit_status is None or not report.events("run")):
         # Pages in /dev/shm and /tmp outlive the process that wrote them: the
-        # kernel may have killed the inspector too before memory was freed.
+        # kernel may have killed the inspector too before memory was freed,
+        # or killed the process the test needed, so it ended without a result.
         return Status.CRASHED, _crash(signal.SIGKILL, out_of_memory=True)
     if not report.ended:
         return _inspector_killed(ended.returncode)

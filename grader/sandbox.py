@@ -3,10 +3,12 @@
 Setup, in order (see Sandbox.launch):
   1. cgroup       as root, a cgroup of the test's own: memory (shared memory,
                   tmpfs and memfd included), processes, one core of CPU (cgroup.py)
-  2. limits       prlimit: CPU seconds, address space, file size, open files, processes
+  2. limits       CPU seconds, address space, file size, open files, processes;
+                  soft and hard, set while root, so the test can never raise them
   3. credentials  as root, drop to an unprivileged uid leased host-wide, so the
                   process limit counts (the kernel exempts root from it) and no
-                  other grader on the machine uses the same uid at the same time
+                  other grader on the machine uses the same uid at the same time;
+                  supplementary groups cleared, real, effective and saved ids set
   4. namespaces   bubblewrap: IPC, PID, mount, network, user, UTS; no nested
                   user namespaces; dies with the grader
   5. filters      seccomp: ptrace, process_vm_readv and process_vm_writev fail
@@ -18,6 +20,15 @@ Setup, in order (see Sandbox.launch):
                   that reports to the grader, on a descriptor of its own
   9. exec
 
+Steps 1 to 3 are the launcher's (grader/inspector/launcher.cpp), one native
+process that execs bubblewrap when they are done: the cgroup is joined and
+the limits set while it is still root, and only then are the credentials
+dropped, so no process of the test is ever outside its cgroup or its limits,
+nor ever root. bubblewrap makes the namespaces and loads the filter last,
+just before it execs the inspector (grader/inspector/inspector.cpp), which
+starts the test binary. Both programs are native because they run once per
+test: their start-up is every test's cost (grader/benchmarks/sandbox_overhead.py).
+
 Where bubblewrap cannot create namespaces, the grader says so and runs the
 test with the same limits, credentials, inspector and a scratch working
 directory, in a session of its own: the report is marked "reduced
@@ -26,21 +37,24 @@ isolation", never silently.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import random
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import cgroup
+from grader import build, cgroup
 from grader.errors import GraderError
 
 # Defaults for every test process; a lab overrides them in lab.toml [limits].
@@ -58,8 +72,10 @@ TMPFS_BYTES = 512 * 1024 * 1024
 
 # Inside the sandbox.
 BINARY_INSIDE = "/lab/tests"
-INSPECTOR_INSIDE = "/lab/inspector.py"
-INSPECTOR = Path(__file__).with_name("inspector.py")
+INSPECTOR_INSIDE = "/lab/inspector"
+
+# The native programs of every sandbox, built by Bazel before the first test.
+PROGRAMS_TARGET = "//grader/inspector:all"
 
 # Reduced isolation marks each test's processes with this variable in their
 # environment, which children and daemons inherit, to find them afterwards.
@@ -102,6 +118,44 @@ def lease_uid() -> UidLease:
                       tip=f"wait for other graders to finish, or look for stale ones holding locks in {UID_LEASES}")
 
 
+@dataclass(frozen=True)
+class Programs:
+    """The launcher and the inspector, where a test's unprivileged uid can
+    run them (Bazel's outputs may sit in a directory it cannot enter)."""
+
+    launcher: Path
+    inspector: Path
+
+
+_INSTALLING = threading.Lock()  # a batch grades on threads: one build, one install
+
+
+def programs() -> Programs:
+    """The launcher and the inspector: built by Bazel and installed once per
+    grader process, in a directory of its own, read-only for everyone and
+    removed when the process ends. An up-to-date build takes Bazel a
+    fraction of a second."""
+    with _INSTALLING:
+        return _installed()
+
+
+@functools.cache
+def _installed() -> Programs:
+    built = build.build(PROGRAMS_TARGET)
+    if not built.ok:
+        raise GraderError(f"the sandbox's launcher and inspector do not build:\n{built.diagnostics}",
+                          tip=f"build them by hand to see why: bazel build {PROGRAMS_TARGET}")  # fmt: skip
+    directory = Path(tempfile.mkdtemp(prefix="ipclab-sandbox-"))
+    directory.chmod(0o755)
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    installed = {}
+    for name in ("launcher", "inspector"):
+        installed[name] = directory / name
+        shutil.copyfile(build.REPO / "bazel-bin" / "grader" / "inspector" / name, installed[name])
+        installed[name].chmod(0o555)
+    return Programs(**installed)
+
+
 @dataclass
 class Confinement:
     """What one test run holds: its uid lease and its cgroup."""
@@ -134,31 +188,47 @@ class Launch:
 
 @dataclass(frozen=True)
 class TestView:
-    """One test's private copy of what it may see; removed after the test."""
+    """One test's own view of the test binary, and its scratch working
+    directory (in reduced isolation); removed after the test."""
 
     __test__ = False  # not a pytest test class, despite the name
     scratch: Path
     binary: Path
-    inspector: Path
     workdir: Path  # the working directory in reduced isolation
 
     @staticmethod
     def create(binary: Path) -> TestView:
-        # Readable by the unprivileged uid the test runs as; the build
+        # Reachable by the unprivileged uid the test runs as; the build
         # outputs themselves may sit in a directory it cannot enter.
         scratch = Path(tempfile.mkdtemp(prefix="ipclab-test-"))
         scratch.chmod(0o755)
-        view = TestView(scratch, scratch / "tests", scratch / "inspector.py", scratch / "work")
-        shutil.copyfile(binary, view.binary)
-        shutil.copyfile(INSPECTOR, view.inspector)
-        view.binary.chmod(0o555)
-        view.inspector.chmod(0o444)
+        view = TestView(scratch, scratch / "tests", scratch / "work")
+        _link_or_copy(binary, view.binary)
         view.workdir.mkdir(mode=0o1777)
         view.workdir.chmod(0o1777)
         return view
 
     def remove(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _link_or_copy(binary: Path, target: Path) -> None:
+    """A hard link to `binary` when it is already read-only and executable
+    for everyone, else a copy made so.
+
+    A link is as safe as a copy: under bubblewrap the test sees it through a
+    read-only bind mount (no write, no chmod); in reduced isolation the test
+    runs as a leased uid that neither owns nor may write it, or, without
+    one, as the grader's uid, which could change the original by its own
+    path anyway. A link saves copying megabytes per test."""
+    if binary.stat().st_mode & 0o777 == 0o555:
+        try:
+            os.link(binary, target)
+            return
+        except OSError:
+            pass  # another file system, or links refused: copy
+    shutil.copyfile(binary, target)
+    target.chmod(0o555)
 
 
 @dataclass(frozen=True)
@@ -203,15 +273,17 @@ class Sandbox:
         environment(token), passing launch.fds; then calls launch.close(),
         and kill_marked(token) when it has ended.
         """
-        steps = [*(held.group.joining() if held.group else []), *self._limits(), *self._credentials(held)]
-        inspector = ["/usr/bin/python3", "-I"]
+        if held.group and (self.isolated or held.lease):
+            _CONTAINED[token] = held.group
+        native = programs()
+        steps = [str(native.launcher), *self._cgroup(held), *self._limits(), *self._credentials(held), "--"]
         if not self.isolated:
-            argv = [*steps, *inspector, str(view.inspector), "--reduced", "--report-fd", str(report_fd),
-                    str(view.binary), *args]  # fmt: skip
+            argv = [*steps, str(native.inspector), "--reduced", "--report-fd", str(report_fd), str(view.binary), *args]
             return Launch(argv, (report_fd,))
         filter_fd = seccomp_filter()
-        steps += ["bwrap", *_bubblewrap_setup(view), "--seccomp", str(filter_fd), "--setenv", RUN_MARKER, token, "--"]
-        argv = [*steps, *inspector, INSPECTOR_INSIDE, "--report-fd", str(report_fd), BINARY_INSIDE, *args]
+        steps += ["bwrap", *_bubblewrap_setup(view, native), "--seccomp", str(filter_fd),
+                  "--setenv", RUN_MARKER, token, "--"]  # fmt: skip
+        argv = [*steps, INSPECTOR_INSIDE, "--report-fd", str(report_fd), BINARY_INSIDE, *args]
         return Launch(argv, (report_fd, filter_fd), to_close=(filter_fd,))
 
     def environment(self, view: TestView, token: str) -> dict[str, str]:
@@ -219,30 +291,41 @@ class Sandbox:
         home = str(view.workdir)
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, RUN_MARKER: token}
 
+    # The launcher's options: it applies them in its own process before it
+    # execs bubblewrap, with no Python code between fork and exec.
+
+    def _cgroup(self, held: Confinement) -> list[str]:
+        if not held.group:
+            return []
+        return [arg for procs in held.group.procs_files() for arg in ("--cgroup", str(procs))]
+
     def _limits(self) -> list[str]:
-        # prlimit (util-linux) sets them in the child before exec, with no
-        # Python code between fork and exec.
         mb = 1024 * 1024
         return [
-            "prlimit",
-            f"--cpu={self.limits['cpu_seconds']}",
-            f"--as={self.limits['memory_mb'] * mb}",
-            f"--fsize={self.limits['file_size_mb'] * mb}",
-            f"--nofile={self.limits['open_files']}",
-            f"--nproc={self.limits['processes']}",
-            "--",
-        ]
+            "--limit", f"cpu={self.limits['cpu_seconds']}",
+            "--limit", f"as={self.limits['memory_mb'] * mb}",
+            "--limit", f"fsize={self.limits['file_size_mb'] * mb}",
+            "--limit", f"nofile={self.limits['open_files']}",
+            "--limit", f"nproc={self.limits['processes']}",
+        ]  # fmt: skip
 
     def _credentials(self, held: Confinement) -> list[str]:
-        if not held.lease:
-            return []
-        uid = held.lease.uid
-        return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+        return ["--uid", str(held.lease.uid)] if held.lease else []
 
 
 def seccomp_filter() -> int:
-    """A pipe holding the compiled filter, for bwrap --seccomp; made per
-    test, as bwrap reads the descriptor to its end."""
+    """A pipe holding the compiled filter, for bwrap --seccomp: a new pipe
+    per test, as bwrap reads the descriptor to its end."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, _compiled_filter())  # a few hundred bytes: fits in the pipe
+    os.close(write_end)
+    return read_end
+
+
+@functools.cache
+def _compiled_filter() -> bytes:
+    """The BPF program of the filter, compiled once per grader process: it is
+    the same for every test."""
     import seccomp  # Debian's python3-seccomp; only the bubblewrap sandbox needs it
 
     rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
@@ -251,14 +334,10 @@ def seccomp_filter() -> int:
     with tempfile.TemporaryFile() as compiled:
         rules.export_bpf(compiled)
         compiled.seek(0)
-        program = compiled.read()
-    read_end, write_end = os.pipe()
-    os.write(write_end, program)  # a few hundred bytes: fits in the pipe
-    os.close(write_end)
-    return read_end
+        return compiled.read()
 
 
-def _bubblewrap_setup(view: TestView) -> list[str]:
+def _bubblewrap_setup(view: TestView, native: Programs) -> list[str]:
     return [
         # Namespaces: the tree dies with bwrap, and with the grader; the test
         # cannot make user namespaces of its own (which could mount file
@@ -271,7 +350,7 @@ def _bubblewrap_setup(view: TestView) -> list[str]:
         # File system: the system read-only; of the grader, two files.
         *_system_directories(),
         "--ro-bind", str(view.binary), BINARY_INSIDE,
-        "--ro-bind", str(view.inspector), INSPECTOR_INSIDE,
+        "--ro-bind", str(native.inspector), INSPECTOR_INSIDE,
         "--proc", "/proc",
         "--dev", "/dev",
         "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
@@ -301,6 +380,13 @@ def _system_directories() -> list[str]:
     return args
 
 
+# Runs whose every process was born in a cgroup it cannot leave: the test
+# ran unprivileged (a leased uid, or bubblewrap's user namespace, with no
+# cgroup file system inside), and moving a process needs write access to a
+# cgroup.procs file, which is root's. By token, until kill_marked looks.
+_CONTAINED: dict[str, cgroup.TestCgroup] = {}
+
+
 def kill_marked(token: str) -> int:
     """Kills every process carrying RUN_MARKER=token; returns how many.
 
@@ -308,7 +394,14 @@ def kill_marked(token: str) -> int:
     it, but asynchronously: this sweep also makes sure they are gone before
     the next test starts. In reduced isolation it is the only net; a process
     that scrubs its environment escapes it (the README says so).
+
+    A run contained in a cgroup that is now empty (Confinement.end emptied
+    it) has no process left anywhere: no sweep of every process's
+    environment on the machine, which costs milliseconds per test.
     """
+    group = _CONTAINED.pop(token, None)
+    if group and group.is_empty():
+        return 0
     needle = f"{RUN_MARKER}={token}".encode()
     killed = 0
     for _ in range(50):  # processes may fork while we look: look again

@@ -1,9 +1,17 @@
 """How much the sandbox costs per test: every test case of a lab's reference,
-run alone, with bubblewrap and without (reduced isolation, which still has
-the limits, the inspector and the process sweep), and bare (the binary run
-directly, nothing else). Prints the median and spread per mode.
+run alone, bare (the binary run directly, nothing else), with bubblewrap, and
+in reduced isolation (which still has the limits, the inspector and the
+process sweep). The modes take turns test by test, so a machine that gets
+busier in the middle of the run slows all of them alike.
+
+A sandboxed time is the wall time of run.run_test: everything the grader
+spends on the test, its view, cgroup, launch, report and clean-up included.
+A test's sandbox cost is its sandboxed time minus its bare time in the same
+round; the median of those costs is the number to watch.
 
     /usr/bin/python3 -m grader.benchmarks.sandbox_overhead [LAB] [--rounds N]
+
+(from the repository's root; as root, for cgroups and uid drops, as graders run)
 """
 
 from __future__ import annotations
@@ -13,14 +21,30 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from grader import lab as labs, pipeline, run, sandbox
 
 
-def bare(binary, name: str) -> float:
+def bare(binary: Path, name: str) -> float:
     started = time.monotonic()
     subprocess.run([str(binary), f"--test-case={name}", *run.DOCTEST_FLAGS], capture_output=True, check=False)
     return time.monotonic() - started
+
+
+def sandboxed(box: sandbox.Sandbox) -> Callable[[Path, str], float]:
+    def timed(binary: Path, name: str) -> float:
+        started = time.monotonic()
+        run.run_test(box, binary, name, 60)
+        return time.monotonic() - started
+
+    return timed
+
+
+def spread(label: str, seconds: list[float]) -> str:
+    ms = [1000 * s for s in seconds]
+    return f"{label:28} {statistics.median(ms):9.1f} {min(ms):9.1f} {max(ms):9.1f}"
 
 
 def main(argv: list[str]) -> int:
@@ -34,22 +58,23 @@ def main(argv: list[str]) -> int:
         print(f"bubblewrap unavailable: {box.reason}", file=sys.stderr)
         return 1
     reference = pipeline.prepare_reference(lab, box)
-    reduced = sandbox.Sandbox("reduced", "benchmark", box.drop_to_uid).with_limits(lab.limits)
-    isolated = box.with_limits(lab.limits)
-    modes = {"bare": [], "reduced isolation": [], "bubblewrap": []}
+    reduced = sandbox.Sandbox("reduced", "benchmark", box.drop_to_uid, cgroups=box.cgroups).with_limits(lab.limits)
+    modes = {"bare": bare, "bubblewrap": sandboxed(box.with_limits(lab.limits)), "reduced isolation": sandboxed(reduced)}
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
     for _ in range(args.rounds):
         for test in lab.tests:
-            modes["bare"].append(bare(reference.binary, test.name))
-            modes["reduced isolation"].append(run.run_test(reduced, reference.binary, test.name, 60).seconds)
-            modes["bubblewrap"].append(run.run_test(isolated, reference.binary, test.name, 60).seconds)
-    print(f"{lab.name}: {len(lab.tests)} test cases x {args.rounds} rounds, seconds per test case")
-    print(f"{'mode':20} {'median':>8} {'p10':>8} {'p90':>8} {'total':>8}")
-    for mode, times in modes.items():
-        deciles = statistics.quantiles(times, n=10)
-        print(f"{mode:20} {statistics.median(times):8.3f} {deciles[0]:8.3f} {deciles[-1]:8.3f} {sum(times):8.2f}")
-    base = statistics.median(modes["bare"])
-    for mode in ("reduced isolation", "bubblewrap"):
-        print(f"overhead of {mode}: {1000 * (statistics.median(modes[mode]) - base):.0f} ms per test (median)")
+            for mode, measure in modes.items():
+                times[mode].append(measure(reference.binary, test.name))
+
+    print(f"{lab.name}: {len(lab.tests)} test cases x {args.rounds} rounds, milliseconds per test case")
+    print(f"{'':28} {'median':>9} {'min':>9} {'max':>9}")
+    for mode, seconds in times.items():
+        print(spread(mode, seconds))
+    for mode in ("bubblewrap", "reduced isolation"):
+        costs = [boxed - plain for boxed, plain in zip(times[mode], times["bare"])]
+        print(spread(f"sandbox cost, {mode}", costs))
+    ratio = statistics.median(times["bubblewrap"]) / statistics.median(times["bare"])
+    print(f"bubblewrap / bare (medians): {ratio:.2f}")
     return 0
 
 

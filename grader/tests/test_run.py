@@ -87,11 +87,16 @@ def test_a_pass_followed_by_a_failing_exit_is_not_a_pass(each_sandbox: Sandbox, 
 def test_a_sandbox_that_cannot_start_is_the_grader_s_failure(
     each_sandbox: Sandbox, fake_binary, monkeypatch, tmp_path: Path
 ) -> None:
-    broken = tmp_path / "inspector.py"
-    broken.write_text("import sys\nsys.exit('the inspector cannot start')\n")
-    monkeypatch.setattr(sandbox_module, "INSPECTOR", broken)
-    with pytest.raises(run.SandboxFailed) as failure:
-        run.run_test(each_sandbox, fake_binary(PASSED_SUMMARY), "t", timeout=10)
+    real = sandbox_module.programs()
+    broken = real.inspector.with_name("broken-inspector")  # where the test's uid can run it
+    broken.write_text("#!/bin/sh\necho 'the inspector cannot start' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sandbox_module, "programs", lambda: sandbox_module.Programs(real.launcher, broken))
+    try:
+        with pytest.raises(run.SandboxFailed) as failure:
+            run.run_test(each_sandbox, fake_binary(PASSED_SUMMARY), "t", timeout=10)
+    finally:
+        broken.unlink()
     assert "the inspector cannot start" in str(failure.value)
 
 
@@ -173,10 +178,16 @@ def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
     shutil.copytree(Path(run.__file__).parent, tree / "grader", ignore=shutil.ignore_patterns("tests", "harness", "__pycache__"))
     binary = tree / "tests"
     binary.write_text(f"{FAKE_HARNESS}id -u\n{PASSED_SUMMARY}\n")
+    # The copy is no Bazel workspace: it gets the launcher and the inspector built.
+    built = sandbox_module.programs()
+    for program in (built.launcher, built.inspector):
+        shutil.copyfile(program, tree / program.name)
     for path in [top, tree, *tree.rglob("*")]:
         path.chmod(0o755)
     script = (
-        "from pathlib import Path; from grader import run, sandbox; box = sandbox.detect(); "
+        "from pathlib import Path; from grader import run, sandbox; "
+        f"sandbox.programs = lambda: sandbox.Programs(Path('{tree}/launcher'), Path('{tree}/inspector')); "
+        "box = sandbox.detect(); "
         f"r = run.run_test(box, Path('{binary}'), 't', 10); print(box.kind, r.status.value, r.output.split()[0])"
     )
     result = subprocess.run(
