@@ -71,10 +71,11 @@ def bazel(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         raise GraderError(f"bazel did not finish within {timeout:.0f} s: {' '.join(args)}") from e
 
 
-def build(target: str) -> BuildResult:
-    """Builds one of our own targets (the reference, the tests, the harness):
-    any failure here is the lab's or the machine's, and callers say so."""
-    result = bazel("build", *BAZEL_FLAGS, target)
+def build(*targets: str) -> BuildResult:
+    """Builds our own targets (the reference, the tests, the harness, the
+    sandbox's programs) in one Bazel command: any failure here is the lab's
+    or the machine's, and callers say so."""
+    result = bazel("build", *BAZEL_FLAGS, *targets)
     if result.returncode == 0:
         return BuildResult(ok=True)
     return BuildResult(ok=False, diagnostics=trim_diagnostics(result.stderr))
