@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from grader import pipeline
+from grader import build, pipeline, sandbox
 from grader.errors import GraderError
-from grader.lab import TestSpec
+from grader.lab import TestSpec, load_lab
 from grader.run import Status
 from grader.score import TestResult
 
@@ -91,3 +91,28 @@ def test_a_dependency_on_a_test_that_is_not_there_is_ignored() -> None:
 def test_a_cycle_of_dependencies_is_a_clear_error_not_a_hang() -> None:
     with pytest.raises(GraderError, match="cycle"):
         pipeline.run_tests([spec("a", "b"), spec("b", "a")], Recorder(), jobs=2)
+
+
+def _failing_build(failing: set[str]):
+    def fake(*targets: str) -> build.BuildResult:
+        broken = failing & set(targets)
+        return build.BuildResult(ok=not broken, diagnostics=f"error in {sorted(broken)}" if broken else "")
+
+    return fake
+
+
+def test_a_reference_that_does_not_build_is_the_labs_fault_not_the_sandboxs(box, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox, "_programs", None)
+    monkeypatch.setattr(sandbox, "_install", lambda: None)
+    monkeypatch.setattr(build, "build", _failing_build({"//solutions/pipe:reference_tests"}))
+    with pytest.raises(GraderError, match="lab 'pipe' is broken: its reference does not build"):
+        pipeline.prepare_reference(load_lab("pipe"), box)
+
+
+def test_sandbox_programs_that_do_not_build_are_named_as_what_failed(box, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox, "_programs", None)
+    monkeypatch.setattr(sandbox, "_install", lambda: None)
+    monkeypatch.setattr(build, "build", _failing_build({sandbox.PROGRAMS_TARGET}))
+    with pytest.raises(GraderError, match="launcher and inspector do not build") as error:
+        pipeline.prepare_reference(load_lab("pipe"), box)
+    assert "reference" not in error.value.message
