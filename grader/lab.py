@@ -70,7 +70,25 @@ class Lab:
 
 
 def available_labs() -> list[str]:
-    return sorted(p.parent.name for p in LABS.glob("*/lab.toml"))
+    """The labs here, in the course's order (labs/course.toml), then any
+    other in alphabetical order (a starter pack has one lab, and no list)."""
+    found = {p.parent.name for p in LABS.glob("*/lab.toml")}
+    order = _course_order()
+    return [name for name in order if name in found] + sorted(found - set(order))
+
+
+def _course_order() -> list[str]:
+    path = LABS / "course.toml"
+    if not path.exists():
+        return []
+    shown = "labs/course.toml"
+    try:
+        order = tomllib.loads(path.read_text()).get("order", [])
+    except tomllib.TOMLDecodeError as e:
+        raise GraderError(f"{shown} is not valid TOML: {e}") from e
+    if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
+        raise GraderError(f"{shown}: order must be a list of lab names, such as [\"pipe\", \"fifo\"]")
+    return order
 
 
 def load_lab(name: str) -> Lab:

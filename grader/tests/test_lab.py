@@ -70,3 +70,17 @@ def test_lab_toml_and_the_test_binary_must_agree() -> None:
     with pytest.raises(GraderError) as error:
         labs.check_against_binary(lab, {"declared": True, "hidden one": True})
     assert "hidden = false" in error.value.message
+
+
+def test_labs_are_listed_in_the_courses_order_then_alphabetically(tmp_path, monkeypatch) -> None:
+    for name in ("zeta", "fifo", "alpha", "pipe"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "lab.toml").write_text("")
+    (tmp_path / "course.toml").write_text('order = ["pipe", "fifo", "gone"]\n')
+    monkeypatch.setattr(labs, "LABS", tmp_path)
+    assert labs.available_labs() == ["pipe", "fifo", "alpha", "zeta"]
+    (tmp_path / "course.toml").unlink()  # a starter pack has no list
+    assert labs.available_labs() == ["alpha", "fifo", "pipe", "zeta"]
+    (tmp_path / "course.toml").write_text('order = "pipe"\n')
+    with pytest.raises(GraderError, match="order must be a list of lab names"):
+        labs.available_labs()

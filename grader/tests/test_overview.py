@@ -57,7 +57,7 @@ def test_the_overview_fits_one_screen(graded_overview) -> None:
 def test_the_overview_has_one_row_per_lab_with_its_grades(graded_overview) -> None:
     status, out, grades = graded_overview
     rows = rows_of(out)
-    assert sorted(rows) == available_labs(), out
+    assert list(rows) == ["pipe", "fifo", "mq", "shm", "sem", "signals", "channels"], out  # the course's order
     for name, (_, reference, skeleton, public, hidden, verdict, seconds) in rows.items():
         lab = load_lab(name)
         assert reference == overview.score_text(grades[name, "reference"])
