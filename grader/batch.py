@@ -133,11 +133,10 @@ def _grade_all(
     lab: Lab, pending: list[unpack.Submission], out: Path, options: Options, box: Sandbox, console: Console,
     stages: dict[str, float],
 ) -> int:  # fmt: skip
-    isolation = "bubblewrap" if box.isolated else f"reduced: {box.reason}"
     gradable = [s for s in pending if s.directory is not None]
     for submission in pending:
         if submission.directory is None:
-            grade = gradebook.problem_grade(lab, submission, isolation)
+            grade = Grade.not_gradable(lab, submission.key, box.isolation, submission.problem)
             gradebook.write_student(out, submission, grade, *gradebook.verdict(grade))
     if not gradable:
         return 0
@@ -213,7 +212,7 @@ def _grade_and_write(
         status, reason = gradebook.verdict(grade)
     except Exception as e:  # noqa: BLE001 — one student must never stop the batch
         message = e.message if isinstance(e, GraderError) else f"{type(e).__name__}: {e}"
-        grade = Grade(lab=lab, label=first.key, isolation="", gradable=False, diagnostics=message)
+        grade = Grade.not_gradable(lab, first.key, box.isolation, message)
         status, reason = gradebook.ERROR, message.splitlines()[0]
     for member in members:
         class_report.write_details(out, member.key, grade)  # before the record: it marks the student done

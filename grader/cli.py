@@ -226,7 +226,7 @@ def autograde(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ipclab-autograde-") as scratch:
         found = unpack.prepare_one(lab, args.submission, Path(scratch))
         if found.directory is None:
-            grade = Grade(lab=lab, label="submission", isolation="", gradable=False, diagnostics=found.problem)
+            grade = Grade.not_gradable(lab, "submission", box.isolation, found.problem)
         else:
             reference = pipeline.prepare_reference(lab, box)
             grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)

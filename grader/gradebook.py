@@ -95,10 +95,6 @@ def check_manifest(out: Path, lab: Lab, resume: bool) -> None:
 # ---- one student --------------------------------------------------------
 
 
-def problem_grade(lab: Lab, submission: Submission, isolation: str) -> Grade:
-    return Grade(lab=lab, label=submission.key, isolation=isolation, gradable=False, diagnostics=submission.problem)
-
-
 def verdict(grade: Grade) -> tuple[str, str]:
     """(status, reason) for the gradebook: short, and the same every run."""
     if not grade.gradable:

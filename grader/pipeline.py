@@ -90,8 +90,7 @@ def compile_box(sandbox: Sandbox) -> compiling.Box:
 def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1) -> Grade:
     """The submission's grade; `jobs` of its tests run at once."""
     started = time.monotonic()
-    isolation = "bubblewrap" if sandbox.isolated else f"reduced: {sandbox.reason}"
-    verdict = Grade(lab=lab, label=label, isolation=isolation)
+    verdict = Grade(lab=lab, label=label, isolation=sandbox.isolation)
     staged = stage.stage(lab, submission, stage.slot_name(label))
     try:
         return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox, jobs), started)
@@ -155,7 +154,7 @@ def _build_and_run(
         )
         return verdict
     if not sandbox.isolated:
-        verdict.isolation += "; the compiler could read the host's files by absolute path"
+        verdict.isolation = verdict.isolation.weakened("the compiler could read the host's files by absolute path")
     # The tests were built with the reference (prepare_reference); if they
     # no longer build, the link below fails on them, a grader error.
     refused = compile_staged(lab, staged, sandbox)

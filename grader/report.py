@@ -20,7 +20,7 @@ from rich.text import Text
 
 from grader.run import Status
 from grader.lab import Lab
-from grader.score import LAB_BROKEN, Grade, TestResult
+from grader.score import Grade, TestResult
 from grader.untrusted import escape_controls, markdown_code_block, markdown_literal, terminal_text
 
 FORMAT_VERSION = 1
@@ -38,8 +38,8 @@ def feedback_output(output: str) -> str:
 
 
 def status_text(result: TestResult) -> str:
-    # Status is a str Enum: ask for the Enum first, or f-strings say "Status.PASSED".
-    return result.status.value if isinstance(result.status, Status) else result.status
+    # Status is a str Enum: f-strings of the member itself say "Status.PASSED".
+    return result.status.value
 
 
 # What the test printed is quoted: each of its lines starts with the bar,
@@ -67,7 +67,7 @@ def feedback_parts(result: TestResult) -> Feedback:
     left_behind = tuple(escape_controls(f"left behind — {leak.sentence()}") for leak in result.leaks)
     if result.passed:
         return Feedback(left_behind=left_behind)
-    hint = "" if result.status in (LAB_BROKEN, Status.SKIPPED) else "hint: " + result.spec.hint
+    hint = "" if result.status in (Status.LAB_BROKEN, Status.SKIPPED) else "hint: " + result.spec.hint
     # Escaped before the frame is cut: both then see the same lines.
     printed = feedback_output(escape_controls(result.output))
     return Feedback(escape_controls(result.detail), printed, hint, left_behind)
@@ -95,7 +95,7 @@ def not_graded_results(grade: Grade) -> list[TestResult]:
     """A submission that could not be graded still lists every test, at 0."""
     if grade.gradable:
         return grade.results
-    return [TestResult(spec, "not graded", 0.0, detail="the submission could not be graded: see why above") for spec in grade.lab.tests]
+    return [TestResult(spec, Status.NOT_GRADED, 0.0, detail="the submission could not be graded: see why above") for spec in grade.lab.tests]
 
 
 # ---- machines -----------------------------------------------------------
@@ -110,7 +110,7 @@ def to_json(grade: Grade) -> dict[str, Any]:
         "max_score": grade.max_score,
         "gradable": grade.gradable,
         "diagnostics": escape_controls(grade.diagnostics),
-        "isolation": grade.isolation,
+        "isolation": str(grade.isolation),
         "broken_tests": grade.broken_tests,
         "leaks": {"kinds": [escape_controls(kind) for kind in grade.leak_kinds], "deduction": grade.leak_deduction},
         "execution_time": round(grade.seconds, 3),
@@ -323,15 +323,15 @@ def _cell(text: str) -> str:
 
 # ---- people -------------------------------------------------------------
 
-_STYLE = {Status.PASSED: "green", "lab broken": "yellow", Status.SKIPPED: "dim"}
+_STYLE = {Status.PASSED: "green", Status.LAB_BROKEN: "yellow", Status.SKIPPED: "dim"}
 
 
 def print_grade(grade: Grade, console: Console) -> None:
     # One line, cut at the terminal's width: the label (a folder's name) cannot start a line of its own.
     header = Text(f"{grade.lab.name} — {grade.lab.title}", style="bold") + terminal_text(f"   ({grade.label})")
     console.print(header, no_wrap=True, overflow="ellipsis")
-    if grade.isolation != "bubblewrap":
-        console.print(Text(f"reduced isolation — {grade.isolation}", style="yellow"))
+    if not grade.isolation.full:
+        console.print(Text(f"reduced isolation — {grade.isolation.reason}", style="yellow"))
     if not grade.gradable:
         console.print(Text("Not gradable (score 0). Why:", style="bold red"))
         console.print(terminal_text(grade.diagnostics))
@@ -349,7 +349,7 @@ def print_grade(grade: Grade, console: Console) -> None:
     for r in grade.results:
         if r.passed and not r.leaks:
             continue
-        mark, style = ("⚠", "bold yellow") if r.passed or r.status == LAB_BROKEN else ("✗", "bold red")
+        mark, style = ("⚠", "bold yellow") if r.passed or r.status is Status.LAB_BROKEN else ("✗", "bold red")
         console.print(Text(f"{mark} {r.spec.name}", style=style))
         _print_feedback(feedback_parts(r), console)
     if grade.broken_tests:

@@ -45,6 +45,9 @@ class Status(str, Enum):
     NO_REPORT = "no report"  # ended before the harness reported: exit() in the code?
     FORGED = "forged report"  # something other than the harness wrote on its verdict channel
     SKIPPED = "skipped"  # a test it depends on failed
+    # Set by scoring, never by a run:
+    LAB_BROKEN = "lab broken"  # the reference fails it too: the student is not charged
+    NOT_GRADED = "not graded"  # the submission did not build, so no test ran
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,21 @@ def _link_or_copy(binary: Path, target: Path) -> None:
 
 
 @dataclass(frozen=True)
+class Isolation:
+    """What a grade's tests ran in, as reports say it."""
+
+    full: bool  # bubblewrap's namespaces, filters and file system
+    reason: str = ""  # why it is reduced, when it is
+
+    def __str__(self) -> str:
+        return "bubblewrap" if self.full else f"reduced: {self.reason}"
+
+    def weakened(self, why: str) -> Isolation:
+        """The same isolation, with one more thing it did not hold."""
+        return Isolation(False, f"{self.reason}; {why}" if self.reason else why)
+
+
+@dataclass(frozen=True)
 class Sandbox:
     kind: str  # "bubblewrap" or "reduced"
     reason: str = ""  # why isolation is reduced
@@ -254,6 +269,10 @@ class Sandbox:
     @property
     def isolated(self) -> bool:
         return self.kind == "bubblewrap"
+
+    @property
+    def isolation(self) -> Isolation:
+        return Isolation(self.isolated, self.reason)
 
     def with_limits(self, overrides: dict[str, int]) -> Sandbox:
         return Sandbox(self.kind, self.reason, self.drop_to_uid, {**self.limits, **overrides},

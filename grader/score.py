@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from grader.lab import Lab, TestSpec
 from grader.run import Leak, Status, TestRun
+from grader.sandbox import Isolation
 
 
 @dataclass
@@ -24,7 +25,7 @@ class TestResult:
     __test__ = False  # not a pytest test class, despite the name
 
     spec: TestSpec
-    status: Status | str  # a run's Status, or "lab broken"
+    status: Status
     score: float
     seconds: float = 0.0
     detail: str = ""
@@ -36,18 +37,20 @@ class TestResult:
         return self.score >= self.spec.points and self.status is Status.PASSED
 
 
-LAB_BROKEN = "lab broken"
-
-
 @dataclass
 class Grade:
     lab: Lab
     label: str  # who or what was graded: "reference", a student id, a path
-    isolation: str  # "bubblewrap" or "reduced: <why>"
+    isolation: Isolation
     gradable: bool = True
     diagnostics: str = ""  # compiler output, or why the submission could not be graded
     results: list[TestResult] = field(default_factory=list)
     seconds: float = 0.0
+
+    @staticmethod
+    def not_gradable(lab: Lab, label: str, isolation: Isolation, why: str) -> Grade:
+        """A submission no test ran on: score 0, and why."""
+        return Grade(lab=lab, label=label, isolation=isolation, gradable=False, diagnostics=why)
 
     @property
     def leak_kinds(self) -> list[str]:
@@ -68,7 +71,7 @@ class Grade:
 
     @property
     def broken_tests(self) -> list[str]:
-        return [r.spec.name for r in self.results if r.status == LAB_BROKEN]
+        return [r.spec.name for r in self.results if r.status is Status.LAB_BROKEN]
 
 
 def skipped_because(spec: TestSpec, results: dict[str, TestResult]) -> str | None:
@@ -84,5 +87,5 @@ def score_run(spec: TestSpec, run: TestRun, reference: TestRun | None) -> TestRe
         return TestResult(spec, run.status, spec.points, run.seconds, "", run.output, run.leaks)
     if reference is not None and not reference.passed:
         detail = f"the reference fails this test too ({reference.status.value}); you are not charged for it"
-        return TestResult(spec, LAB_BROKEN, spec.points, run.seconds, detail, run.output, run.leaks)
+        return TestResult(spec, Status.LAB_BROKEN, spec.points, run.seconds, detail, run.output, run.leaks)
     return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output, run.leaks)

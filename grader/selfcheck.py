@@ -198,7 +198,7 @@ def skeleton_verdict(grade: Grade) -> str:
 
 
 def _status(result: TestResult) -> str:
-    return result.status.value if isinstance(result.status, Status) else result.status
+    return result.status.value
 
 
 def _first_lines(text: str, count: int = 8) -> str:

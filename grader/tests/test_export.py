@@ -17,6 +17,7 @@ from grader import cli, export, report
 from grader.lab import REPO, load_lab
 from grader.tests.test_report import demo_grade
 from grader.score import Grade
+from grader.sandbox import Isolation
 
 PIPE = load_lab("pipe")
 
@@ -123,7 +124,7 @@ def test_prairielearn_results_have_the_documented_fields() -> None:
 
 
 def test_prairielearn_marks_an_unbuildable_submission_not_gradable() -> None:
-    grade = Grade(lab=demo_grade().lab, label="s", isolation="bubblewrap", gradable=False, diagnostics="demo.cpp:3:1: error: x")
+    grade = Grade(lab=demo_grade().lab, label="s", isolation=Isolation(True), gradable=False, diagnostics="demo.cpp:3:1: error: x")
     data = json.loads(report.render_machine(grade, "prairielearn"))
     assert data["gradable"] is False
     assert data["format_errors"] == ["demo.cpp:3:1: error: x"]

@@ -13,6 +13,7 @@ from grader import cli, overview, pipeline
 from grader.lab import available_labs, load_lab
 from grader.run import Leak, Status
 from grader.score import Grade, TestResult
+from grader.sandbox import Isolation
 
 SCREEN_LINES = 24  # the smallest terminal anyone uses: 80 × 24
 
@@ -24,8 +25,8 @@ def graded_overview():
     grades: dict[tuple[str, str], Grade] = {}
     real_grade = pipeline.grade
 
-    def recording(lab, submission, label, reference, box):
-        grades[lab.name, label] = real_grade(lab, submission, label, reference, box)
+    def recording(lab, submission, label, reference, box, jobs=1):
+        grades[lab.name, label] = real_grade(lab, submission, label, reference, box, jobs)
         return grades[lab.name, label]
 
     with pytest.MonkeyPatch.context() as patch:
@@ -98,7 +99,7 @@ def made_up(label: str, passed: int, leaks: tuple[Leak, ...] = (), gradable: boo
                    leaks=list(leaks) if i == 0 else [])  # fmt: skip
         for i, spec in enumerate(lab.tests)
     ]
-    return Grade(lab=lab, label=label, isolation="bubblewrap", gradable=gradable, results=results if gradable else [])
+    return Grade(lab=lab, label=label, isolation=Isolation(True), gradable=gradable, results=results if gradable else [])
 
 
 def table_of(standings: list[overview.Standing]) -> str:

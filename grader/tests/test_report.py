@@ -16,7 +16,8 @@ import pytest
 from grader import report
 from grader.lab import Lab, TestSpec
 from grader.run import Leak, Status
-from grader.score import LAB_BROKEN, Grade, TestResult
+from grader.score import Grade, TestResult
+from grader.sandbox import Isolation
 
 EXPECTED = Path(__file__).parent / "expected"
 
@@ -47,9 +48,9 @@ def demo_grade() -> Grade:
         TestResult(SPECS[1], Status.FAILED, 0, 5.5, "failed; the checks that did not hold:", failure),
         TestResult(SPECS[2], Status.SKIPPED, 0, 0, "skipped: depends on 'x', which did not pass"),
         TestResult(SPECS[3], Status.TIMED_OUT, 0, 30, "timed out after 30.0 s; every process of the test was killed"),
-        TestResult(SPECS[4], LAB_BROKEN, 2, 0.1, "the reference fails this test too (failed); you are not charged for it"),
+        TestResult(SPECS[4], Status.LAB_BROKEN, 2, 0.1, "the reference fails this test too (failed); you are not charged for it"),
     ]
-    return Grade(lab=DEMO, label="student-42", isolation="bubblewrap", results=results, seconds=36.2)
+    return Grade(lab=DEMO, label="student-42", isolation=Isolation(True), results=results, seconds=36.2)
 
 
 @pytest.mark.parametrize("fmt", ["json", "gradescope"])
@@ -88,7 +89,7 @@ def test_a_leak_costs_its_deduction_once_per_kind_and_is_named_in_the_feedback()
 
 
 def test_an_unbuildable_submission_lists_every_test_at_zero() -> None:
-    grade = Grade(lab=DEMO, label="s", isolation="bubblewrap", gradable=False, diagnostics="demo.cpp:3:1: error: x")
+    grade = Grade(lab=DEMO, label="s", isolation=Isolation(True), gradable=False, diagnostics="demo.cpp:3:1: error: x")
     data = json.loads(report.render_machine(grade, "json"))
     assert data["gradable"] is False and data["score"] == 0
     assert [t["score"] for t in data["tests"]] == [0] * len(SPECS)
@@ -167,7 +168,7 @@ def hostile_grade() -> Grade:
 
 
 def unbuildable_hostile_grade() -> Grade:
-    return Grade(lab=DEMO, label="s", isolation="bubblewrap", gradable=False,
+    return Grade(lab=DEMO, label="s", isolation=Isolation(True), gradable=False,
                  diagnostics=f"demo.cpp:3:2: error: #error {HOSTILE}")  # fmt: skip
 
 

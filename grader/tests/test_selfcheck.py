@@ -12,6 +12,7 @@ from grader import cli, selfcheck
 from grader.lab import Lab, TestSpec, available_labs
 from grader.run import Status
 from grader.score import Grade, TestResult
+from grader.sandbox import Isolation
 
 SPECS = (
     TestSpec("reader sees EOF once every write end is closed", 6, "eof", "Close every write end."),
@@ -37,7 +38,7 @@ def test_every_lab_is_fit_to_publish(name: str, capsys) -> None:
 
 
 def grade(*results: TestResult, gradable: bool = True) -> Grade:
-    return Grade(NOWHERE, "x", "bubblewrap", gradable=gradable, diagnostics="x.cpp:1: error: nope", results=list(results))
+    return Grade(NOWHERE, "x", Isolation(True), gradable=gradable, diagnostics="x.cpp:1: error: nope", results=list(results))
 
 
 def test_a_reference_that_fails_a_test_is_named() -> None:

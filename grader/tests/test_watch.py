@@ -23,6 +23,7 @@ from grader import report, stage, watch
 from grader.lab import REPO, load_lab
 from grader.run import Leak, Status
 from grader.score import Grade, TestResult
+from grader.sandbox import Isolation
 
 PIPE = load_lab("pipe")
 # Hang guards only: a grade of the pipe lab takes seconds, the reference's
@@ -232,7 +233,7 @@ def graded(passing: set, leaks: dict | None = None, gradable: bool = True) -> Gr
                    output="" if spec in passing else FAILURE_OUTPUT, leaks=leaks.get(spec, []))  # fmt: skip
         for spec in (FIRST, SECOND, THIRD)
     ]
-    return Grade(PIPE, "s", "bubblewrap", gradable=gradable, results=results if gradable else [],
+    return Grade(PIPE, "s", Isolation(True), gradable=gradable, results=results if gradable else [],
                  diagnostics="" if gradable else "pipe_lab.cpp:3:1: error: expected ';'")  # fmt: skip
 
 
