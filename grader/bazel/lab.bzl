@@ -6,7 +6,7 @@ implementation, so the reference, the skeleton and each submission answer
 exactly the same test cases.
 """
 
-load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library")
 load("//grader/bazel:copts.bzl", "OWN_COPTS", "STUDENT_COPTS")
 
 _STAGE = ["//_stage:__subpackages__"]
@@ -78,11 +78,14 @@ def lab_solution(name, reference, hidden_tests):
         deps = [":reference", ":tests"],
     )
 
-    # `bazel test //...` proves the reference passes everything.
-    cc_test(
+    # `bazel test //...` proves the reference passes everything, each lab
+    # in IPC namespaces of its own (the labs' tests run side by side).
+    native.sh_test(
         name = "reference_test",
         size = "medium",
-        deps = [":reference", ":tests"],
+        srcs = ["//grader/bazel:own_ipc_namespace.sh"],
+        args = ["$(rootpath :reference_tests)"],
+        data = [":reference_tests"],
     )
 
 def lab_submission(lab, objects, tests):
