@@ -130,9 +130,9 @@ def materialize(lab: Lab, bug: Bug, into: Path) -> Path:
 
 
 def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugVerdict]:
-    """Grades every bug of the lab's corpus, `jobs` bugs at once, each with
-    `jobs` tests at once: most of a corpus's tests sleep in the blocking
-    observations, and each test's cgroup holds it to one core."""
+    """Grades every bug of the lab's corpus, `jobs` bugs at once, each one
+    test at a time: a corpus holds busy-waiting bugs, which spin a core
+    each, and the other bugs' tests must not be starved into time-outs."""
     bugs = load_bugs(lab)
     reference = pipeline.prepare_reference(lab, sandbox)
     with tempfile.TemporaryDirectory(prefix=f"ipclab-corpus-{lab.name}-") as scratch:
@@ -146,7 +146,7 @@ def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugVerdict]:
         # finds its link done.
         pipeline.compile_first(lab, [(submissions[b.name], slot(lab, b)) for b in bugs], sandbox, COMPILE_JOBS)
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="bug") as pool:
-            return list(pool.map(lambda bug: check_bug(lab, bug, submissions[bug.name], reference, sandbox, jobs), bugs))
+            return list(pool.map(lambda bug: check_bug(lab, bug, submissions[bug.name], reference, sandbox), bugs))
 
 
 def first_evidence(result: TestResult) -> str:
