@@ -374,6 +374,47 @@ TEST_CASE("replies are matched to their requests") {
   CHECK_MESSAGE(answered.value == "3 distinct ids", "the test's server: ", answered.ok() ? answered.value : answered.describe());
 }
 
+TEST_CASE("send_request numbers requests 1 2 3 in the order they are sent") {
+  ipclab::ScratchDir dir;
+  const fs::path base = dir.path() / "control";
+  make_fifo(fifolab::requests_path(base));
+  make_fifo(fifolab::replies_path(base));
+  // The test's server lists the ids the requests carry, until the client
+  // closes. It is waiting in open() before the client starts, and opens the
+  // reply FIFO O_RDWR (which never waits), so it never depends on how long
+  // the client stays.
+  ipclab::Child server([&] {
+    ipclab::Fd requests = open_blocking(fifolab::requests_path(base), O_RDONLY);
+    ipclab::Fd replies = open_blocking(fifolab::replies_path(base), O_RDWR);
+    std::string carried;
+    while (const auto request = read_frame(requests.get())) {
+      carried += (carried.empty() ? "" : " ") + std::to_string(id_of(*request));
+    }
+    return carried;
+  });
+  (void)ipclab::wait_until_blocked(server.pid());
+  ipclab::Child client([&] {
+    fifolab::RequestClient channel(base);
+    std::string returned;
+    for (const char* text : {"one", "two", "three", "four"}) {
+      returned += (returned.empty() ? "" : " ") + std::to_string(channel.send_request(text));
+    }
+    return returned;
+  });
+  const Deadline deadline;
+  Outcome sent = client.finish(deadline.left());
+  Outcome received = server.finish(deadline.left());
+  REQUIRE_MESSAGE(sent.ok(), "the client: ", sent.describe());
+  REQUIRE_MESSAGE(received.ok(), "the test's server, reading the client's requests as frames (Part 2): ",
+                  received.describe());
+  CHECK_MESSAGE(sent.value == "1 2 3 4", "a new client's send_request returned the ids ", sent.value,
+                " for its first four requests: ids are 1, 2, 3, ... in the order requests are sent, "
+                "so the first request is 1");
+  CHECK_MESSAGE(received.value == sent.value, "send_request returned the ids ", sent.value,
+                " but the requests carried the ids ", received.value,
+                ": each request must carry the id send_request returns for it");
+}
+
 TEST_CASE("RequestServer removes both FIFOs even when its handler throws") {
   Conversation run = run_failing_server();
   CHECK_MESSAGE(contains(run.server.value, "the handler failed on purpose"),

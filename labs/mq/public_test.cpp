@@ -220,6 +220,27 @@ TEST_CASE("invalid queue names are refused with a clear error") {
   CHECK(outcome.value == expected + "longest name ok");
 }
 
+TEST_CASE("opening a queue that does not exist fails with ENOENT and creates none") {
+  const std::string name = ipclab::unique_ipc_name("missing");
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        try {
+          MessageQueue user(name);
+        } catch (const std::system_error& e) {
+          return std::string(e.code() == std::errc::no_such_file_or_directory ? "ENOENT" : e.what());
+        }
+        return std::string("no exception");
+      },
+      kDeadline);
+  const bool created = queue_exists(name);
+  if (created) ::mq_unlink(name.c_str());  // the test's own cleanup: this failure is reported below, once
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK_MESSAGE(!created, "opening the queue ", name, " as a user, while no such queue existed, created it in ",
+                "/dev/mqueue: only the owner's constructor creates (O_CREAT); a user opens an existing queue ",
+                "or fails with ENOENT");
+  CHECK_MESSAGE(outcome.value == "ENOENT", "expected std::system_error with errno ENOENT, got: ", outcome.value);
+}
+
 // ---- Blocking -----------------------------------------------------------------
 
 TEST_CASE("receive blocks on an empty queue without using the CPU") {

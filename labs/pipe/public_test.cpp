@@ -1,6 +1,7 @@
 // Lab `pipe`: the public tests. Each test case is one graded behaviour; its
 // points and hint are in lab.toml. Run them with `./grade pipe`.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,6 +47,23 @@ Outcome send_between_children(const std::string& message) {
     read.value = "the writer: " + wrote.describe();
   }
   return read;
+}
+
+void ignore_signal(int) {}
+
+// Writes into the pipe until it is full, without blocking; how many bytes.
+std::size_t fill_pipe(int write_end) {
+  const int flags = ::fcntl(write_end, F_GETFL);
+  ::fcntl(write_end, F_SETFL, flags | O_NONBLOCK);
+  const std::string block(4096, 'f');
+  std::size_t filled = 0;
+  for (;;) {
+    const ssize_t n = ::write(write_end, block.data(), block.size());
+    if (n <= 0) break;
+    filled += static_cast<std::size_t>(n);
+  }
+  ::fcntl(write_end, F_SETFL, flags);  // the flag is the open file's: the writer must block
+  return filled;
 }
 
 std::string uppercase(std::string_view text) {
@@ -119,6 +137,37 @@ TEST_CASE("write_all blocks on a full pipe and resumes when it is drained") {
   Outcome wrote = writer.finish(kDeadline);
   REQUIRE_MESSAGE(wrote.ok(), wrote.describe());
   CHECK_MESSAGE(got == message, ipclab::first_difference(message, got));
+}
+
+TEST_CASE("write_all retries a write interrupted by a signal") {
+  ipclab::Pipe pipe;
+  // The pipe is full before write_all starts, so its first write() waits
+  // before it has moved a byte: a signal then makes it fail with EINTR.
+  const std::size_t filled = fill_pipe(pipe.write.get());
+  const std::string message = "written after the signal";
+  ipclab::Child writer([&] {
+    pipe.read.reset();
+    struct sigaction action {};
+    action.sa_handler = ignore_signal;  // no SA_RESTART: the waiting write() fails with EINTR
+    ::sigaction(SIGUSR1, &action, nullptr);
+    pipelab::write_all(pipe.write.get(), message);
+    return std::string("done");
+  });
+  pipe.write.reset();
+  ipclab::Blocked before = ipclab::wait_until_blocked(writer.pid());
+  REQUIRE_MESSAGE(before.yes, "write_all on a full pipe should wait for room: ", before.evidence);
+  ::kill(writer.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(writer.pid());
+  const std::string got = ipclab::read_until_eof(pipe.read.get());
+  Outcome wrote = writer.finish(kDeadline);
+  REQUIRE_MESSAGE(wrote.ok(), "a signal handler interrupted write_all's write() on a full pipe before it moved a ",
+                  "byte (write returned -1 with errno EINTR), and write_all ", wrote.describe(),
+                  ": EINTR is no error, call write() again");
+  CHECK_MESSAGE(after.yes, "after the signal handler ran, write_all should wait again for room in the pipe: ",
+                after.evidence);
+  CHECK_MESSAGE(got.size() == filled + message.size(), "the reader got ", got.size(), " bytes: the ", filled,
+                " that filled the pipe and write_all's ", message.size(), " expected");
+  CHECK_MESSAGE(got.substr(filled) == message, ipclab::first_difference(message, got.substr(filled)));
 }
 
 TEST_CASE("write_all reports EPIPE when no reader is left") {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "grader/harness/child.h"
 #include "grader/harness/children.h"
@@ -28,6 +29,12 @@ std::string error_name(const std::system_error& e, std::errc expected, const cha
 }
 
 std::string sem_path(const std::string& name) { return "/dev/shm/sem." + name.substr(1); }
+
+// The P_for that signals keep interrupting, and the count of those signals in
+// the waiting process.
+constexpr auto kInterruptedTimeout = std::chrono::seconds(2);
+volatile sig_atomic_t signals_handled = 0;
+void count_signal(int) { signals_handled = signals_handled + 1; }
 
 }  // namespace
 
@@ -110,6 +117,58 @@ TEST_CASE("P_for sleeps while it waits and returns true when V comes first") {
   Outcome outcome = waiter.finish(kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
   CHECK_MESSAGE(outcome.value == "true", "a V() came well within the 8 s, so P_for must return true");
+  CHECK(semaphore.value() == 0);
+}
+
+TEST_CASE("P_for keeps waiting until the same deadline when signals interrupt it") {
+  TestSemaphore semaphore(ipclab::unique_ipc_name("interrupted"), 0);
+  REQUIRE(semaphore.made());
+  ipclab::Flag ready;
+  ipclab::Child waiter([&] {
+    struct sigaction action {};
+    action.sa_handler = count_signal;  // no SA_RESTART: every signal interrupts sem_timedwait
+    ::sigaction(SIGUSR1, &action, nullptr);
+    semlab::Semaphore opened = semlab::Semaphore::open(semaphore.name());
+    ready.raise();
+    const auto started = std::chrono::steady_clock::now();
+    const bool took = opened.P_for(kInterruptedTimeout);
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return std::string(took ? "true " : "false ") + std::to_string(waited.count()) + " " +
+           std::to_string(signals_handled);
+  });
+  REQUIRE_MESSAGE(ready.wait(kDeadline), "the waiting process never got as far as calling P_for");
+  // A signal every 50 ms while it waits, for up to 6 s past its 2 s timeout:
+  // a P_for that keeps its deadline returns long before that, one that starts
+  // the timeout again after each EINTR never does while the signals go on.
+  const auto started = std::chrono::steady_clock::now();
+  bool still_waiting = true;
+  while (std::chrono::steady_clock::now() - started < kInterruptedTimeout + 6s) {
+    const auto sample = ipclab::sample_process(waiter.pid());
+    if (!sample || sample->state == 'Z') {
+      still_waiting = false;
+      break;
+    }
+    ::kill(waiter.pid(), SIGUSR1);
+    std::this_thread::sleep_for(50ms);
+  }
+  const long signalled_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  Outcome outcome = waiter.finish(kDeadline);
+  CHECK_MESSAGE(!still_waiting, "P_for(2 s) was still waiting after ", signalled_s,
+                " s of signals every 50 ms: after EINTR it must wait until the deadline it computed at the start, "
+                "not start the timeout again");
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  std::istringstream result(outcome.value);
+  std::string took;
+  long waited_ms = 0;
+  int handled = 0;
+  result >> took >> waited_ms >> handled;
+  REQUIRE_MESSAGE(handled > 0, "no signal reached the waiting process, so this test cannot tell");
+  CHECK_MESSAGE(took == "false", "nobody called V(), yet P_for returned ", took, " after a signal interrupted it");
+  // 2 ms of slack, as in the test above: CLOCK_REALTIME against CLOCK_MONOTONIC.
+  CHECK_MESSAGE(waited_ms >= 1998, "P_for(2 s) returned after only ", waited_ms, " ms, when ", handled,
+                " signal(s) had interrupted it: EINTR is not a timeout; wait again, until the same deadline");
   CHECK(semaphore.value() == 0);
 }
 

@@ -1,11 +1,15 @@
 // Lab `shm`: the public tests. Each test case is one graded behaviour; its
 // points and hint are in lab.toml. Run them with `./grade shm`.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 #include "grader/harness/child.h"
 #include "grader/harness/children.h"
@@ -256,6 +260,58 @@ TEST_CASE("items of any length up to a slot keep their length") {
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe(), bus_error_note(outcome));
   CHECK_MESSAGE(outcome.value == "", outcome.value);
+}
+
+TEST_CASE("put and get wrap around to the first slot after the last") {
+  const std::string name = ipclab::unique_ipc_name("wrap");
+  constexpr std::size_t kSlots = 4, kSlotSize = 16, kRounds = 3;
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        shmlab::BoundedBuffer buffer = shmlab::BoundedBuffer::create(name, kSlots, kSlotSize);
+        // Each round fills the buffer and empties it again: 12 items through 4 slots.
+        const std::string tag = std::to_string(::getpid() % 100000);
+        std::vector<std::string> last_round;
+        std::string report;
+        for (std::size_t round = 0; round < kRounds; ++round) {
+          last_round.clear();
+          for (std::size_t slot = 0; slot < kSlots; ++slot) {
+            std::string item = "r" + std::to_string(round) + "s" + std::to_string(slot) + "-" + tag + "-";
+            item.resize(kSlotSize, '#');
+            buffer.put(item);
+            last_round.push_back(item);
+          }
+          for (const std::string& item : last_round) {
+            const std::string got = buffer.get();
+            if (got != item && report.empty()) report = "get returned \"" + got + "\", not \"" + item + "\". ";
+          }
+        }
+        // A ring keeps its items in its slots, inside the region: the last
+        // round's items are all there, in the region's own bytes.
+        const int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
+        struct stat object {};
+        if (fd < 0 || ::fstat(fd, &object) != 0 || object.st_size <= 0) {
+          return report + "the test could not open /dev/shm" + name;
+        }
+        const auto size = static_cast<std::size_t>(object.st_size);
+        void* at = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+        ::close(fd);
+        if (at == MAP_FAILED) return report + "the test could not map /dev/shm" + name;
+        const std::string region(static_cast<const char*>(at), size);
+        ::munmap(at, size);
+        std::size_t outside = 0;
+        for (const std::string& item : last_round) outside += region.find(item) == std::string::npos;
+        if (outside > 0) {
+          report += "after " + std::to_string(kRounds * kSlots) + " items through a buffer of " +
+                    std::to_string(kSlots) + " slots, " + std::to_string(outside) + " of the last " +
+                    std::to_string(kSlots) + " items put are nowhere in the region's " + std::to_string(size) +
+                    " bytes (/dev/shm" + name + "): they were written past its end. After the last slot, `in` "
+                    "and `out` must wrap around to slot 0 (the slots go 0, 1, 2, 3, 0, 1, ...)";
+        }
+        return report;
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe(), bus_error_note(outcome));
+  CHECK_MESSAGE(outcome.value.empty(), outcome.value);
 }
 
 TEST_CASE("get blocks on an empty buffer without using the CPU until a put") {

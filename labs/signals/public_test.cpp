@@ -586,6 +586,48 @@ TEST_CASE("run_server forwards each message from its FIFO to its queue") {
   // How the server stops is the next tests' business; the Child's destructor kills this one.
 }
 
+TEST_CASE("run_server waits without using the CPU before and after a client comes and goes") {
+  ServerUnderTest server;
+  ipclab::Child child([&] {
+    siglab::run_server(server.names());
+    return std::string("returned");
+  });
+  const std::string not_serving = server.wait_until_serving(child);
+  REQUIRE_MESSAGE(not_serving.empty(), not_serving);
+  ipclab::Blocked idle = ipclab::wait_until_blocked(child.pid());
+  CHECK_MESSAGE(idle.yes, "before any client came, the server should sleep: ", idle.evidence);
+  // A client: opens the FIFO, writes one request, closes its end.
+  {
+    ipclab::Fd fifo(::open(server.names().fifo.c_str(), O_WRONLY | O_CLOEXEC));
+    const std::string fifo_error = ::strerror(errno);
+    REQUIRE_MESSAGE(fifo.get() >= 0, "open(FIFO, O_WRONLY): ", fifo_error);
+    ipclab::write_fully(fifo.get(), "a request");
+  }
+  const mqd_t queue = ::mq_open(server.names().queue.c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string queue_error = ::strerror(errno);
+  REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "mq_open(queue, O_RDONLY): ", queue_error);
+  const std::string forwarded = receive_from(queue);
+  const auto cpu_before = ipclab::sample_process(child.pid());
+  ipclab::Blocked after = ipclab::wait_until_blocked(child.pid());
+  const auto cpu_after = ipclab::sample_process(child.pid());
+  mq_attr attributes{};
+  ::mq_getattr(queue, &attributes);
+  ::mq_close(queue);
+  CHECK_MESSAGE(forwarded == "a request", "the server should forward the client's request; it sent ", forwarded);
+  const long cpu_ms = cpu_before && cpu_after
+                          ? static_cast<long>((cpu_after->cpu_ns - cpu_before->cpu_ns) / 1000000)
+                          : -1;
+  CHECK_MESSAGE(after.yes, "after a client wrote a request and closed its end of the FIFO, the server should ",
+                "sleep until the next one, but it used ", cpu_ms, " ms of CPU time while the test watched (",
+                after.evidence, "). A FIFO whose last writer has gone reads as end-of-file (poll reports it ",
+                "readable, read returns 0) at once, again and again: open it O_RDWR, so that the server itself ",
+                "is always one of its writers");
+  CHECK_MESSAGE(attributes.mq_curmsgs == 0, "after the client's one request, the server sent ",
+                attributes.mq_curmsgs, " more message(s) to the queue although no other client came: "
+                "once the last writer has closed the FIFO, every read() returns 0 (end-of-file), and that is "
+                "no request. Open the FIFO O_RDWR, so that the server itself is always one of its writers");
+}
+
 TEST_CASE("run_server removes its FIFO and queue and shared memory on SIGTERM") {
   check_server_cleans_up_on(SIGTERM);
 }

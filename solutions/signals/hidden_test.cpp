@@ -214,19 +214,6 @@ TEST_CASE("read_retrying returns an empty string at end of file") {
   CHECK(outcome.value == "[ab][c][]");
 }
 
-TEST_CASE("run_server waits without using the CPU") {
-  ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
-  REQUIRE_MESSAGE(
-      eventually([&] { return server.existing().size() == 3 || has_ended(child.pid()); }, kDeadline),
-      "the server never created its three objects");
-  ipclab::Blocked blocked = ipclab::wait_until_blocked(child.pid());
-  CHECK_MESSAGE(blocked.yes, "with no request, the server should sleep: ", blocked.evidence);
-}
-
 TEST_CASE("run_server removes what it created when it cannot start") {
   ServerUnderTest server;
   // Someone else's queue already has the name: the server must not start,
