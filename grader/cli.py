@@ -227,6 +227,7 @@ def autograde(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     box = detect_sandbox()
+    board: list[bench.Entry] = []
     with tempfile.TemporaryDirectory(prefix="ipclab-autograde-") as scratch:
         found = unpack.prepare_one(lab, args.submission, Path(scratch))
         if found.directory is None:
@@ -234,7 +235,8 @@ def autograde(argv: list[str]) -> int:
         else:
             reference = pipeline.prepare_reference(lab, box)
             grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)
-    text = report.render_machine(grade, args.format)
+            board = _scoreboard(lab, grade, found.directory, box, args.format)
+    text = report.render_machine(grade, args.format, board)
     if args.format == "autolab":
         # Autolab shows the output and reads its last line: feedback first.
         text = _plain_text(grade) + text
@@ -243,6 +245,14 @@ def autograde(argv: list[str]) -> int:
     else:
         sys.stdout.write(text)
     return Exit.OK
+
+
+def _scoreboard(lab: Lab, grade: Grade, submission: Path, box: sandbox.Sandbox, fmt: str) -> list[bench.Entry]:
+    """The benchmark's figures for the platforms with a scoreboard: only for
+    a submission that graded, and never part of its score."""
+    if fmt not in ("gradescope", "autolab") or not grade.gradable or not bench.has_bench(lab):
+        return []
+    return bench.scoreboard_for(lab, submission, box)
 
 
 def watch_lab(argv: list[str]) -> int:
