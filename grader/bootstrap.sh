@@ -24,6 +24,9 @@ packages=(
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -d "$here/solutions" && -d "$here/handouts" ]]; then
   packages+=(pandoc)
+  # ./grade bench --plot (and its test), which draws the handouts' plots;
+  # imported only for a plot, so a Gradescope bundle's scoreboard needs none.
+  packages+=(python3-matplotlib)
 fi
 
 # --test (./test passes it): the test suite also renders the class report

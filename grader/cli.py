@@ -20,6 +20,9 @@
     ./grade autograde LAB SUBMISSION --format F
                                  grade one submission as a course platform hands
                                  it over (files at any depth, or an archive)
+    ./grade bench channels [--submission DIR] [--plot FILE.png|.svg]
+                                 the lab's benchmark: reference and submission
+                                 beside the machine's own limits
 
 main(argv) is a plain function the tests call; ./grade is a thin wrapper.
 """
@@ -27,6 +30,7 @@ main(argv) is a plain function the tests call; ./grade is a thin wrapper.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -36,7 +40,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import batch, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack, watch
+from grader import batch, bench, bench_report, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack, watch
 from grader import overview as lab_overview
 from grader.errors import GraderError
 from grader.lab import REPO, Lab, available_labs, load_lab
@@ -225,6 +229,7 @@ def autograde(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     box = detect_sandbox()
+    board: list[bench.Entry] = []
     with tempfile.TemporaryDirectory(prefix="ipclab-autograde-") as scratch:
         found = unpack.prepare_one(lab, args.submission, Path(scratch))
         if found.directory is None:
@@ -232,7 +237,8 @@ def autograde(argv: list[str]) -> int:
         else:
             reference = pipeline.prepare_reference(lab, box)
             grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)
-    text = report.render_machine(grade, args.format)
+            board = _scoreboard(lab, grade, found.directory, box, args.format)
+    text = report.render_machine(grade, args.format, board)
     if args.format == "autolab":
         # Autolab shows the output and reads its last line: feedback first.
         text = _plain_text(grade) + text
@@ -241,6 +247,14 @@ def autograde(argv: list[str]) -> int:
     else:
         sys.stdout.write(text)
     return Exit.OK
+
+
+def _scoreboard(lab: Lab, grade: Grade, submission: Path, box: sandbox.Sandbox, fmt: str) -> list[bench.Entry]:
+    """The benchmark's figures for the platforms with a scoreboard: only for
+    a submission that graded, and never part of its score."""
+    if fmt not in ("gradescope", "autolab") or not grade.gradable or not bench.has_bench(lab):
+        return []
+    return bench.scoreboard_for(lab, submission, box)
 
 
 def watch_lab(argv: list[str]) -> int:
@@ -271,8 +285,47 @@ def watch_lab(argv: list[str]) -> int:
     return Exit.OK
 
 
+def run_bench(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade bench",
+        description="Measure a lab's channels (latency, throughput) for the reference and a submission, beside "
+        "baselines of this machine measured in the same run; every figure also as a ratio to its baseline.",
+    )
+    parser.add_argument("lab", help="the lab: " + ", ".join(name for name in available_labs() if name in bench.BENCHES))
+    parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: the reference alone)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="what standard output gets")
+    parser.add_argument("--output", type=Path, help="also write the JSON report to this file")
+    parser.add_argument("--plot", type=Path, help="write the throughput plot here (.png or .svg)")
+    parser.add_argument("--quick", action="store_true", help="short measurements (noisier figures, same shape)")
+    parser.add_argument("--repetitions", type=_positive, metavar="N", help="runs of every case (default: 5, or 2 with --quick)")
+    args = parser.parse_args(argv)
+    lab = load_lab(args.lab)
+    if args.submission is not None and not args.submission.is_dir():
+        raise GraderError(f"the submission {args.submission} is not a directory", tip=f"pass the directory that holds {', '.join(lab.student_files)}")
+    if args.plot is not None and args.plot.suffix not in (".png", ".svg"):
+        raise GraderError(f"--plot {args.plot}: the plot is a .png or a .svg file")
+    options = bench.Options(submission=args.submission, label=str(args.submission or ""), quick=args.quick,
+                            repetitions=args.repetitions or bench.DEFAULT_REPETITIONS[args.quick])  # fmt: skip
+    console = _console(stderr=args.format == "json")
+    with console.status("benchmark …") as status:
+        data = bench.run_bench(lab, options, detect_sandbox(), progress=lambda what: status.update(f"benchmark: {what}"))
+    text = json.dumps(data, indent=2) + "\n"
+    if args.format == "json":
+        sys.stdout.write(text)
+    else:
+        bench_report.print_report(data, console)
+    if args.output:
+        report.write_atomically(args.output, text)
+        console.print(f"report: {args.output}")
+    if args.plot:
+        bench_report.plot(data, args.plot)
+        console.print(f"plot: {args.plot}")
+    return Exit.OK
+
+
 COMMANDS = {
     "list": list_labs,
+    "bench": run_bench,
     "corpus": check_corpus,
     "selfcheck": self_check,
     "handout": publish,

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,12 +268,34 @@ def to_autolab(grade: Grade) -> dict[str, Any]:
 MACHINE_FORMATS = ("json", "gradescope", "prairielearn", "autolab")
 
 
-def render_machine(grade: Grade, fmt: str) -> str:
+def render_machine(grade: Grade, fmt: str, board: Sequence[Any] = ()) -> str:
+    """`board`: scoreboard entries (grader/bench.py Entry: name, value,
+    ascending) for the platforms that show one; never part of the score."""
     if fmt == "autolab":
         # Autolab reads the last line of the output: one line, no indent.
-        return json.dumps(to_autolab(grade)) + "\n"
-    render = {"gradescope": to_gradescope, "prairielearn": to_prairielearn}.get(fmt, to_json)
+        return json.dumps(with_scoreboard(to_autolab(grade), board)) + "\n"
+    if fmt == "gradescope":
+        return json.dumps(with_leaderboard(to_gradescope(grade), board), indent=2) + "\n"
+    render = {"prairielearn": to_prairielearn}.get(fmt, to_json)
     return json.dumps(render(grade), indent=2) + "\n"
+
+
+def with_leaderboard(results: dict[str, Any], board: Sequence[Any]) -> dict[str, Any]:
+    """Gradescope's results.json "leaderboard": a list of {name, value} and,
+    where smaller is better, "order": "asc" (the autograder specification's
+    leaderboard entries; the score is untouched)."""
+    if board:
+        results["leaderboard"] = [{"name": e.name, "value": e.value, **({"order": "asc"} if e.ascending else {})}
+                                  for e in board]  # fmt: skip
+    return results
+
+
+def with_scoreboard(result: dict[str, Any], board: Sequence[Any]) -> dict[str, Any]:
+    """Autolab's scoreboard is one array, columns named in the assessment's
+    scoreboard spec: the benchmark's figures come after the scores, in
+    bench.scoreboard order."""
+    result["scoreboard"] = [*result["scoreboard"], *(e.value for e in board)]
+    return result
 
 
 def to_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:

@@ -110,3 +110,14 @@ def lab_submission(lab, objects, tests):
         deps = [tests, ":submission"],
         tags = ["manual"],
     )
+
+def lab_bench(driver):
+    """_stage/<slot>/<lab>/BUILD, appended by grader/bench.py: the lab's
+    benchmark driver linked with the submission's objects (the same
+    objects, compiled and refused by the same rules as for the tests)."""
+    cc_binary(
+        name = "bench",
+        # The driver first, for the reason given in lab_submission.
+        deps = [driver, ":submission"],
+        tags = ["manual"],
+    )

@@ -1,0 +1,209 @@
+// Baselines: what this machine does with no protocol at all, measured in the
+// same run as the channels so that a figure can be read as a ratio (absolute
+// times on a shared machine move from run to run; ratios move much less).
+//
+// Always built from this file alone, never linked with a student's code: the
+// grader takes the baselines from the reference's bench binary only.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "grader/harness/child.h"
+#include "grader/harness/fd.h"
+#include "solutions/channels/bench/bench.h"
+
+namespace bench {
+namespace {
+
+using ipclab::Child;
+using ipclab::Pipe;
+
+// A request and a reply of the size the channels' DATA requests have.
+constexpr std::size_t kSmall = 32;
+constexpr auto kDeadline = std::chrono::seconds(60);
+
+[[noreturn]] void fail(const std::string& call) { throw std::system_error(errno, std::generic_category(), call); }
+
+void read_exactly(int fd, char* into, std::size_t size) {
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::read(fd, into + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("read");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void write_exactly(int fd, const char* from, std::size_t size) {
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, from + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("write");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void finish(Child& child, const char* what) {
+  const ipclab::Outcome outcome = child.finish(kDeadline);
+  if (!outcome.ok()) throw std::runtime_error(std::string(what) + ": the peer process " + outcome.describe());
+}
+
+void add_latency(Figures& out, const std::string& subject, const Latency& latency) {
+  out.add(subject, 0, 0, "p50_us", latency.p50_us);
+  out.add(subject, 0, 0, "p99_us", latency.p99_us);
+  out.add(subject, 0, 0, "rps", latency.rps);
+}
+
+// ---- pipes ------------------------------------------------------------------
+
+// Two pipes and an echoing child: the cheapest round trip the kernel offers
+// two processes, and what a FIFO channel's round trip is compared with.
+Latency pipe_pingpong(const Sizes& sizes) {
+  Pipe there, back;
+  const int total = sizes.warm_up + sizes.round_trips;
+  Child echo([&] {
+    char message[kSmall];
+    for (int i = 0; i < total; ++i) {
+      read_exactly(there.read.get(), message, sizeof message);
+      write_exactly(back.write.get(), message, sizeof message);
+    }
+    return std::string();
+  });
+  char message[kSmall] = {};
+  std::vector<double> times;
+  double started = 0;
+  for (int i = 0; i < total; ++i) {
+    if (i == sizes.warm_up) started = now();
+    const double sent = now();
+    write_exactly(there.write.get(), message, sizeof message);
+    read_exactly(back.read.get(), message, sizeof message);
+    if (i >= sizes.warm_up) times.push_back((now() - sent) * 1e6);
+  }
+  const double wall = now() - started;
+  finish(echo, "pipe ping-pong");
+  return summarise(std::move(times), wall);
+}
+
+// A child writes `bytes` in writes of `chunk`; this side reads them with a
+// buffer of `chunk`. Streaming, one direction, no request per chunk: the
+// most a pipe moves, and what a FIFO channel's file transfer is compared with.
+double pipe_bulk_mb_s(int chunk, long long bytes) {
+  Pipe pipe;
+  Child writer([&] {
+    std::vector<char> data(static_cast<std::size_t>(chunk), 'x');
+    for (long long sent = 0; sent < 2 * bytes; sent += chunk) write_exactly(pipe.write.get(), data.data(), data.size());
+    return std::string();
+  });
+  pipe.write.reset();
+  std::vector<char> buffer(static_cast<std::size_t>(chunk));
+  // The first half warms up (page faults, the pipe's pages), the second is timed.
+  for (long long got = 0; got < bytes; got += chunk) read_exactly(pipe.read.get(), buffer.data(), buffer.size());
+  const double started = now();
+  for (long long got = 0; got < bytes; got += chunk) read_exactly(pipe.read.get(), buffer.data(), buffer.size());
+  const double seconds = now() - started;
+  finish(writer, "pipe bulk copy");
+  return mb_per_s(bytes, seconds);
+}
+
+// ---- message queues ------------------------------------------------------------
+
+// An mq_open'd queue that is closed and unlinked when it goes.
+class Queue {
+ public:
+  Queue(std::string name, int flags) : name_(std::move(name)) {
+    mq_attr attr{};
+    attr.mq_maxmsg = 1;
+    attr.mq_msgsize = kSmall;
+    queue_ = ::mq_open(name_.c_str(), flags | O_CREAT, 0600, &attr);
+    if (queue_ == static_cast<mqd_t>(-1)) fail("mq_open " + name_);
+  }
+  ~Queue() {
+    ::mq_close(queue_);
+    ::mq_unlink(name_.c_str());
+  }
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  void send(const char* message) const {
+    while (::mq_send(queue_, message, kSmall, 0) != 0) {
+      if (errno != EINTR) fail("mq_send " + name_);
+    }
+  }
+  void receive(char* message) const {
+    while (::mq_receive(queue_, message, kSmall, nullptr) < 0) {
+      if (errno != EINTR) fail("mq_receive " + name_);
+    }
+  }
+
+ private:
+  std::string name_;
+  mqd_t queue_;
+};
+
+// Two queues of depth 1, as the channels use them, and an echoing child.
+Latency mq_pingpong(const Sizes& sizes) {
+  const std::string prefix = "/bench" + std::to_string(::getpid()) + "_";
+  const Queue there(prefix + "there", O_RDWR);
+  const Queue back(prefix + "back", O_RDWR);
+  const int total = sizes.warm_up + sizes.round_trips;
+  Child echo([&] {
+    char message[kSmall];
+    for (int i = 0; i < total; ++i) {
+      there.receive(message);
+      back.send(message);
+    }
+    return std::string();
+  });
+  char message[kSmall] = {};
+  std::vector<double> times;
+  double started = 0;
+  for (int i = 0; i < total; ++i) {
+    if (i == sizes.warm_up) started = now();
+    const double sent = now();
+    there.send(message);
+    back.receive(message);
+    if (i >= sizes.warm_up) times.push_back((now() - sent) * 1e6);
+  }
+  const double wall = now() - started;
+  finish(echo, "message-queue ping-pong");
+  return summarise(std::move(times), wall);
+}
+
+// ---- memory --------------------------------------------------------------------
+
+// memcpy of `chunk` bytes between two buffers, over and over: one copy is the
+// least a message costs, and a shared-memory channel copies twice (in, out).
+double memcpy_mb_s(int chunk, long long bytes) {
+  std::vector<char> from(static_cast<std::size_t>(chunk), 'x');
+  std::vector<char> to(static_cast<std::size_t>(chunk));
+  const auto copy_all = [&] {
+    for (long long done = 0; done < bytes; done += chunk) {
+      std::memcpy(to.data(), from.data(), to.size());
+      // The compiler may not drop a copy whose result is never read.
+      asm volatile("" : : "r"(to.data()) : "memory");
+    }
+  };
+  copy_all();  // warm-up: page faults, caches
+  const double started = now();
+  copy_all();
+  return mb_per_s(bytes, now() - started);
+}
+
+}  // namespace
+
+void measure_baselines(const Sizes& sizes, Figures& out) {
+  add_latency(out, "pipe_pingpong", pipe_pingpong(sizes));
+  add_latency(out, "mq_pingpong", mq_pingpong(sizes));
+  for (const int chunk : kChunks) {
+    out.add("pipe_bulk", 0, chunk, "mb_s", pipe_bulk_mb_s(chunk, sizes.bulk_bytes));
+    out.add("memcpy", 0, chunk, "mb_s", memcpy_mb_s(chunk, 4 * sizes.bulk_bytes));
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,85 @@
+#pragma once
+// The channels benchmark (./grade bench channels): what one measurement is,
+// and the two halves that make them.
+//
+//   baselines.cpp   what the machine can do: raw pipe and message-queue
+//                   ping-pong, raw pipe bulk copy, memcpy bandwidth;
+//   channels.cpp    the lab's request channels, through the bundled server,
+//                   with the data delay at 0.
+//
+// Each doctest case of bench_main.cpp prints ONE line, "ipclab-bench " then a
+// JSON object of figures, and the grader (grader/bench.py) reads it. The
+// grader runs every case once per repetition, each in a sandbox of its own,
+// and makes the statistics over repetitions itself; within a case, a
+// warm-up always comes before what is timed.
+//
+//   Figures figures;
+//   figures.add("pipe_pingpong", 0, "p50_us", 11.2);
+//   std::cout << figures.line();   // ipclab-bench {"figures":[...]}
+
+#include <string>
+#include <vector>
+
+namespace bench {
+
+// How much work one measurement does: the full run, or the test suite's
+// short one (whose figures are noisier, but have the same shape).
+struct Sizes {
+  int round_trips;        // timed requests per latency measurement
+  int warm_up;            // untimed requests first, per channel
+  long long bulk_bytes;   // bytes per throughput measurement
+};
+inline constexpr Sizes kFull{4000, 400, 32LL << 20};
+inline constexpr Sizes kQuick{500, 100, 4LL << 20};
+
+// The chunk sizes of every throughput measurement.
+inline const std::vector<int> kChunks{4 << 10, 64 << 10, 1 << 20};
+
+struct Figure {
+  std::string subject;  // "pipe_pingpong", "f", ...
+  int channels;         // extra channels (-c); 0 for a baseline
+  int chunk;            // bytes per message; 0 for a latency figure
+  std::string metric;   // "p50_us", "p99_us", "rps", "mb_s"
+  double value;
+};
+
+struct Skipped {
+  std::string subject;
+  int chunk;
+  std::string why;
+};
+
+class Figures {
+ public:
+  void add(std::string subject, int channels, int chunk, std::string metric, double value) {
+    figures_.push_back({std::move(subject), channels, chunk, std::move(metric), value});
+  }
+  void skip(std::string subject, int chunk, std::string why) {
+    skipped_.push_back({std::move(subject), chunk, std::move(why)});
+  }
+  // The one line the grader reads.
+  [[nodiscard]] std::string line() const;
+
+ private:
+  std::vector<Figure> figures_;
+  std::vector<Skipped> skipped_;
+};
+
+// Round-trip times in microseconds -> p50, p99 and requests per second.
+struct Latency {
+  double p50_us;
+  double p99_us;
+  double rps;
+};
+Latency summarise(std::vector<double> round_trips_us, double wall_seconds);
+
+// MB/s (10^6 bytes per second), the unit of every throughput figure.
+inline double mb_per_s(long long bytes, double seconds) { return static_cast<double>(bytes) / seconds / 1e6; }
+
+// Seconds on the monotonic clock.
+double now();
+
+void measure_baselines(const Sizes& sizes, Figures& out);
+void measure_channel(char mechanism, const Sizes& sizes, Figures& out);
+
+}  // namespace bench
