@@ -260,10 +260,12 @@ def title_and_body(lab: Lab, markdown: str) -> tuple[str, str]:
 
 
 def to_html(title: str, markdown: str) -> str:
-    """One standalone page, its stylesheet inside: it reads the same wherever it is copied."""
+    """One standalone page, its stylesheet and images inside (an image named
+    in the write-up is read from handouts/): it reads the same wherever it
+    is copied."""
     style = f"<style>\n{STYLE.read_text()}</style>"
     command = [
-        "pandoc", "--from=markdown", "--to=html5", "--standalone",
+        "pandoc", "--from=markdown", "--to=html5", "--standalone", "--self-contained", f"--resource-path={HANDOUTS}",
         "--metadata", f"title={title}", "--metadata", "lang=en",
         "--variable", f"header-includes={style}",
     ]  # fmt: skip

@@ -149,3 +149,13 @@ def test_expanding_a_broken_write_up_is_an_error_with_a_tip(tmp_path: Path) -> N
     with pytest.raises(GraderError) as error:
         handout.expand(PIPE, path)
     assert "does not follow handouts/README.md" in error.value.message and "selfcheck" in (error.value.tip or "")
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_every_image_is_inside_the_page(name: str) -> None:
+    # A page is copied alone (dist/, a starter pack): an image it only
+    # linked to would be missing there.
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', handout.render(load_lab(name)))
+    assert all(source.startswith("data:") for source in sources), sources
+    if name == "channels":
+        assert sources, "the channels write-up shows the benchmark's plot"
