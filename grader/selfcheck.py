@@ -26,7 +26,6 @@ from rich.text import Text
 from grader import corpus, handout, lab as labs, pipeline, run, starter_pack
 from grader.errors import GraderError
 from grader.lab import Lab
-from grader.run import Status
 from grader.sandbox import Sandbox
 from grader.score import Grade, TestResult
 from grader.untrusted import terminal_text

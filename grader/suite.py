@@ -52,7 +52,7 @@ def run_pytest(extra: list[str]) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as scratch:
         junit = Path(scratch) / "pytest.xml"
         process = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "--durations=15",
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "--dist", "loadgroup", "--durations=15",
              f"--junitxml={junit}", "grader/tests", *extra],
             cwd=REPO,
             check=False,

@@ -196,6 +196,7 @@ def verdicts(box, tmp_path_factory):
     return results, repository_before, repository_state(), leftovers(tokens, views), len(tokens)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", ATTACKS)
 def test_each_attack_costs_only_its_own_test_and_gets_a_precise_verdict(verdicts, name: str) -> None:
     results = verdicts[0]
@@ -214,6 +215,7 @@ def test_each_attack_costs_only_its_own_test_and_gets_a_precise_verdict(verdicts
     assert expected_text in feedback(target), feedback(target)
 
 
+@pytest.mark.long
 def test_after_the_attacks_the_machine_and_the_repository_are_as_they_were(verdicts) -> None:
     _, repository_before, repository_after, left, runs = verdicts
     assert runs >= len(ATTACKS) * len(PIPE.tests) - 5  # the check looked at every run (a few were skipped)
@@ -587,6 +589,9 @@ def test_the_test_process_cannot_trace_or_open_its_inspector(box, fake_binary) -
 
 WRITES = """
 import os, subprocess
+
+# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("attacks")
 for path in ("/x", "/dev/x", "/lab/x", "/usr/x", "/etc/x"):
     try:
         open(path, "w").close(); print(path, "written")

@@ -15,6 +15,9 @@ from grader import bench, cli, pipeline, report
 from grader.lab import REPO, load_lab
 from grader.tests.test_report import demo_grade
 
+# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bench")
+
 CHANNELS = load_lab("channels")
 
 

@@ -19,6 +19,9 @@ from grader import class_report, cli, gradebook, run
 from grader.lab import load_lab
 from grader.tests.classes import make_class
 
+# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("class-report")
+
 PIPE = load_lab("pipe")
 # Few builds (this machine is slow): a full score, a zero, two bugs (one
 # leaves zombies), a compile error and a missing file.

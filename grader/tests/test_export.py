@@ -19,6 +19,9 @@ from grader.tests.test_report import demo_grade
 from grader.score import Grade
 from grader.sandbox import Isolation
 
+# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bundle")
+
 PIPE = load_lab("pipe")
 
 
@@ -69,6 +72,7 @@ def test_the_same_lab_gives_the_same_bundle(bundle: Path, tmp_path: Path) -> Non
     assert again.read_bytes() == bundle.read_bytes()
 
 
+@pytest.mark.long
 def test_run_autograder_grades_the_submission_as_gradescope_hands_it_over(bundle: Path, tmp_path: Path) -> None:
     """The bundle on its own: unpacked into a scratch root, with its own Bazel
     workspace, it grades a submission in a subfolder, hidden tests included."""

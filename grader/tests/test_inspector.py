@@ -126,7 +126,7 @@ def test_every_byte_of_a_record_reaches_the_grader_as_valid_json(inspect) -> Non
 
 
 def test_a_forged_example_is_cut_at_200_characters(inspect) -> None:
-    inspected = inspect(f"""printf '%0300d\\n' 0 >&"$verdict_records" """)
+    inspected = inspect("""printf '%0300d\\n' 0 >&"$verdict_records" """)
     forged = next(r for r in inspected.records if r["event"] == "forged")
     assert forged["example"] == "0" * 200
 

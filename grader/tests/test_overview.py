@@ -15,6 +15,9 @@ from grader.run import Leak, Status
 from grader.score import Grade, TestResult
 from grader.sandbox import Isolation
 
+# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("overview")
+
 SCREEN_LINES = 24  # the smallest terminal anyone uses: 80 × 24
 
 
@@ -48,6 +51,16 @@ def rows_of(out: str) -> dict[str, list[str]]:
     return rows
 
 
+@pytest.mark.long
+def test_every_bundled_lab_is_healthy(graded_overview) -> None:
+    status, out, _ = graded_overview
+    assert status == cli.Exit.OK, out
+    for name, (_, reference, skeleton, *_, verdict, _) in rows_of(out).items():
+        full = load_lab(name).max_score
+        assert (reference, skeleton, verdict) == (f"{full:g}/{full:g}", f"0/{full:g}", "healthy"), out
+
+
+@pytest.mark.long
 def test_the_overview_fits_one_screen(graded_overview) -> None:
     _, out, _ = graded_overview
     assert len(out.splitlines()) <= SCREEN_LINES - 2, out  # the prompt, and the command typed
@@ -55,6 +68,7 @@ def test_the_overview_fits_one_screen(graded_overview) -> None:
     assert "./grade --details" in out.splitlines()[-1]
 
 
+@pytest.mark.long
 def test_the_overview_has_one_row_per_lab_with_its_grades(graded_overview) -> None:
     status, out, grades = graded_overview
     rows = rows_of(out)
@@ -71,6 +85,7 @@ def test_the_overview_has_one_row_per_lab_with_its_grades(graded_overview) -> No
     assert status == (cli.Exit.OK if all_healthy else cli.Exit.LAB_BROKEN)
 
 
+@pytest.mark.long
 def test_the_overview_leaves_the_reports_to_details(graded_overview) -> None:
     _, out, _ = graded_overview
     assert "Score:" not in out and "hint:" not in out

@@ -212,6 +212,7 @@ def grade_in(directory: Path, lab: str) -> dict:
 
 
 # Each pack is a Bazel workspace of its own: a cold build, about a minute here.
+@pytest.mark.long
 @pytest.mark.parametrize("name", LABS)
 def test_an_unpacked_pack_grades_the_skeleton_0_and_the_reference_full_marks(name: str, packs, tmp_path: Path) -> None:
     lab = load_lab(name)
