@@ -77,6 +77,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=5, help="copies of each kind of submission (23 kinds for pipe)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--test-jobs", type=int, help="each student's tests run at once (default: ./grade batch's)")
     parser.add_argument("--kill-at", type=int, default=0, help="also check kill and resume, killing after N students")
     args = parser.parse_args(argv)
     lab = load_lab("pipe")
@@ -87,10 +88,11 @@ def main(argv: list[str]) -> int:
             klass = Path(scratch) / f"class-jobs{jobs}"
             expected = make_class(klass, lab, args.copies, salt=f"throughput-{time.time_ns()}")
             out = Path(scratch) / f"out-jobs{jobs}"
-            seconds = run_batch(klass, out, jobs)
+            extra = ("--test-jobs", str(args.test_jobs)) if args.test_jobs else ()
+            seconds = run_batch(klass, out, jobs, *extra)
             wrong = wrong_rows(lab, out, expected)
             failures += len(wrong)
-            print(f"--jobs {jobs}: {len(expected)} students in {seconds:.0f} s = {len(expected) / seconds * 60:.1f} per minute; "
+            print(f"--jobs {jobs}{f' --test-jobs {args.test_jobs}' if args.test_jobs else ''}: {len(expected)} students in {seconds:.0f} s = {len(expected) / seconds * 60:.1f} per minute; "
                   f"{len(expected) - len(wrong)}/{len(expected)} rows right; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
             for line in wrong:
                 print("  wrong:", line)
