@@ -27,6 +27,9 @@ from grader.corpus import Bug, Change
 from grader.lab import REPO, load_lab
 from grader.stage import STAGE_ROOT
 
+# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("attacks")
+
 PIPE = load_lab("pipe")
 TARGET = "run_pipeline runs a single stage"
 ANCHOR = '  if (stages.empty()) throw std::invalid_argument("run_pipeline: no stages");'
@@ -590,8 +593,6 @@ def test_the_test_process_cannot_trace_or_open_its_inspector(box, fake_binary) -
 WRITES = """
 import os, subprocess
 
-# Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("attacks")
 for path in ("/x", "/dev/x", "/lab/x", "/usr/x", "/etc/x"):
     try:
         open(path, "w").close(); print(path, "written")

@@ -24,6 +24,7 @@ from grader.tests.classes import make_class
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("batch")
 
+
 PIPE = load_lab("pipe")
 # Few builds (this machine is slow), yet every kind of row.
 KINDS = {

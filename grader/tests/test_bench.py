@@ -18,6 +18,7 @@ from grader.tests.test_report import demo_grade
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("bench")
 
+
 CHANNELS = load_lab("channels")
 
 

@@ -22,6 +22,7 @@ from grader.sandbox import Isolation
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("bundle")
 
+
 PIPE = load_lab("pipe")
 
 

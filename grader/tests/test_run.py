@@ -24,7 +24,6 @@ FAILED_SUMMARY = (
     "report '{\"event\":\"case\",\"name\":\"t\",\"passed\":false}'; report '{\"event\":\"run\",\"cases\":1,\"failed\":1}'"
 )
 REDUCED = Sandbox("reduced", "chosen by the test")
-DAEMONS: set[str] = set()
 
 
 @pytest.fixture(params=["bubblewrap", "reduced"])
@@ -111,16 +110,17 @@ def test_a_hang_is_killed_at_its_deadline_with_every_process_it_started(
 ) -> None:
     marker = f"ipclab-hang-{os.getpid()}-{time.monotonic_ns()}"
     # A child in the background, a grandchild in a new session (a daemon),
-    # and the test itself waiting forever.
-    binary = fake_binary(f"sleep 1000 & setsid sleep 1001 & exec -a {marker} sleep 1002")
-    DAEMONS.clear()
-    DAEMONS.update({"sleep\x001000\x00", "sleep\x001001\x00"})
+    # and the test itself waiting forever. Their durations are this test
+    # process's own: tests on other workers leave sleeps of their own.
+    child, daemon = f"1000.{os.getpid()}", f"1001.{os.getpid()}"
+    binary = fake_binary(f"sleep {child} & setsid sleep {daemon} & exec -a {marker} sleep 1002")
+    daemons = {f"sleep\x00{child}\x00", f"sleep\x00{daemon}\x00"}
     started = time.monotonic()
     result = run.run_test(each_sandbox, binary, "t", timeout=1.0)
     assert result.status is Status.TIMED_OUT
     assert time.monotonic() - started < 10
     assert "timed out after 1.0 s" in result.detail
-    leftovers = [c for c in map(_cmdline, Path("/proc").iterdir()) if c.startswith(marker) or c in DAEMONS]
+    leftovers = [c for c in map(_cmdline, Path("/proc").iterdir()) if c.startswith(marker) or c in daemons]
     assert leftovers == []
 
 
