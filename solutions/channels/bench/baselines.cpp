@@ -60,6 +60,22 @@ void add_latency(Figures& out, const std::string& subject, const Latency& latenc
   out.add(subject, 0, 0, "rps", latency.rps);
 }
 
+// Round trips of one small message through `round_trip`, the first
+// sizes.warm_up untimed; each timed one's latency, and the wall time of all.
+template <typename RoundTrip>
+Latency timed_round_trips(const Sizes& sizes, RoundTrip round_trip) {
+  char message[kSmall] = {};
+  std::vector<double> times;
+  double started = now();
+  for (int i = 0; i < sizes.warm_up + sizes.round_trips; ++i) {
+    if (i == sizes.warm_up) started = now();
+    const double sent = now();
+    round_trip(message);
+    if (i >= sizes.warm_up) times.push_back((now() - sent) * 1e6);
+  }
+  return summarise(std::move(times), now() - started);
+}
+
 // ---- pipes ------------------------------------------------------------------
 
 // Two pipes and an echoing child: the cheapest round trip the kernel offers
@@ -75,19 +91,12 @@ Latency pipe_pingpong(const Sizes& sizes) {
     }
     return std::string();
   });
-  char message[kSmall] = {};
-  std::vector<double> times;
-  double started = 0;
-  for (int i = 0; i < total; ++i) {
-    if (i == sizes.warm_up) started = now();
-    const double sent = now();
-    write_exactly(there.write.get(), message, sizeof message);
-    read_exactly(back.read.get(), message, sizeof message);
-    if (i >= sizes.warm_up) times.push_back((now() - sent) * 1e6);
-  }
-  const double wall = now() - started;
+  const Latency latency = timed_round_trips(sizes, [&](char* message) {
+    write_exactly(there.write.get(), message, kSmall);
+    read_exactly(back.read.get(), message, kSmall);
+  });
   finish(echo, "pipe ping-pong");
-  return summarise(std::move(times), wall);
+  return latency;
 }
 
 // A child writes `bytes` in writes of `chunk`; this side reads them with a
@@ -160,19 +169,12 @@ Latency mq_pingpong(const Sizes& sizes) {
     }
     return std::string();
   });
-  char message[kSmall] = {};
-  std::vector<double> times;
-  double started = 0;
-  for (int i = 0; i < total; ++i) {
-    if (i == sizes.warm_up) started = now();
-    const double sent = now();
+  const Latency latency = timed_round_trips(sizes, [&](char* message) {
     there.send(message);
     back.receive(message);
-    if (i >= sizes.warm_up) times.push_back((now() - sent) * 1e6);
-  }
-  const double wall = now() - started;
+  });
   finish(echo, "message-queue ping-pong");
-  return summarise(std::move(times), wall);
+  return latency;
 }
 
 // ---- memory --------------------------------------------------------------------
