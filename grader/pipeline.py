@@ -1,7 +1,11 @@
-"""The grader as an ordered list of small stages:
+"""The grader as an ordered list of small stages (STAGES below):
 
-    stage ─► compile (sandboxed, ours) ─► refuse ─► link (Bazel) ─► list tests
-          ─► run each test alone, sandboxed, `jobs` at once ─► score ─► report ─► unstage
+    stage ─► files present ─► compile (sandboxed, ours) and refuse ─► link (Bazel)
+          ─► list tests ─► run each test alone, sandboxed, `jobs` at once, and score ─► unstage
+
+Each stage is a function of the grade's shared state (`Grading`) that
+returns why the submission cannot be graded, or None to go on; reports are
+made from the Grade by the caller.
 
 Ordering rules: the reference and the tests are built before the
 submission, so a broken lab is found before a student is charged; the
@@ -36,6 +40,7 @@ class Reference:
     lab: Lab
     sandbox: Sandbox
     binary: Path | None
+    listed: dict[str, bool] = field(default_factory=dict)  # test case -> from a hidden source
     runs: dict[str, TestRun] = field(default_factory=dict)
     # Batch grading asks from several threads at once: each test's reference
     # run is made once, while other tests' runs go ahead.
@@ -67,7 +72,7 @@ def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
     except run.ListingFailed as e:
         raise GraderError(f"lab {lab.name!r} is broken: its reference tests did not list their test cases: {e.detail}") from e
     labs.check_against_binary(lab, listed)
-    return Reference(lab, limited, binary)
+    return Reference(lab, limited, binary, listed)
 
 
 def _build_with_programs(target: str, broken: str) -> None:
@@ -87,13 +92,41 @@ def compile_box(sandbox: Sandbox) -> compiling.Box:
     return compiling.Box(isolated=sandbox.isolated, drop_to_uid=sandbox.drop_to_uid, reason=sandbox.reason)
 
 
+@dataclass
+class Grading:
+    """What the stages of one grade share: each stage reads it, adds what it
+    made (the staged files, the linked binary, the listing) and returns why
+    the submission cannot be graded, or None to go on."""
+
+    lab: Lab
+    submission: Path
+    reference: Reference
+    sandbox: Sandbox  # the test sandbox, with the lab's limits
+    jobs: int
+    grade: Grade
+    staged: stage.Staged
+    listed: dict[str, bool] = field(default_factory=dict)
+
+
+Stage = Callable[[Grading], str | None]
+
+
 def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1) -> Grade:
-    """The submission's grade; `jobs` of its tests run at once."""
+    """The submission's grade, made by STAGES in order; `jobs` of its tests
+    run at once."""
     started = time.monotonic()
-    verdict = Grade(lab=lab, label=label, isolation=sandbox.isolation)
     staged = stage.stage(lab, submission, stage.slot_name(label))
+    state = Grading(lab, submission, reference, sandbox.with_limits(lab.limits), jobs,
+                    Grade(lab=lab, label=label, isolation=sandbox.isolation), staged)
     try:
-        return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox, jobs), started)
+        for _, step in STAGES:
+            why = step(state)
+            if why is not None:
+                state.grade.gradable = False
+                state.grade.diagnostics = why
+                break
+        state.grade.seconds = time.monotonic() - started
+        return state.grade
     finally:
         # Its files, objects and linked tests: nothing of it is left for a
         # later build or student to read.
@@ -143,48 +176,61 @@ def _source_of(path: Path, staged: stage.Staged) -> str:
     return next((n for n in staged.files if compiling.object_name(n) == path.name), path.name)
 
 
-def _build_and_run(
-    lab: Lab, staged: stage.Staged, submission: Path, verdict: Grade, reference: Reference, sandbox: Sandbox, jobs: int
-) -> Grade:
-    if staged.missing:
-        verdict.gradable = False
-        verdict.diagnostics = (
-            f"the submission lacks {', '.join(staged.missing)} "
-            f"(expected in {submission}; lab {lab.name} grades the files {', '.join(lab.student_files)})"
-        )
-        return verdict
-    if not sandbox.isolated:
-        verdict.isolation = verdict.isolation.weakened("the compiler could read the host's files by absolute path")
+# ---- the stages, in order ---------------------------------------------------
+
+
+def _files_present(state: Grading) -> str | None:
+    if not state.staged.missing:
+        return None
+    return (
+        f"the submission lacks {', '.join(state.staged.missing)} "
+        f"(expected in {state.submission}; lab {state.lab.name} grades the files {', '.join(state.lab.student_files)})"
+    )
+
+
+def _compile_and_inspect(state: Grading) -> str | None:
+    if not state.sandbox.isolated:
+        state.grade.isolation = state.grade.isolation.weakened("the compiler could read the host's files by absolute path")
     # The tests were built with the reference (prepare_reference); if they
     # no longer build, the link below fails on them, a grader error.
-    refused = compile_staged(lab, staged, sandbox)
-    if refused:
-        verdict.gradable = False
-        verdict.diagnostics = build.trim_diagnostics(refused)
-        return verdict
-    linked = build.link(staged.target)
-    if not linked.ok:
-        verdict.gradable = False
-        verdict.diagnostics = (
-            "your files compiled, but do not link with the tests:\n"
-            + (linked.diagnostics or "the linker failed without a message")
-        )
-        return verdict
+    refused = compile_staged(state.lab, state.staged, state.sandbox)
+    return build.trim_diagnostics(refused) if refused else None
+
+
+def _link(state: Grading) -> str | None:
+    linked = build.link(state.staged.target)
+    if linked.ok:
+        return None
+    return "your files compiled, but do not link with the tests:\n" + (linked.diagnostics or "the linker failed without a message")
+
+
+def _list(state: Grading) -> str | None:
     try:
-        listed = run.list_tests(sandbox.with_limits(lab.limits), staged.binary)
+        state.listed = run.list_tests(state.sandbox, state.staged.binary)
     except run.ListingFailed as e:
-        verdict.gradable = False
-        verdict.diagnostics = _before_main(e)
-        return verdict
-    labs.check_against_binary(lab, listed)
-    tests = [spec for spec in lab.tests if spec.name in listed]  # hidden tests are not in a starter pack
-    verdict.results = run_tests(tests, lambda spec: _judge(lab, spec, staged.binary, reference, sandbox), jobs)
-    return verdict
+        return _before_main(e)
+    labs.check_against_binary(state.lab, state.listed)
+    return None
 
 
-def _judge(lab: Lab, spec: TestSpec, binary: Path, reference: Reference, sandbox: Sandbox) -> TestResult:
-    test_run = run.run_test(sandbox.with_limits(lab.limits), binary, spec.name, lab.timeout_of(spec))
-    reference_run = None if test_run.passed else reference.run(spec.name)
+def _run_and_score(state: Grading) -> str | None:
+    tests = [spec for spec in state.lab.tests if spec.name in state.listed]  # hidden tests are not in a starter pack
+    state.grade.results = run_tests(tests, lambda spec: _judge(state, spec), state.jobs)
+    return None
+
+
+STAGES: tuple[tuple[str, Stage], ...] = (
+    ("files present", _files_present),
+    ("compile and inspect", _compile_and_inspect),
+    ("link", _link),
+    ("list tests", _list),
+    ("run and score", _run_and_score),
+)
+
+
+def _judge(state: Grading, spec: TestSpec) -> TestResult:
+    test_run = run.run_test(state.sandbox, state.staged.binary, spec.name, state.lab.timeout_of(spec))
+    reference_run = None if test_run.passed else state.reference.run(spec.name)
     return score_run(spec, test_run, reference_run)
 
 
@@ -230,8 +276,3 @@ def _before_main(failure: run.ListingFailed) -> str:
         "Move that work into the functions the lab asks for."
         + (f"\nWhat the program printed:\n{shown}" if shown else "")
     )
-
-
-def _finished(verdict: Grade, started: float) -> Grade:
-    verdict.seconds = time.monotonic() - started
-    return verdict

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import corpus, handout, lab as labs, pipeline, run, starter_pack
+from grader import corpus, handout, pipeline, starter_pack
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
@@ -79,8 +79,7 @@ def lab_toml(ctx: Context) -> str:
         raise Failed(f"solutions/{ctx.lab.name}/BUILD is missing: selfcheck needs the reference (is this a starter pack?)")
     ctx.reference = pipeline.prepare_reference(ctx.lab, ctx.sandbox)
     assert ctx.reference.binary is not None
-    ctx.listed = run.list_tests(ctx.reference.sandbox, ctx.reference.binary)
-    labs.check_against_binary(ctx.lab, ctx.listed)  # a GraderError saying what disagrees
+    ctx.listed = ctx.reference.listed  # prepare_reference checked it against lab.toml
     tests = ctx.lab.tests
     hidden = sum(t.hidden for t in tests)
     return f"{len(tests)} tests ({len(tests) - hidden} public, {hidden} hidden), {ctx.lab.max_score:g} points"
