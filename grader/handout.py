@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.lab import REPO, Lab
+from grader.lab import CATEGORIES, REPO, Lab
 
 HANDOUTS = REPO / "handouts"
 STYLE = Path(__file__).with_name("handout.css")
@@ -31,18 +31,6 @@ STYLE = Path(__file__).with_name("handout.css")
 # Level-2 headings every write-up has, in this order.
 SECTIONS = ("Goals", "Background", "What you build", "What is graded", "Check your work", "What to submit")
 GRADED_SECTION = "What is graded"
-# Under "What is graded": one level-3 heading per category the lab uses.
-CATEGORY_HEADINGS = {
-    "ordering": "Ordering",
-    "boundaries": "Message boundaries",
-    "eof": "EOF on close",
-    "blocking": "Blocking",
-    "nonblocking": "Non-blocking calls",
-    "cleanup": "Cleanup",
-    "errors": "Errors",
-    "stress": "Stress",
-}
-
 _DIRECTIVE = re.compile(r"^:::\s*(\S+)(.*)$")
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -143,7 +131,7 @@ def _category_problems(lab: Lab, lines: list[Line]) -> list[str]:
     under_graded = [title for _, title in _headings(_section_lines(lines, GRADED_SECTION), 3)]
     used = {t.category for t in lab.tests}
     found = []
-    for category, heading in CATEGORY_HEADINGS.items():
+    for category, heading in CATEGORIES.items():
         count = under_graded.count(heading)
         if category in used and count != 1:
             tests = sum(t.category == category for t in lab.tests)
@@ -220,7 +208,7 @@ def tests_table(lab: Lab) -> str:
     rows = ["| Test | Behaviour | Points |", "|:-------------------------------|:----------|-----:|"]
     for test in lab.tests:
         if not test.hidden:
-            heading = CATEGORY_HEADINGS[test.category]
+            heading = CATEGORIES[test.category]
             rows.append(f"| {_escape(test.name)} | [{heading}](#{anchor(heading)}) | {test.points:g} |")
     hidden = [t for t in lab.tests if t.hidden]
     if hidden:

@@ -16,7 +16,19 @@ SOLUTIONS = REPO / "solutions"
 # Characters doctest's --test-case filter treats specially: a name holding one
 # could select the wrong test cases, so such names are refused.
 FILTER_CHARACTERS = set(",*?\\[]")
-CATEGORIES = {"ordering", "boundaries", "eof", "blocking", "nonblocking", "cleanup", "errors", "stress"}
+# The categories a test can be in, each with its heading under "What is
+# graded" in the write-ups, in the order the write-ups list them. Handouts,
+# selfcheck and lab.toml's checks all read this one table.
+CATEGORIES = {
+    "ordering": "Ordering",
+    "boundaries": "Message boundaries",
+    "eof": "EOF on close",
+    "blocking": "Blocking",
+    "nonblocking": "Non-blocking calls",
+    "cleanup": "Cleanup",
+    "errors": "Errors",
+    "stress": "Stress",
+}
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 
 

@@ -11,11 +11,18 @@ load("//grader/bazel:copts.bzl", "OWN_COPTS", "STUDENT_COPTS")
 
 _STAGE = ["//_stage:__subpackages__"]
 
-def lab_public(name, header, skeleton, public_tests, test_support = []):
+def lab_public(name, public_tests = None, test_support = None):
     """labs/<name>/BUILD: the header, the skeleton and the public tests.
 
-    test_support: headers the public and hidden tests share.
+    Every name follows from the lab's: the header <name>_lab.h, the skeleton
+    <name>_lab.cpp, the tests public_test.cpp and <name>_test_support.h (the
+    headers the public and hidden tests share). A lab with more test files
+    lists them all in public_tests and test_support.
     """
+    header = name + "_lab.h"
+    skeleton = name + "_lab.cpp"
+    public_tests = public_tests or ["public_test.cpp"]
+    test_support = test_support or [name + "_test_support.h"]
     cc_library(
         name = "api",
         hdrs = [header],
@@ -46,8 +53,11 @@ def lab_public(name, header, skeleton, public_tests, test_support = []):
         visibility = _STAGE,
     )
 
-def lab_solution(name, reference, hidden_tests):
-    """solutions/<name>/BUILD: the reference, hidden tests, and its test run."""
+def lab_solution(name, hidden_tests = None):
+    """solutions/<name>/BUILD: the reference (<name>_lab.cpp), the hidden
+    tests (hidden_test.cpp, or every file listed), and its test run."""
+    reference = name + "_lab.cpp"
+    hidden_tests = hidden_tests or ["hidden_test.cpp"]
     lab = "//labs/" + name
     cc_library(
         name = "reference",
