@@ -65,13 +65,19 @@ class Feedback:
 def feedback_parts(result: TestResult) -> Feedback:
     """Everything a student needs about one test: what happened, the
     evidence and the hint when it failed; what it left behind, always."""
-    left_behind = tuple(escape_controls(f"left behind — {leak.sentence()}") for leak in result.leaks)
+    left_behind = tuple(escape_controls(f"{_left_behind(result)} — {leak.sentence()}") for leak in result.leaks)
     if result.passed:
         return Feedback(left_behind=left_behind)
     hint = "" if result.status in (Status.LAB_BROKEN, Status.SKIPPED) else "hint: " + result.spec.hint
     # Escaped before the frame is cut: both then see the same lines.
     printed = feedback_output(escape_controls(result.output))
     return Feedback(escape_controls(result.detail), printed, hint, left_behind)
+
+
+def _left_behind(result: TestResult) -> str:
+    if result.killed:
+        return "left behind by processes killed at the test's deadline (no clean-up could run, so not deducted)"
+    return "left behind"
 
 
 def leak_feedback(result: TestResult) -> str:
@@ -178,7 +184,7 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
 
 def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
     """The leak deduction as an entry of its own, so tests still add up."""
-    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results for leak in r.leaks]
+    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results for leak in r.charged_leaks]
     return {
         "name": "Cleanup: what the tests left behind",
         "number": str(number),

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -55,9 +55,11 @@ class Leak:
     kind: str  # "message queue", "descriptor", "zombie process", ...
     object: str  # what was left, by name
     fix: str  # the call that would have cleaned it up
+    processes: int = 1  # how many of the test's processes left this same object
 
     def sentence(self) -> str:
-        return f"{self.kind}: {self.object} — clean it up with {self.fix}"
+        where = f" (in each of {self.processes} processes)" if self.processes > 1 else ""
+        return f"{self.kind}: {self.object}{where} — clean it up with {self.fix}"
 
 
 @dataclass
@@ -70,6 +72,7 @@ class TestRun:
     seconds: float
     detail: str = ""  # one sentence on what happened, for the report
     leaks: list[Leak] = field(default_factory=list)
+    killed_at_deadline: bool = False  # the test killed a process of the code under test at its deadline
 
     @property
     def passed(self) -> bool:
@@ -135,13 +138,23 @@ def _take(report: Report, record: dict[str, object]) -> None:
         report.exit_status = _int(record.get("status"))
         report.exit_signal = _int(record.get("signal"))
     elif event == "leak":
-        report.leaks.append(Leak(str(record.get("kind")), str(record.get("object")), str(record.get("fix"))))
+        _add_leak(report.leaks, Leak(str(record.get("kind")), str(record.get("object")), str(record.get("fix"))))
     elif event == "forged":
         report.forged = str(record.get("example", ""))
     elif event == "internal error":
         report.internal_error = str(record.get("why", ""))
     else:
         report.harness.append(record)
+
+
+def _add_leak(leaks: list[Leak], leak: Leak) -> None:
+    """The same object left by several processes (children that each
+    inherited one descriptor) is one finding, not one per process."""
+    for i, known in enumerate(leaks):
+        if (known.kind, known.object, known.fix) == (leak.kind, leak.object, leak.fix):
+            leaks[i] = replace(known, processes=known.processes + 1)
+            return
+    leaks.append(leak)
 
 
 def _int(value: object) -> int | None:
@@ -172,7 +185,7 @@ def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestR
     ended = _run_sandboxed(sandbox, binary, [f"--test-case={name}", *DOCTEST_FLAGS], timeout)
     status, detail = _verdict(ended, name, timeout)
     return TestRun(name=name, status=status, output=ended.text, seconds=ended.seconds, detail=detail,
-                   leaks=ended.report.leaks)  # fmt: skip
+                   leaks=ended.report.leaks, killed_at_deadline=bool(ended.report.events("killed at deadline")))  # fmt: skip
 
 
 @dataclass

@@ -20,6 +20,12 @@ from grader.run import Leak, Status, TestRun
 from grader.sandbox import Isolation
 
 
+# Runs the grader ended by killing every process of the test: no destructor
+# or clean-up code could run, so what they left behind is not charged (nor
+# when the test itself killed a process at its deadline).
+KILLED_BY_GRADER = frozenset({Status.TIMED_OUT, Status.FLOODED})
+
+
 @dataclass
 class TestResult:
     __test__ = False  # not a pytest test class, despite the name
@@ -31,10 +37,22 @@ class TestResult:
     detail: str = ""
     output: str = ""
     leaks: list[Leak] = field(default_factory=list)
+    killed_at_deadline: bool = False  # see TestRun
 
     @property
     def passed(self) -> bool:
         return self.score >= self.spec.points and self.status is Status.PASSED
+
+    @property
+    def killed(self) -> bool:
+        """The grader or the test killed processes of the code under test
+        at a deadline, so they could not clean up."""
+        return self.status in KILLED_BY_GRADER or self.killed_at_deadline
+
+    @property
+    def charged_leaks(self) -> list[Leak]:
+        """The leaks that count against the grade: none of a killed run."""
+        return [] if self.killed else self.leaks
 
 
 @dataclass
@@ -54,7 +72,7 @@ class Grade:
 
     @property
     def leak_kinds(self) -> list[str]:
-        return sorted({leak.kind for r in self.results for leak in r.leaks})
+        return sorted({leak.kind for r in self.results for leak in r.charged_leaks})
 
     @property
     def leak_deduction(self) -> float:
@@ -84,8 +102,9 @@ def skipped_because(spec: TestSpec, results: dict[str, TestResult]) -> str | Non
 def score_run(spec: TestSpec, run: TestRun, reference: TestRun | None) -> TestResult:
     """reference: the reference's run of the same test, when the submission failed it."""
     if run.passed:
-        return TestResult(spec, run.status, spec.points, run.seconds, "", run.output, run.leaks)
+        return TestResult(spec, run.status, spec.points, run.seconds, "", run.output, run.leaks, run.killed_at_deadline)
     if reference is not None and not reference.passed:
         detail = f"the reference fails this test too ({reference.status.value}); you are not charged for it"
-        return TestResult(spec, Status.LAB_BROKEN, spec.points, run.seconds, detail, run.output, run.leaks)
-    return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output, run.leaks)
+        return TestResult(spec, Status.LAB_BROKEN, spec.points, run.seconds, detail, run.output, run.leaks,
+                          run.killed_at_deadline)  # fmt: skip
+    return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output, run.leaks, run.killed_at_deadline)

@@ -1,5 +1,6 @@
 #include "grader/harness/leaks.h"
 
+#include <mqueue.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,17 @@ std::set<std::string> mapped_shm_files() {
     if (at != std::string::npos) files.insert(line.substr(at));
   }
   return files;
+}
+
+// A message queue descriptor is a descriptor to the kernel, but its owner's
+// fix is mq_close(), not close(): mq_getattr() succeeds on a queue alone.
+LeakFinding descriptor_finding(int fd) {
+  const std::string target = " (" + descriptor_target(fd) + ")";
+  mq_attr attributes{};
+  if (::mq_getattr(fd, &attributes) == 0) {
+    return {"descriptor", "message queue descriptor " + std::to_string(fd) + target, "mq_close(queue)"};
+  }
+  return {"descriptor", "fd " + std::to_string(fd) + target, "close(" + std::to_string(fd) + ")"};
 }
 
 LeakFinding mapping_finding(const std::string& file) {
@@ -72,8 +84,7 @@ std::vector<LeakFinding> leaks_since(const ProcessResources& before) {
   std::vector<LeakFinding> found;
   for (const int fd : open_descriptors()) {
     if (before.descriptors.count(fd)) continue;
-    found.push_back({"descriptor", "fd " + std::to_string(fd) + " (" + descriptor_target(fd) + ")",
-                     "close(" + std::to_string(fd) + ")"});
+    found.push_back(descriptor_finding(fd));
   }
   for (const auto& file : mapped_shm_files()) {
     if (!before.shm_mappings.count(file)) found.push_back(mapping_finding(file));

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE_HARNESS
-from grader import run
+from grader import report, run
+from grader.lab import Lab, TestSpec
 from grader.run import Status
+from grader.score import Grade, score_run
 from grader import sandbox as sandbox_module
 from grader.sandbox import Sandbox
 
@@ -246,3 +248,40 @@ def test_a_binary_that_exits_before_listing_says_so(each_sandbox: Sandbox, fake_
         run.list_tests(each_sandbox, fake_binary("echo 'bye'; exit 3"))
     assert "exit status 3" in failure.value.detail
     assert "bye" in failure.value.output
+
+
+def test_what_processes_killed_at_the_test_s_deadline_left_is_said_and_not_deducted(
+    each_sandbox: Sandbox, fake_binary
+) -> None:
+    # The kill is what stopped any clean-up (a destructor that would have
+    # unlinked it), so the leak is reported but not charged.
+    name = f"ipclab-killed-{os.getpid()}"
+    killed = "report '{\"event\":\"killed at deadline\",\"pid\":7}'"
+    binary = fake_binary(f"touch /dev/shm/{name}; {killed}; {FAILED_SUMMARY}; exit 1")
+    result = run.run_test(each_sandbox, binary, "t", timeout=10)
+    assert result.status is Status.FAILED and result.killed_at_deadline
+    assert [leak.object for leak in result.leaks] == [f"/dev/shm/{name}"]
+    spec = TestSpec("t", 5, "cleanup", "Unlink what you make.")
+    lab = Lab("demo", "demo", ("demo.cpp",), 1.0, (spec,), leak_deduction=2, max_leak_deduction=6)
+    graded = Grade(lab=lab, label="student", isolation=each_sandbox.isolation, results=[score_run(spec, result, None)])
+    assert graded.leak_kinds == [] and graded.leak_deduction == 0
+    assert "left behind by processes killed at the test's deadline (no clean-up could run, so not deducted)" in (
+        report.feedback(graded.results[0])
+    )
+
+
+def test_the_same_object_left_by_several_processes_is_one_finding() -> None:
+    leak = '{"event":"leak","kind":"descriptor","object":"fd 4 (pipe:[7])","fix":"close(4)"}'
+    parsed = run.parse_report("\n".join([leak, leak, leak, '{"event":"exit","status":0}']).encode())
+    assert [(x.object, x.processes) for x in parsed.leaks] == [("fd 4 (pipe:[7])", 3)]
+    assert parsed.leaks[0].sentence() == "descriptor: fd 4 (pipe:[7]) (in each of 3 processes) — clean it up with close(4)"
+
+
+def test_a_run_the_grader_killed_is_not_charged_for_what_it_left() -> None:
+    spec = TestSpec("t", 5, "cleanup", "Unlink what you make.")
+    lab = Lab("demo", "demo", ("demo.cpp",), 1.0, (spec,), leak_deduction=2, max_leak_deduction=6)
+    left = [run.Leak("message queue", "/dev/mqueue/q", 'mq_unlink("/q")')]
+    for status, charged in ((Status.TIMED_OUT, []), (Status.FLOODED, []), (Status.FAILED, ["message queue"])):
+        graded = Grade(lab=lab, label="student", isolation=REDUCED.isolation,
+                       results=[score_run(spec, run.TestRun("t", status, "", 1.0, leaks=left), None)])  # fmt: skip
+        assert graded.leak_kinds == charged, status
