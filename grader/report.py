@@ -31,11 +31,38 @@ TERMINAL_OUTPUT_LINES = 25
 _DOCTEST_FRAME = re.compile(r"^(=+|\[doctest\].*|TEST SUITE:.*|TEST CASE:.*|\S+\.cpp:\d+:\s*)$")
 
 
+# doctest's expansion of a failed comparison: `values: CHECK( "a" == "b" )`.
+_VALUES = re.compile(r"^(\s*values: \w+\( )(.*)( \))$")
+# A longer `values:` line (a payload of megabytes) is summarised: its size
+# and where the two sides first differ. Binary bytes are never shown: doctest
+# prints them up to the first NUL, as undecodable characters (U+FFFD) and
+# control characters already escaped as `\xNN`.
+VALUES_SHOWN = 200
+_BINARY = re.compile(r"\ufffd|\\x[0-9a-f]{2}")
+
+
 def feedback_output(output: str) -> str:
     """A test's output without doctest's frame (separators, summary, the
-    test's own name, which every report already shows)."""
-    lines = [line for line in output.splitlines() if not _DOCTEST_FRAME.match(line)]
+    test's own name, which every report already shows), long `values:`
+    lines summarised."""
+    lines = [_summarised(line) for line in output.splitlines() if not _DOCTEST_FRAME.match(line)]
     return "\n".join(lines).strip()
+
+
+def _summarised(line: str) -> str:
+    match = _VALUES.match(line)
+    if not match or (len(line) <= VALUES_SHOWN and not _BINARY.search(line)):
+        return line
+    prefix, compared, suffix = match.groups()
+    if _BINARY.search(compared):
+        return f"{prefix}… binary bytes, not shown …{suffix}"
+    sides = compared.split('" == "')
+    if len(sides) != 2 or not (compared.startswith('"') and compared.endswith('"')):
+        return f"{prefix}… {len(compared)} characters, not shown …{suffix}"
+    left, right = sides[0][1:], sides[1][:-1]
+    differ = next((i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right)))
+    return (f"{prefix}<{len(left)} characters> == <{len(right)} characters>{suffix} — "
+            f"first difference at character {differ}: {left[differ:differ + 16]!r} against {right[differ:differ + 16]!r}")  # fmt: skip
 
 
 def status_text(result: TestResult) -> str:

@@ -309,3 +309,18 @@ def test_the_gradebook_neither_runs_a_students_formula_nor_passes_a_control_char
                 assert numeric or not cell.startswith(("=", "+", "-", "@", "\t")), f"{name}: {cell!r}"
     feedback = (tmp_path / "feedback" / "hostile-01.md").read_text()
     assert not RAW_CONTROL.search(feedback) and "<script>" not in feedback.split("```")[0]
+
+
+def test_a_long_comparison_is_summarised_by_size_and_first_difference() -> None:
+    expected, got = "ab" * 300, "ab" * 100 + "zz"
+    summary = report.feedback_output(f'  values: CHECK( "{got}" == "{expected}" )\n  logged: x')
+    assert summary.splitlines()[0] == (
+        "values: CHECK( <202 characters> == <600 characters> ) — first difference at character 200: 'zz' against 'abababababababab'"
+    )
+    assert summary.splitlines()[1] == "  logged: x"
+
+
+def test_binary_bytes_in_a_comparison_are_never_shown() -> None:
+    line = "  values: CHECK( t\ufffd+\\x11p\\x19 == x )"
+    assert report.feedback_output(line) == "values: CHECK( … binary bytes, not shown … )"
+    assert report.feedback_output("  values: CHECK( 1 == 2 )") == "values: CHECK( 1 == 2 )"
