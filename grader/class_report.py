@@ -321,7 +321,7 @@ def _example(spec: TestSpec, output: str) -> str:
     """The evidence, without the hint (shown once per test) and the leak
     lines (grouped on their own)."""
     without_hint = output.replace(f"hint: {spec.hint}", "")
-    lines = [line for line in without_hint.splitlines() if not line.startswith("left behind — ")]
+    lines = [line for line in without_hint.splitlines() if not line.startswith("left behind")]
     return _shortened("\n".join(lines).strip())
 
 

@@ -44,6 +44,16 @@ class TestSpec:
     timeout: float | None = None  # seconds; None: the lab's default
     depends: tuple[str, ...] = ()
     visibility: str = "visible"  # as Gradescope shows it to students
+    # [tests.hints]: cause the test can observe -> the hint for that cause,
+    # given in place of `hint` when the test reports it saw that cause.
+    hints: tuple[tuple[str, str], ...] = ()
+
+    def hints_for(self, observed: tuple[str, ...]) -> list[str]:
+        """The hints of the causes the test observed; `hint` when it saw
+        none that lab.toml names."""
+        known = dict(self.hints)
+        chosen = [known[cause] for cause in observed if cause in known]
+        return chosen or [self.hint]
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,10 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
         visibility = raw.get("visibility", "after_published" if hidden else "visible")
         if visibility not in VISIBILITIES:
             problems.append(f"{label}: visibility {visibility!r} is not one of {sorted(VISIBILITIES)}")
+        hints = raw.get("hints", {})
+        if not isinstance(hints, dict) or not all(isinstance(v, str) for v in hints.values()):
+            problems.append(f"{label}: [tests.hints] must map each cause to its hint, as text")
+            hints = {}
         tests.append(
             TestSpec(
                 name=raw["name"],
@@ -143,6 +157,7 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
                 timeout=raw.get("timeout"),
                 depends=tuple(raw.get("depends", ())),
                 visibility=visibility,
+                hints=tuple((cause, text.strip()) for cause, text in hints.items()),
             )
         )
     problems += _check_names(tests)

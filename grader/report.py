@@ -95,7 +95,8 @@ def feedback_parts(result: TestResult) -> Feedback:
     left_behind = tuple(escape_controls(f"{_left_behind(result)} — {leak.sentence()}") for leak in result.leaks)
     if result.passed:
         return Feedback(left_behind=left_behind)
-    hint = "" if result.status in (Status.LAB_BROKEN, Status.SKIPPED) else "hint: " + result.spec.hint
+    hints = [] if result.status in (Status.LAB_BROKEN, Status.SKIPPED) else result.spec.hints_for(result.observed)
+    hint = "\n".join(f"hint: {h}" for h in hints)
     # Escaped before the frame is cut: both then see the same lines.
     printed = feedback_output(escape_controls(result.output))
     return Feedback(escape_controls(result.detail), printed, hint, left_behind)

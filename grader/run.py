@@ -73,6 +73,7 @@ class TestRun:
     detail: str = ""  # one sentence on what happened, for the report
     leaks: list[Leak] = field(default_factory=list)
     killed_at_deadline: bool = False  # the test killed a process of the code under test at its deadline
+    observed: tuple[str, ...] = ()  # causes of failure the test saw (verdict.h: observed)
 
     @property
     def passed(self) -> bool:
@@ -116,6 +117,10 @@ class Report:
 
     def events(self, event: str) -> list[dict[str, object]]:
         return [record for record in self.harness if record.get("event") == event]
+
+    def observed(self) -> tuple[str, ...]:
+        """The causes the test observed, each once, in the order seen."""
+        return tuple(dict.fromkeys(str(record.get("cause")) for record in self.events("observed")))
 
 
 def parse_report(data: bytes) -> Report:
@@ -185,7 +190,8 @@ def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestR
     ended = _run_sandboxed(sandbox, binary, [f"--test-case={name}", *DOCTEST_FLAGS], timeout)
     status, detail = _verdict(ended, name, timeout)
     return TestRun(name=name, status=status, output=ended.text, seconds=ended.seconds, detail=detail,
-                   leaks=ended.report.leaks, killed_at_deadline=bool(ended.report.events("killed at deadline")))  # fmt: skip
+                   leaks=ended.report.leaks, killed_at_deadline=bool(ended.report.events("killed at deadline")),
+                   observed=ended.report.observed())  # fmt: skip
 
 
 @dataclass

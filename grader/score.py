@@ -38,6 +38,7 @@ class TestResult:
     output: str = ""
     leaks: list[Leak] = field(default_factory=list)
     killed_at_deadline: bool = False  # see TestRun
+    observed: tuple[str, ...] = ()  # see TestRun
 
     @property
     def passed(self) -> bool:
@@ -102,9 +103,12 @@ def skipped_because(spec: TestSpec, results: dict[str, TestResult]) -> str | Non
 def score_run(spec: TestSpec, run: TestRun, reference: TestRun | None) -> TestResult:
     """reference: the reference's run of the same test, when the submission failed it."""
     if run.passed:
-        return TestResult(spec, run.status, spec.points, run.seconds, "", run.output, run.leaks, run.killed_at_deadline)
+        return _result(spec, run, run.status, spec.points, "")
     if reference is not None and not reference.passed:
         detail = f"the reference fails this test too ({reference.status.value}); you are not charged for it"
-        return TestResult(spec, Status.LAB_BROKEN, spec.points, run.seconds, detail, run.output, run.leaks,
-                          run.killed_at_deadline)  # fmt: skip
-    return TestResult(spec, run.status, 0.0, run.seconds, run.detail, run.output, run.leaks, run.killed_at_deadline)
+        return _result(spec, run, Status.LAB_BROKEN, spec.points, detail)
+    return _result(spec, run, run.status, 0.0, run.detail)
+
+
+def _result(spec: TestSpec, run: TestRun, status: Status, score: float, detail: str) -> TestResult:
+    return TestResult(spec, status, score, run.seconds, detail, run.output, run.leaks, run.killed_at_deadline, run.observed)

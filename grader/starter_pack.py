@@ -169,11 +169,12 @@ def strip_hidden(source: str) -> str:
 
 def _blocks(text: str) -> list[str]:
     """The file cut before each table header, the comments and blank lines
-    right above a header going with it."""
+    right above a header going with it; a test's sub-table ([tests.hints])
+    stays with its test."""
     lines = text.splitlines(keepends=True)
     starts = [0]
     for index, line in enumerate(lines):
-        if line.lstrip().startswith("[") and index:
+        if line.lstrip().startswith("[") and not line.lstrip().startswith("[tests.") and index:
             start = index
             while start > starts[-1] and _comment_or_blank(lines[start - 1]):
                 start -= 1

@@ -110,4 +110,6 @@ std::string json_string(std::string_view text) {
   return quoted + "\"";
 }
 
+void observed(std::string_view cause) { send(R"({"event":"observed","cause":)" + json_string(cause) + "}"); }
+
 }  // namespace ipclab::verdict

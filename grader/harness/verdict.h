@@ -32,4 +32,13 @@ void send(std::string_view json_object);
 // `text` as a JSON string literal, quotes included.
 [[nodiscard]] std::string json_string(std::string_view text);
 
+// Tells the grader which cause of a failure the test saw, so the student's
+// hint names that cause and not the test's most common one. Call it just
+// before the check that fails, with a key of the test's `[tests.hints]`
+// table in lab.toml:
+//
+//   if (status == "141") ipclab::verdict::observed("a stage's SIGPIPE status");
+//   CHECK(status == "127");
+void observed(std::string_view cause);
+
 }  // namespace ipclab::verdict

@@ -53,6 +53,7 @@ def test_an_unknown_lab_names_the_labs_there_are() -> None:
         (entry(extra='depends = ["nowhere"]'), "depends on 'nowhere'"),
         (entry(extra='category = "speed"').replace('category = "ordering"\n', ""), "category 'speed'"),
         ('[[tests]]\nname = "no points"\ncategory = "eof"\nhint = "h"\n', "lacks points"),
+        (entry() + "[tests.hints]\ncause = 3\n", "must map each cause to its hint"),
     ],
 )
 def test_a_broken_lab_toml_is_refused_with_the_reason(tests: str, complaint: str) -> None:
@@ -84,3 +85,11 @@ def test_labs_are_listed_in_the_courses_order_then_alphabetically(tmp_path, monk
     (tmp_path / "course.toml").write_text('order = "pipe"\n')
     with pytest.raises(GraderError, match="order must be a list of lab names"):
         labs.available_labs()
+
+
+def test_a_hint_for_an_observed_cause_replaces_the_test_s_hint() -> None:
+    lab = parse(entry() + '[tests.hints]\n"wrong stage" = "  Return the last stage\'s status.  "\n')
+    spec = lab.tests[0]
+    assert spec.hints_for(("wrong stage",)) == ["Return the last stage's status."]
+    assert spec.hints_for(()) == [spec.hint]
+    assert spec.hints_for(("a cause lab.toml does not name",)) == [spec.hint]

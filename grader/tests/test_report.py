@@ -324,3 +324,13 @@ def test_binary_bytes_in_a_comparison_are_never_shown() -> None:
     line = "  values: CHECK( t\ufffd+\\x11p\\x19 == x )"
     assert report.feedback_output(line) == "values: CHECK( … binary bytes, not shown … )"
     assert report.feedback_output("  values: CHECK( 1 == 2 )") == "values: CHECK( 1 == 2 )"
+
+
+def test_the_hint_is_the_one_for_the_cause_the_test_observed() -> None:
+    spec = TestSpec("status", 3, "errors", "Return the last stage's status.",
+                    hints=(("sigpipe", "141 is 128 + SIGPIPE: an earlier stage's status."),))  # fmt: skip
+    seen = TestResult(spec, Status.FAILED, 0, 1.0, "failed", observed=("sigpipe",))
+    assert "hint: 141 is 128 + SIGPIPE: an earlier stage's status." in report.feedback(seen)
+    assert "Return the last stage's status." not in report.feedback(seen)
+    unseen = TestResult(spec, Status.FAILED, 0, 1.0, "failed")
+    assert "hint: Return the last stage's status." in report.feedback(unseen)

@@ -118,6 +118,9 @@ points = 2
 category = "eof"
 hidden = true
 hint = "h"
+
+[tests.hints]
+"a secret cause" = "the hint of a hidden test, for that cause"
 # the comment right above an entry goes with it
 [[tests]]
 name = "hidden two"
@@ -136,6 +139,7 @@ def test_hidden_entries_are_cut_out_with_their_comments_and_the_rest_is_kept() -
     assert "hidden" not in stripped.lower()
     assert "# A lab." in stripped and "# ---- Part 1 ----" in stripped and "[limits]\nprocesses = 64" in stripped
     assert "Hidden tests" not in stripped and "goes with it" not in stripped
+    assert "secret cause" not in stripped  # a test's [tests.hints] goes with it
     assert [t["name"] for t in tomllib.loads(stripped)["tests"]] == ["public one"]
 
 

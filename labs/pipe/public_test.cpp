@@ -16,6 +16,7 @@
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
 #include "grader/harness/snapshot.h"
+#include "grader/harness/verdict.h"
 #include "labs/pipe/pipe_lab.h"
 #include "labs/pipe/pipe_test_support.h"
 
@@ -244,6 +245,9 @@ TEST_CASE("run_pipeline returns the last stage's exit status") {
 TEST_CASE("run_pipeline returns 127 when the last command cannot be run") {
   auto run = run_pipeline_captured({{"echo", "x"}, {"ipclab-no-such-command"}});
   REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  // echo may be killed by SIGPIPE (141) once the last stage is gone: that
+  // status returned means the wrong stage's status, not a wrong exit code.
+  if (run.outcome.value == "141") ipclab::verdict::observed("an earlier stage's SIGPIPE status");
   CHECK(run.outcome.value == "127");
 }
 

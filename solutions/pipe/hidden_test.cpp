@@ -7,6 +7,7 @@
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/payload.h"
+#include "grader/harness/verdict.h"
 #include "labs/pipe/pipe_lab.h"
 #include "labs/pipe/pipe_test_support.h"
 
@@ -78,6 +79,16 @@ TEST_CASE("run_pipeline returns 128+N when the last stage is killed by signal N"
   auto run = run_pipeline_captured({{"true"}, {"sh", "-c", "kill -TERM $$"}});
   REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
   CHECK(run.outcome.value == "143");
+}
+
+TEST_CASE("run_pipeline returns the last stage's status when an earlier one dies of SIGPIPE") {
+  // head ends after one line; yes, writing on, is then killed by SIGPIPE
+  // (141 to a shell). The pipeline's status is still head's: 0.
+  auto run = run_pipeline_captured({{"yes"}, {"head", "-n", "1"}});
+  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  CHECK(run.output == "y\n");
+  if (run.outcome.value == "141") ipclab::verdict::observed("an earlier stage's SIGPIPE status");
+  CHECK(run.outcome.value == "0");
 }
 
 TEST_CASE("run_pipeline runs a single stage") {
