@@ -40,12 +40,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import batch, bench, bench_report, class_report, corpus, export, handout, pipeline, report, sandbox, selfcheck, starter_pack, unpack, watch
+from grader import watch
+from grader.bench import measure as bench, report as bench_report
+from grader.checks import corpus, selfcheck
+from grader.classroom import batch, class_report, unpack
+from grader.grading import pipeline, sandbox
+from grader.publishing import export, handout, starter_pack
+from grader.reports import report
 from grader import overview as lab_overview
 from grader.errors import GraderError
-from grader.lab import REPO, Lab, available_labs, load_lab
-from grader.score import Grade
-from grader.untrusted import terminal_text
+from grader.grading.lab import REPO, Lab, available_labs, load_lab
+from grader.grading.score import Grade
+from grader.reports.untrusted import terminal_text
 
 
 class Exit(IntEnum):

@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import pipeline, report
-from grader.lab import Lab
-from grader.sandbox import Sandbox
-from grader.score import Grade
+from grader.grading import pipeline
+from grader.reports import report
+from grader.grading.lab import Lab
+from grader.grading.sandbox import Sandbox
+from grader.grading.score import Grade
 
 # The one line under the table: where to go from here.
 MORE = "more: ./grade --details (every grade in full) · ./grade LAB · ./grade --help"

@@ -26,12 +26,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader import pipeline, report
-from grader.lab import Lab
-from grader.run import Leak
-from grader.sandbox import Sandbox
-from grader.score import Grade, TestResult
-from grader.untrusted import terminal_text
+from grader.grading import pipeline
+from grader.reports import report
+from grader.grading.lab import Lab
+from grader.grading.run import Leak
+from grader.grading.sandbox import Sandbox
+from grader.grading.score import Grade, TestResult
+from grader.reports.untrusted import terminal_text
 
 POLL_SECONDS = 0.3  # how often the student's files are read
 SETTLE_SECONDS = 0.8  # a save is over when the files have not changed for this long

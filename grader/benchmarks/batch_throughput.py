@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import gradebook
-from grader.lab import REPO, Lab, load_lab
+from grader.classroom import gradebook
+from grader.grading.lab import REPO, Lab, load_lab
 from grader.tests.classes import Expected, make_class
 
 

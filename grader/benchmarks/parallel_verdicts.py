@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import corpus, pipeline, sandbox
-from grader.lab import Lab, available_labs, load_lab
+from grader.checks import corpus
+from grader.grading import pipeline, sandbox
+from grader.grading.lab import Lab, available_labs, load_lab
 
 Verdicts = dict[str, tuple[str, ...]]  # submission -> each test's status, then the leak kinds
 

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grader import lab as labs, pipeline, run, sandbox
-from grader.lab import REPO
+from grader.grading import lab as labs, pipeline, run, sandbox
+from grader.grading.lab import REPO
 
 
 def timed(action: Callable[[], None]) -> float:

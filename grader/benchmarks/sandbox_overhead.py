@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grader import lab as labs, pipeline, run, sandbox
+from grader.grading import lab as labs, pipeline, run, sandbox
 
 
 def bare(binary: Path, name: str) -> float:

@@ -18,8 +18,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import corpus
-from grader.lab import REPO, Lab, load_lab
+from grader.checks import corpus
+from grader.grading.lab import REPO, Lab, load_lab
 
 
 @dataclass(frozen=True)

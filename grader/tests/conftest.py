@@ -10,7 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from grader import sandbox  # noqa: E402
+from grader.grading import sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="session")

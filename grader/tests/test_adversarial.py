@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import corpus, pipeline, run, sandbox, stage
-from grader.corpus import Bug, Change
-from grader.lab import REPO, load_lab
-from grader.stage import STAGE_ROOT
+from grader.checks import corpus
+from grader.grading import pipeline, run, sandbox, stage
+from grader.checks.corpus import Bug, Change
+from grader.grading.lab import REPO, load_lab
+from grader.grading.stage import STAGE_ROOT
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("attacks")
@@ -213,7 +214,7 @@ def test_each_attack_costs_only_its_own_test_and_gets_a_precise_verdict(verdicts
     assert verdict.ok, verdict.problems()
     expected_text = ATTACKS[name][1]
     target = next(r for r in verdict.grade.results if r.spec.name == TARGET)
-    from grader.report import feedback
+    from grader.reports.report import feedback
 
     assert expected_text in feedback(target), feedback(target)
 
@@ -659,7 +660,8 @@ def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(
     import csv
     import json
 
-    from grader import cli, compile as compiler
+    from grader import cli
+    from grader.grading import compile as compiler
 
     monkeypatch.setitem(compiler.COMPILE_LIMITS, "compile_seconds", 20)
     root = tmp_path / "class"
@@ -726,9 +728,11 @@ def what_people_see(grade, tmp_path: Path) -> dict[str, str]:
     """Every rendering of a grade a person reads: the terminal (with colour),
     the plain text of autograde, the Markdown feedback, the decoded strings
     of each JSON report, the gradebook's files."""
-    from grader import cli, gradebook, report
+    from grader import cli
+    from grader.classroom import gradebook
+    from grader.reports import report
     from grader.tests.test_report import strings_in, terminal
-    from grader.unpack import Submission
+    from grader.classroom.unpack import Submission
 
     seen = {"terminal": terminal(grade), "plain text": cli._plain_text(grade), "markdown": report.to_markdown(grade)}
     for fmt in ("json", "gradescope", "prairielearn"):

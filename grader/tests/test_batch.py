@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, gradebook, pipeline
-from grader.lab import REPO, load_lab
+from grader import cli
+from grader.classroom import gradebook
+from grader.grading import pipeline
+from grader.grading.lab import REPO, load_lab
 from grader.tests.classes import make_class
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).

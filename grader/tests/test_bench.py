@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from grader import bench, cli, pipeline, report
-from grader.lab import REPO, load_lab
+from grader import cli
+from grader.bench import measure as bench
+from grader.grading import pipeline
+from grader.reports import report
+from grader.grading.lab import REPO, load_lab
 from grader.tests.test_report import demo_grade
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).

@@ -1,4 +1,4 @@
-"""The class report for staff (grader/class_report.py), on a small generated
+"""The class report for staff (grader/classroom/class_report.py), on a small generated
 class of the pipe lab graded by ./grade batch, rendered in headless Chromium
 from Debian's packages: each section is in the DOM after rendering, with the
 gradebook's numbers, and what a submission printed stays text."""
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import class_report, cli, gradebook, run
-from grader.lab import load_lab
+from grader import cli
+from grader.classroom import class_report, gradebook
+from grader.grading import run
+from grader.grading.lab import load_lab
 from grader.tests.classes import make_class
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import compile as compiling
+from grader.grading import compile as compiling
 from grader.errors import GraderError
-from grader.lab import load_lab
+from grader.grading.lab import load_lab
 
 PIPE = load_lab("pipe")
 REFERENCE = PIPE.solution_directory / "pipe_lab.cpp"

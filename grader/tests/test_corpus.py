@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from grader import corpus, pipeline
+from grader.checks import corpus
+from grader.grading import pipeline
 from grader.errors import GraderError
-from grader.lab import available_labs, load_lab
-from grader.run import Status
-from grader.score import TestResult
+from grader.grading.lab import available_labs, load_lab
+from grader.grading.run import Status
+from grader.grading.score import TestResult
 
 
 # Every bug of every corpus, a test each, so that parallel workers share

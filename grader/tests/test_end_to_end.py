@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.lab import REPO, load_lab
+from grader.grading.lab import REPO, load_lab
 
 PIPE = load_lab("pipe")
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, export, report
-from grader.lab import REPO, load_lab
+from grader import cli
+from grader.publishing import export
+from grader.reports import report
+from grader.grading.lab import REPO, load_lab
 from grader.tests.test_report import demo_grade
-from grader.score import Grade
-from grader.sandbox import Isolation
+from grader.grading.score import Grade
+from grader.grading.sandbox import Isolation
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("bundle")

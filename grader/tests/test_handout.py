@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, handout
+from grader import cli
+from grader.publishing import handout
 from grader.errors import GraderError
-from grader.lab import REPO, available_labs, load_lab
+from grader.grading.lab import REPO, available_labs, load_lab
 
 LABS = available_labs()
 PIPE = load_lab("pipe")

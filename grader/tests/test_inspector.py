@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE_HARNESS
-from grader import sandbox
+from grader.grading import sandbox
 
 CASE = '{"event":"case","name":"t","passed":true}'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader import lab as labs
+from grader.grading import lab as labs
 from grader.errors import GraderError
 
 VALID_TEST = """

@@ -9,11 +9,12 @@ import io
 import pytest
 from rich.console import Console
 
-from grader import cli, overview, pipeline
-from grader.lab import available_labs, load_lab
-from grader.run import Leak, Status
-from grader.score import Grade, TestResult
-from grader.sandbox import Isolation
+from grader import cli, overview
+from grader.grading import pipeline
+from grader.grading.lab import available_labs, load_lab
+from grader.grading.run import Leak, Status
+from grader.grading.score import Grade, TestResult
+from grader.grading.sandbox import Isolation
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("overview")

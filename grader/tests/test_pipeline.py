@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from grader import build, pipeline, sandbox
+from grader.grading import build, pipeline, sandbox
 from grader.errors import GraderError
-from grader.lab import TestSpec, load_lab
-from grader.run import Status
-from grader.score import TestResult
+from grader.grading.lab import TestSpec, load_lab
+from grader.grading.run import Status
+from grader.grading.score import TestResult
 
 
 def spec(name: str, *depends: str) -> TestSpec:

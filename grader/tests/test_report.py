@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from grader import report
-from grader.lab import Lab, TestSpec
-from grader.run import Leak, Status
-from grader.score import Grade, TestResult
-from grader.sandbox import Isolation
+from grader.reports import report
+from grader.grading.lab import Lab, TestSpec
+from grader.grading.run import Leak, Status
+from grader.grading.score import Grade, TestResult
+from grader.grading.sandbox import Isolation
 
 EXPECTED = Path(__file__).parent / "expected"
 
@@ -286,8 +286,8 @@ def test_machine_reports_carry_the_same_safe_text_as_the_feedback() -> None:
 
 
 def test_the_gradebook_neither_runs_a_students_formula_nor_passes_a_control_character(tmp_path: Path) -> None:
-    from grader import gradebook
-    from grader.unpack import Submission
+    from grader.classroom import gradebook
+    from grader.classroom.unpack import Submission
 
     hostile = Submission(
         student="=cmd|' /C calc'!A0",

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE_HARNESS
-from grader import report, run
-from grader.lab import Lab, TestSpec
-from grader.run import Status
-from grader.score import Grade, score_run
-from grader import sandbox as sandbox_module
-from grader.sandbox import Sandbox
+from grader.grading import run
+from grader.reports import report
+from grader.grading.lab import Lab, TestSpec
+from grader.grading.run import Status
+from grader.grading.score import Grade, score_run
+from grader.grading import sandbox as sandbox_module
+from grader.grading.sandbox import Sandbox
 
 DOCTEST_SUMMARY = "echo '[doctest] test cases: 1 | 1 passed | 0 failed | 21 skipped'"
 PASSED_SUMMARY = (

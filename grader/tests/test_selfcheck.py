@@ -8,11 +8,12 @@ import io
 import pytest
 from rich.console import Console
 
-from grader import cli, selfcheck
-from grader.lab import Lab, TestSpec, available_labs
-from grader.run import Status
-from grader.score import Grade, TestResult
-from grader.sandbox import Isolation
+from grader import cli
+from grader.checks import selfcheck
+from grader.grading.lab import Lab, TestSpec, available_labs
+from grader.grading.run import Status
+from grader.grading.score import Grade, TestResult
+from grader.grading.sandbox import Isolation
 
 SPECS = (
     TestSpec("reader sees EOF once every write end is closed", 6, "eof", "Close every write end."),

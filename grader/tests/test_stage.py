@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import build, stage
+from grader.grading import build, stage
 from grader.errors import GraderError
-from grader.lab import load_lab
+from grader.grading.lab import load_lab
 
 PIPE = load_lab("pipe")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import starter_pack
+from grader.publishing import starter_pack
 from grader.errors import GraderError
-from grader.lab import Lab, _parse, available_labs, load_lab
+from grader.grading.lab import Lab, _parse, available_labs, load_lab
 
 LABS = available_labs()
 

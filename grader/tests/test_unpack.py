@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import unpack
+from grader.classroom import unpack
 from grader.errors import GraderError
-from grader.lab import load_lab
+from grader.grading.lab import load_lab
 
 PIPE = load_lab("pipe")
 CODE = b"// a student's pipe_lab.cpp\nint answer = 42;\n"

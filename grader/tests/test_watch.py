@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader import report, stage, watch
-from grader.lab import REPO, load_lab
-from grader.run import Leak, Status
-from grader.score import Grade, TestResult
-from grader.sandbox import Isolation
+from grader import watch
+from grader.grading import stage
+from grader.reports import report
+from grader.grading.lab import REPO, load_lab
+from grader.grading.run import Leak, Status
+from grader.grading.score import Grade, TestResult
+from grader.grading.sandbox import Isolation
 
 PIPE = load_lab("pipe")
 # Hang guards only: a grade of the pipe lab takes seconds, the reference's

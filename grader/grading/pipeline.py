@@ -24,12 +24,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import build, compile as compiling, lab as labs, run, stage, symbols
+from grader.grading import build, compile as compiling, lab as labs, run, stage, symbols
 from grader.errors import GraderError
-from grader.lab import Lab, TestSpec
-from grader.run import TestRun
-from grader.sandbox import PROGRAMS_TARGET, Sandbox, programs as sandbox_programs
-from grader.score import Grade, TestResult, score_run, skipped_because
+from grader.grading.lab import Lab, TestSpec
+from grader.grading.run import TestRun
+from grader.grading.sandbox import PROGRAMS_TARGET, Sandbox, programs as sandbox_programs
+from grader.grading.score import Grade, TestResult, score_run, skipped_because
 
 
 @dataclass

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader.lab import Lab, TestSpec
-from grader.run import Leak, Status, TestRun
-from grader.sandbox import Isolation
+from grader.grading.lab import Lab, TestSpec
+from grader.grading.run import Leak, Status, TestRun
+from grader.grading.sandbox import Isolation
 
 
 # Runs the grader ended by killing every process of the test: no destructor

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.lab import Lab
+from grader.grading.lab import Lab
 
 # Limits of one student compile; a lab may override each in lab.toml
 # [limits] (compile_seconds = 90, ...). The labs' references compile in

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from grader.bench import BASELINE_NAMES, LATENCY_BASELINE, MECHANISMS, THROUGHPUT_BASELINE, figure
+from grader.bench.measure import BASELINE_NAMES, LATENCY_BASELINE, MECHANISMS, THROUGHPUT_BASELINE, figure
 from grader.errors import GraderError
 
 

@@ -22,7 +22,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader.lab import REPO, Lab
+from grader.grading.lab import REPO, Lab
 
 SETUP = """\
 #!/usr/bin/env bash

@@ -2,7 +2,7 @@
 
 Only the files lab.toml names are taken from the submission, and they never
 enter the repository: they are copied into a private compile workspace
-(grader/compile.py), and only the objects compiled from them are placed in
+(grader/grading/compile.py), and only the objects compiled from them are placed in
 _stage/<slot>/<lab>/, beside a BUILD file the grader writes. The header,
 the tests and the BUILD file always come from the lab (instructor files
 win), so a submission cannot change what it is graded against.
@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import compile as compiling
-from grader.lab import REPO, Lab
+from grader.grading import compile as compiling
+from grader.grading.lab import REPO, Lab
 
 STAGE_ROOT = REPO / "_stage"
 STAGE_LOCK = STAGE_ROOT / ".lock"  # stays, like _stage/ itself: see unstage

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.sandbox import Sandbox, TestView, kill_marked
+from grader.grading.sandbox import Sandbox, TestView, kill_marked
 
 # Output kept for feedback: the head and the tail of what a test printed.
 KEEP_HEAD = 24 * 1024

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import build, pipeline, run, stage
+from grader.grading import build, pipeline, run, stage
 from grader.errors import GraderError
-from grader.lab import REPO, Lab
-from grader.sandbox import Sandbox
+from grader.grading.lab import REPO, Lab
+from grader.grading.sandbox import Sandbox
 
 FORMAT_VERSION = 1
 MARKER = "ipclab-bench "  # the one line of figures a case prints

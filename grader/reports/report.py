@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.run import Status
-from grader.lab import Lab
-from grader.score import Grade, TestResult
-from grader.untrusted import escape_controls, markdown_code_block, markdown_literal, terminal_text
+from grader.grading.run import Status
+from grader.grading.lab import Lab
+from grader.grading.score import Grade, TestResult
+from grader.reports.untrusted import escape_controls, markdown_code_block, markdown_literal, terminal_text
 
 FORMAT_VERSION = 1
 # Lines of a failing test's output shown in the terminal (all of it goes to JSON).
@@ -303,7 +303,7 @@ MACHINE_FORMATS = ("json", "gradescope", "prairielearn", "autolab")
 
 
 def render_machine(grade: Grade, fmt: str, board: Sequence[Any] = ()) -> str:
-    """`board`: scoreboard entries (grader/bench.py Entry: name, value,
+    """`board`: scoreboard entries (grader/bench/measure.py Entry: name, value,
     ascending) for the platforms that show one; never part of the score."""
     if fmt == "autolab":
         # Autolab reads the last line of the output: one line, no indent.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.lab import CATEGORIES, REPO, Lab
+from grader.grading.lab import CATEGORIES, REPO, Lab
 
 HANDOUTS = REPO / "handouts"
 STYLE = Path(__file__).with_name("handout.css")

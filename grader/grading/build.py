@@ -1,6 +1,6 @@
 """Build: our own targets (the reference, the tests, the harness) with Bazel,
 in the repository's one output base; a submission's objects, compiled by
-grader/compile.py outside Bazel, are only linked here. A link error is the
+grader/grading/compile.py outside Bazel, are only linked here. A link error is the
 student's verdict (the linker's diagnostics, trimmed); whether a failure is
 the student's or the grader's is read from Bazel's build event protocol,
 never from its stderr."""
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.lab import REPO
+from grader.grading.lab import REPO
 
 # Lines of compiler output kept in feedback; the first errors are the ones
 # that matter, the rest are usually consequences.
@@ -120,7 +120,7 @@ def link(target: str, timeout: float = LINK_TIMEOUT) -> Linked:
 def test_objects(lab) -> list[Path]:
     """The objects the tests bring to a submission's link (the lab's tests,
     the harness and its main), as Bazel built them: what they define, a
-    submission must not define again (grader/symbols.py)."""
+    submission must not define again (grader/grading/symbols.py)."""
     bin_directory = REPO / "bazel-bin"
     found = [
         *(bin_directory / "labs" / lab.name / "_objs" / "public_tests").glob("*.o"),

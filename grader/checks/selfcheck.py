@@ -23,12 +23,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import corpus, handout, pipeline, starter_pack
+from grader.checks import corpus
+from grader.grading import pipeline
+from grader.publishing import handout, starter_pack
 from grader.errors import GraderError
-from grader.lab import Lab
-from grader.sandbox import Sandbox
-from grader.score import Grade, TestResult
-from grader.untrusted import terminal_text
+from grader.grading.lab import Lab
+from grader.grading.sandbox import Sandbox
+from grader.grading.score import Grade, TestResult
+from grader.reports.untrusted import terminal_text
 
 # A lab's corpus must hold at least this many realistic bugs.
 MIN_BUGS = 6

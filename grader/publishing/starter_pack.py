@@ -25,9 +25,10 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from grader import build as bazel_build, handout
+from grader.grading import build as bazel_build
+from grader.publishing import handout
 from grader.errors import GraderError
-from grader.lab import REPO, Lab, _parse
+from grader.grading.lab import REPO, Lab, _parse
 
 # What a pack takes from the repository besides the lab itself.
 ROOT_FILES = ("WORKSPACE", "BUILD", ".bazelrc", ".gitignore", "grade")

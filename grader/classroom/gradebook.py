@@ -26,13 +26,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from grader import report
+from grader.reports import report
 from grader.errors import GraderError
-from grader.lab import Lab
-from grader.run import Status
-from grader.score import Grade
-from grader.unpack import Submission
-from grader.untrusted import spreadsheet_cell
+from grader.grading.lab import Lab
+from grader.grading.run import Status
+from grader.grading.score import Grade
+from grader.classroom.unpack import Submission
+from grader.reports.untrusted import spreadsheet_cell
 
 FORMAT_VERSION = 1
 STATE = ".state"

@@ -54,7 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import build, cgroup
+from grader.grading import build, cgroup
 from grader.errors import GraderError
 
 # Defaults for every test process; a lab overrides them in lab.toml [limits].

@@ -37,8 +37,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 from grader.errors import GraderError
-from grader.lab import Lab
-from grader.stage import slot_name
+from grader.grading.lab import Lab
+from grader.grading.stage import slot_name
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")

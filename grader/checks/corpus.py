@@ -24,12 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import pipeline, stage
+from grader.grading import pipeline, stage
 from grader.errors import GraderError
-from grader.lab import Lab
-from grader.report import feedback, feedback_parts
-from grader.sandbox import Sandbox
-from grader.score import Grade, TestResult
+from grader.grading.lab import Lab
+from grader.reports.report import feedback, feedback_parts
+from grader.grading.sandbox import Sandbox
+from grader.grading.score import Grade, TestResult
 
 
 @dataclass(frozen=True)

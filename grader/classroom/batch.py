@@ -1,7 +1,7 @@
 """Batch: grade a whole class, in parallel, resumable.
 
 Stages, in order:
-    unpack   every student's files, or the reason there are none (grader/unpack.py)
+    unpack   every student's files, or the reason there are none (grader/classroom/unpack.py)
     skip     with --resume, students whose record matches their files are done
     record   students who cannot be graded (missing, empty, refused) get their row now
     compile  only with --compile-first: every remaining submission compiled
@@ -13,14 +13,14 @@ Stages, in order:
     write    results, feedback and record per student as each finishes;
              gradebook, Canvas file and summary once all are done
     report   the class report for staff, from the output directory alone
-             (grader/class_report.py)
+             (grader/classroom/class_report.py)
 
 Ordering rules: a student's record is written after its results and
 feedback, so a batch killed at any moment resumes where it stopped; the
 gradebook is written from the records alone, after every student.
 
 Why compiling first is not the default: a student's files are compiled
-by the grader itself (grader/compile.py), outside Bazel and without any
+by the grader itself (grader/grading/compile.py), outside Bazel and without any
 lock, so workers' compiles already run side by side; only the link is a
 Bazel command, and Bazel runs one command at a time per output base, so
 links take turns (a few seconds each). Without compiling first, one worker
@@ -49,12 +49,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from grader import class_report, gradebook, pipeline, unpack
+from grader.classroom import class_report, gradebook, unpack
+from grader.grading import pipeline
 from grader.errors import GraderError
-from grader.lab import Lab
-from grader.sandbox import Sandbox
-from grader.score import Grade
-from grader.untrusted import terminal_text
+from grader.grading.lab import Lab
+from grader.grading.sandbox import Sandbox
+from grader.grading.score import Grade
+from grader.reports.untrusted import terminal_text
 
 # Submissions per Bazel command when compiling first: small enough that
 # one invocation's links stay well within build.bazel's time limit on a busy

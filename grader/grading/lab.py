@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.errors import GraderError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LABS = REPO / "labs"
 SOLUTIONS = REPO / "solutions"
 

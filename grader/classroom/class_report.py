@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from grader import gradebook, report, untrusted
+from grader.classroom import gradebook
+from grader.reports import report, untrusted
 from grader.errors import GraderError
-from grader.lab import Lab, TestSpec, load_lab
-from grader.run import Status
-from grader.score import Grade
+from grader.grading.lab import Lab, TestSpec, load_lab
+from grader.grading.run import Status
+from grader.grading.score import Grade
 
 FORMAT_VERSION = 1
 PAGE = "report.html"

@@ -1,0 +1,3 @@
+"""A whole class at once: finding each student's files in a platform's
+download (unpack), grading them all (batch), the gradebook and its exports
+(gradebook) and the class report (class_report)."""

@@ -1,0 +1,3 @@
+"""What an instructor publishes: the write-ups (handout), the students'
+starter packs (starter_pack) and the platforms' autograder bundles
+(export)."""
