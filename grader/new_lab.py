@@ -83,7 +83,7 @@ HEADER = """\
 
 namespace ${name}lab {
 
-// ---- EXAMPLE, scaffolded by ./grade new-lab: replace it ------------------------
+// ---- EXAMPLE, scaffolded by ./grade new-lab: replace it --------------------
 // A function in the shape every function here takes: what it does, what it
 // leaves behind (the grader reports each descriptor, child and IPC object a
 // test leaves) and what it throws. Replace it with the lab's own functions
@@ -407,9 +407,12 @@ def check_name(name: str) -> None:
 
 
 def check_title(title: str) -> None:
+    example = '--title "Message queues: a mailbox with priorities"'
     if not title.strip() or any(ord(c) < 32 or ord(c) == 127 for c in title):
-        raise GraderError(f"the title {title!r} must be one line of text",
-                          tip='--title "Message queues: a mailbox with priorities"')  # fmt: skip
+        raise GraderError(f"the title {title!r} must be one line of text", tip=example)
+    if title.endswith("\\"):
+        # It ends a // comment in the header, and would carry the comment on to the next line.
+        raise GraderError(f"the title {title!r} may not end with a backslash", tip=example)
 
 
 def plan(repo: Path, name: str, title: str) -> Scaffold:
@@ -481,7 +484,11 @@ def appended_to_order(text: str, order: list[str], name: str) -> str:
         raise GraderError(f"{COURSE}: cannot find the one `order = [...]` line to add the lab to",
                           tip=f'write it as  order = ["pipe", "fifo"]  and run ./grade new-lab {name} again')  # fmt: skip
     start, end = found[0].span()
-    return text[:start] + f"order = {json.dumps([*order, name])}" + text[end:]
+    appended = text[:start] + f"order = {json.dumps([*order, name])}" + text[end:]
+    if tomllib.loads(appended).get("order") != [*order, name]:
+        raise GraderError(f"{COURSE}: the `order = [...]` line found is not the one TOML reads",
+                          tip=f'write the order on one line, such as  order = ["pipe", "fifo"]')  # fmt: skip
+    return appended
 
 
 def write(repo: Path, scaffold: Scaffold) -> None:

@@ -194,11 +194,37 @@ def test_any_file_of_the_lab_already_there_is_refused(repo: Path, taken: str) ->
     assert tree(repo) == before
 
 
-@pytest.mark.parametrize("title", ["", "   ", "two\nlines", "a\x1b[2Jb"])
-def test_a_title_must_be_one_line_of_text(repo: Path, title: str) -> None:
+@pytest.mark.parametrize(
+    "title, complaint",
+    [
+        ("", "must be one line of text"),
+        ("   ", "must be one line of text"),
+        ("two\nlines", "must be one line of text"),
+        ("a\x1b[2Jb", "must be one line of text"),
+        ("Pipes and backslashes \\", "may not end with a backslash"),
+    ],
+)
+def test_a_title_must_be_one_line_of_text(repo: Path, title: str, complaint: str) -> None:
     before = tree(repo)
-    with pytest.raises(GraderError, match="must be one line of text"):
+    with pytest.raises(GraderError, match=complaint):
         new_lab.main(["demo", "--title", title], repo=repo)
+    assert tree(repo) == before
+
+
+@pytest.mark.parametrize(
+    "course",
+    [
+        "# no order here\n",
+        'order = ["pipe"]\n[other]\norder = ["x"]\n',
+        'notes = """\norder = ["not", "this"]\n"""\norder = ["pipe"]\n',
+        'notes = """\norder = ["not", "this"]\n"""\n',  # the one match is inside a string
+    ],
+)
+def test_a_course_order_it_cannot_append_to_is_refused(repo: Path, course: str) -> None:
+    (repo / "labs" / "course.toml").write_text(course)
+    before = tree(repo)
+    with pytest.raises(GraderError, match="labs/course.toml: "):
+        new_lab.main(["demo"], repo=repo)
     assert tree(repo) == before
 
 
