@@ -424,8 +424,8 @@ def plan(repo: Path, name: str, title: str) -> Scaffold:
         raise GraderError(f"{COURSE} is missing: a new lab is added to the course's order there",
                           tip="run ./grade new-lab in the course repository (a starter pack has no new labs)")  # fmt: skip
     order = _course_order(course)
-    # Every file of the scaffold is in one of these.
-    taken = [p for p in (Path("labs") / name, Path("solutions") / name, Path("handouts") / f"{name}.md") if (repo / p).exists()]
+    homes = (Path("labs") / name, Path("solutions") / name, Path("handouts") / f"{name}.md")  # of every file written
+    taken = [home for home in homes if (repo / home).exists()]
     if taken or name in order:
         where = ", ".join(str(p) for p in taken) or f"{COURSE}'s order"
         raise GraderError(f"a lab named {name!r} exists already: {where}",
@@ -487,7 +487,7 @@ def appended_to_order(text: str, order: list[str], name: str) -> str:
     appended = text[:start] + f"order = {json.dumps([*order, name])}" + text[end:]
     if tomllib.loads(appended).get("order") != [*order, name]:
         raise GraderError(f"{COURSE}: the `order = [...]` line found is not the one TOML reads",
-                          tip=f'write the order on one line, such as  order = ["pipe", "fifo"]')  # fmt: skip
+                          tip='write the order on one line, such as  order = ["pipe", "fifo"]')  # fmt: skip
     return appended
 
 
