@@ -10,11 +10,13 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+import grader
 from grader import cli, handout, new_lab, starter_pack
 from grader.errors import GraderError
 from grader.lab import CATEGORIES, REPO, _parse
@@ -258,6 +260,14 @@ def test_the_command_refuses_in_words(capsys) -> None:
 def test_starter_packs_leave_the_scaffolder_out() -> None:
     shipped = {p.relative_to(REPO).as_posix() for p in starter_pack._framework_files()}
     assert "grader/cli.py" in shipped and "grader/new_lab.py" not in shipped
+
+
+def test_in_a_starter_pack_the_command_says_what_it_is_for(monkeypatch, capsys) -> None:
+    # A pack has no grader/new_lab.py: importing it fails as it would there.
+    monkeypatch.delattr(grader, "new_lab")
+    monkeypatch.setitem(sys.modules, "grader.new_lab", None)
+    assert cli.main(["new-lab", "demo"]) == cli.Exit.ERROR
+    assert "writes a lab into the course repository; this is a starter pack" in capsys.readouterr().err
 
 
 # ---- a scaffolded lab, built and checked in a copy of the repository ----------
