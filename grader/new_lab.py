@@ -41,7 +41,7 @@ from string import Template
 
 from grader import handout
 from grader.errors import GraderError
-from grader.lab import CATEGORIES, REPO
+from grader.lab import CATEGORIES, REPO, _course_order
 from grader.selfcheck import MIN_BUGS
 
 # What a lab's name becomes: directories, file names (NAME_lab.h), a Bazel
@@ -465,16 +465,6 @@ def _headings_used(lab_toml: str) -> list[str]:
     """The "What is graded" headings of the categories lab.toml's tests use, in the write-ups' order."""
     used = {test["category"] for test in tomllib.loads(lab_toml)["tests"]}
     return [heading for category, heading in CATEGORIES.items() if category in used]
-
-
-def _course_order(course: Path) -> list[str]:
-    try:
-        order = tomllib.loads(course.read_text()).get("order", [])
-    except tomllib.TOMLDecodeError as e:
-        raise GraderError(f"{COURSE} is not valid TOML: {e}") from e
-    if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
-        raise GraderError(f"{COURSE}: order must be a list of lab names, such as [\"pipe\", \"fifo\"]")
-    return order
 
 
 def appended_to_order(text: str, order: list[str], name: str) -> str:
