@@ -9,6 +9,8 @@
     ./grade corpus [LAB ...]     grade each lab's bug corpus: every bug must
                                  fail exactly the tests it names
     ./grade selfcheck [LAB ...]  is each lab fit to publish? one table
+    ./grade new-lab NAME [--title TITLE]
+                                 scaffold a lab that builds, around one example
     ./grade handout LAB ... | --all [--output DIR]
                                  write-ups (HTML) and starter packs into dist/
     ./grade batch LAB SUBMISSIONS --out DIR
@@ -255,6 +257,16 @@ def autograde(argv: list[str]) -> int:
     return Exit.OK
 
 
+def scaffold_lab(argv: list[str]) -> int:
+    try:
+        from grader.publishing import new_lab  # here, not at the top: starter packs leave it out
+    except ModuleNotFoundError as e:
+        if e.name != "grader.publishing.new_lab":
+            raise
+        raise GraderError("./grade new-lab writes a lab into the course repository; this is a starter pack") from e
+    return new_lab.main(argv)
+
+
 def _scoreboard(lab: Lab, grade: Grade, submission: Path, box: sandbox.Sandbox, fmt: str) -> list[bench.Entry]:
     """The benchmark's figures for the platforms with a scoreboard: only for
     a submission that graded, and never part of its score."""
@@ -334,6 +346,7 @@ COMMANDS = {
     "bench": run_bench,
     "corpus": check_corpus,
     "selfcheck": self_check,
+    "new-lab": scaffold_lab,
     "handout": publish,
     "batch": grade_batch,
     "report": rebuild_class_report,

@@ -115,14 +115,20 @@ def hidden_tests(ctx: Context) -> str:
     public_sources = [t.name for t in hidden if not ctx.listed.get(t.name, False)]
     if public_sources:
         raise Failed(f"hidden tests whose source is not in solutions/{ctx.lab.name}/: {public_sources}")
-    return f"{len(hidden)} hidden tests ({sum(t.points for t in hidden):g} points), sources in solutions/{ctx.lab.name}/"
+    count = f"{len(hidden)} hidden test{'s' if len(hidden) != 1 else ''}"
+    return f"{count} ({sum(t.points for t in hidden):g} points), sources in solutions/{ctx.lab.name}/"
 
 
 def handout_check(ctx: Context) -> str:
-    found = handout.problems(ctx.lab)
+    found = handout.problems(ctx.lab, drafts=True)
     if found:
         raise Failed("\n".join(found))
-    ctx.html = handout.render(ctx.lab)
+    # Text still to write does not keep the page from rendering: the starter
+    # pack is checked with the draft, so a new lab sees every other verdict.
+    ctx.html = handout.render(ctx.lab, draft=True)
+    unwritten = handout.problems(ctx.lab)
+    if unwritten:
+        raise Failed("\n".join(unwritten))
     categories = {t.category for t in ctx.lab.tests}
     return (
         f"handouts/{ctx.lab.name}.md: sections in order, one heading for each of the {len(categories)} "

@@ -99,8 +99,8 @@ def available_labs() -> list[str]:
     return [name for name in order if name in found] + sorted(found - set(order))
 
 
-def _course_order() -> list[str]:
-    path = LABS / "course.toml"
+def _course_order(path: Path | None = None) -> list[str]:
+    path = path or LABS / "course.toml"
     if not path.exists():
         return []
     shown = "labs/course.toml"

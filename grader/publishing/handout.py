@@ -12,6 +12,10 @@ Two directives, each on a line of its own (never inside a code block):
 Code in a write-up is always taken from the lab's own files this way, so it
 cannot drift from what students are given; hidden tests appear only as a
 count and their points, never by name.
+
+A line holding PLACEHOLDER is text still to write (./grade new-lab writes
+them). A write-up with one is a draft: it expands and renders, so selfcheck
+can check the starter pack built from it, but it is not fit to publish.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ STYLE = Path(__file__).with_name("handout.css")
 # Level-2 headings every write-up has, in this order.
 SECTIONS = ("Goals", "Background", "What you build", "What is graded", "Check your work", "What to submit")
 GRADED_SECTION = "What is graded"
+# Marks text still to write; what follows it on the line says what to write.
+PLACEHOLDER = "TO WRITE:"
 _DIRECTIVE = re.compile(r"^:::\s*(\S+)(.*)$")
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -64,14 +70,17 @@ def read_lines(path: Path) -> list[Line]:
 # ---- checking -------------------------------------------------------------
 
 
-def problems(lab: Lab, path: Path | None = None) -> list[str]:
+def problems(lab: Lab, path: Path | None = None, *, drafts: bool = False) -> list[str]:
     """Everything that keeps the write-up (handouts/<lab>.md unless `path` is
-    given) from following handouts/README.md."""
+    given) from following handouts/README.md; with `drafts`, all but its
+    placeholders (text still to write)."""
     path = path or handout_path(lab)
     if not path.exists():
         return [f"handouts/{lab.name}.md does not exist (the format is in handouts/README.md)"]
     lines = read_lines(path)
     found = _section_problems(lines) + _category_problems(lab, lines)
+    if not drafts:
+        found += _placeholder_problems(lab, lines)
     directives = [(line, _DIRECTIVE.match(line.text)) for line in lines if not line.in_code]
     directives = [(line, match) for line, match in directives if match]
     tests_lines = [line.number for line, match in directives if match.group(1) == "tests"]
@@ -86,6 +95,19 @@ def problems(lab: Lab, path: Path | None = None) -> list[str]:
         if name not in _section_text(lines, "What to submit"):
             found.append(f"## What to submit does not name the student file {name}")
     return found
+
+
+def _placeholder_problems(lab: Lab, lines: list[Line]) -> list[str]:
+    numbers = [line.number for line in lines for _ in range(line.text.count(PLACEHOLDER))]
+    if not numbers:
+        return []
+    count = f"{len(numbers)} placeholder{'s' if len(numbers) != 1 else ''}"
+    distinct = sorted(set(numbers))
+    where = f"line{'s' if len(distinct) != 1 else ''} {', '.join(str(n) for n in distinct)}"
+    return [
+        f"{count} still to write in handouts/{lab.name}.md ({where}): "
+        f"replace each {PLACEHOLDER!r} with the text it asks for"
+    ]
 
 
 def _headings(lines: list[Line], level: int) -> list[tuple[int, str]]:
@@ -149,9 +171,10 @@ def _category_problems(lab: Lab, lines: list[Line]) -> list[str]:
 
 def expand(lab: Lab, path: Path | None = None) -> str:
     """The write-up as Markdown with every directive replaced; refuses a
-    write-up that does not follow the rules."""
+    write-up that does not follow the rules. Placeholders stay as they are:
+    render refuses them, unless asked for a draft."""
     path = path or handout_path(lab)
-    found = problems(lab, path)
+    found = problems(lab, path, drafts=True)
     if found:
         raise GraderError(
             f"handouts/{lab.name}.md does not follow handouts/README.md:\n  " + "\n  ".join(found),
@@ -266,8 +289,15 @@ def to_html(title: str, markdown: str) -> str:
     return result.stdout
 
 
-def render(lab: Lab) -> str:
-    title, body = title_and_body(lab, expand(lab))
+def render(lab: Lab, *, draft: bool = False) -> str:
+    """The write-up as its page; a write-up with placeholders left only as a
+    draft (selfcheck checks the starter pack with it; nothing publishes it)."""
+    markdown = expand(lab)
+    unwritten = [] if draft else _placeholder_problems(lab, read_lines(handout_path(lab)))
+    if unwritten:
+        raise GraderError(f"the write-up is a draft, not fit to publish: {unwritten[0]}",
+                          tip="./grade selfcheck checks every lab's write-up")  # fmt: skip
+    title, body = title_and_body(lab, markdown)
     return to_html(title, body)
 
 

@@ -34,9 +34,12 @@ from grader.grading.lab import REPO, Lab, _parse
 ROOT_FILES = ("WORKSPACE", "BUILD", ".bazelrc", ".gitignore", "grade")
 TREES = ("third_party", "grader")
 # Never shipped: the grader's own tests read solutions/, and the suite runner
-# runs them; caches are not source. Nor the harness's code (but for its
-# main): a pack ships it compiled, see grader/harness/BUILD.starter.
-LEFT_OUT = re.compile(r"^grader/(tests/|suite\.py$|harness/(BUILD|(?!main\.cpp$)[^/]+\.cpp$))|(^|/)__pycache__/|\.pyc$")
+# runs them; new_lab.py holds a reference and a hidden test's name; caches
+# are not source. Nor the harness's code (but for its main): a pack ships it
+# compiled, see grader/harness/BUILD.starter.
+LEFT_OUT = re.compile(
+    r"^grader/(tests/|suite\.py$|publishing/new_lab\.py$|harness/(BUILD|(?!main\.cpp$)[^/]+\.cpp$))|(^|/)__pycache__/|\.pyc$"
+)
 HARNESS = REPO / "grader" / "harness"
 
 # A line of reference code counts as solution code when, stripped, it is at

@@ -160,3 +160,41 @@ def test_every_image_is_inside_the_page(name: str) -> None:
     assert all(source.startswith("data:") for source in sources), sources
     if name == "channels":
         assert sources, "the channels write-up shows the benchmark's plot"
+
+
+# ---- placeholders: text still to write ----------------------------------------
+
+
+def with_placeholders(tmp_path: Path) -> Path:
+    """The pipe write-up with two placeholders in Goals and one in Background."""
+    text = edited("## Background\n", f"{handout.PLACEHOLDER} a second goal. {handout.PLACEHOLDER} a third.\n\n"
+                  f"## Background\n\n{handout.PLACEHOLDER} one more fact.\n")  # fmt: skip
+    path = tmp_path / "pipe.md"
+    path.write_text(text)
+    return path
+
+
+def test_placeholders_are_counted_with_their_lines(tmp_path: Path) -> None:
+    path = with_placeholders(tmp_path)
+    lines = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if handout.PLACEHOLDER in line]
+    assert len(lines) == 2
+    assert handout.problems(PIPE, path) == [
+        f"3 placeholders still to write in handouts/pipe.md (lines {lines[0]}, {lines[1]}): "
+        "replace each 'TO WRITE:' with the text it asks for"
+    ]
+    assert handout.problems(PIPE, path, drafts=True) == []
+
+
+def test_one_placeholder_is_one(tmp_path: Path) -> None:
+    found = problems_of(edited("## Background\n", f"{handout.PLACEHOLDER} why.\n\n## Background\n"), tmp_path)
+    assert len(found) == 1 and found[0].startswith("1 placeholder still to write in handouts/pipe.md (line ")
+
+
+def test_a_draft_expands_and_renders_but_is_never_published(tmp_path: Path, monkeypatch) -> None:
+    path = with_placeholders(tmp_path)
+    assert f"{handout.PLACEHOLDER} one more fact." in handout.expand(PIPE, path)
+    monkeypatch.setattr(handout, "HANDOUTS", tmp_path)
+    with pytest.raises(GraderError) as error:
+        handout.render(PIPE)
+    assert "is a draft, not fit to publish: 3 placeholders still to write" in error.value.message
+    assert f"{handout.PLACEHOLDER} one more fact." in readable(handout.render(PIPE, draft=True))
