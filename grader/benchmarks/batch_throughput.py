@@ -1,6 +1,6 @@
 """How fast ./grade batch grades a class, and whether every row is right.
 
-Generates a class of the pipe lab (grader/tests/classes.py: the reference, the
+Generates a class of the pipe lab (grader/benchmarks/classes.py: the reference, the
 skeleton, every corpus bug, compile errors, missing, misnamed and empty files,
 archives, and archives the grader must refuse), grades it once per --jobs
 value, each time with a fresh salt so every student's file compiles anew, and
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grader.classroom import gradebook
 from grader.grading.lab import REPO, Lab, load_lab
-from grader.tests.classes import Expected, make_class
+from grader.benchmarks.classes import Expected, make_class
 
 
 def batch_command(klass: Path, out: Path, jobs: int, *extra: str) -> list[str]:

@@ -77,8 +77,8 @@ def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
 
 def _build_with_programs(target: str, broken: str) -> None:
     """Builds `target` and the sandbox's programs in one Bazel command (each
-    command costs a fifth of a second, even with nothing to do); when it
-    fails, says which of the two failed."""
+    command has a fixed cost, even with nothing to do); when it fails, says
+    which of the two failed."""
     result = build.build(target, PROGRAMS_TARGET)
     if not result.ok:
         sandbox_programs(already_built=False)  # raises if they are what failed

@@ -135,7 +135,8 @@ def programs(already_built: bool = False) -> Programs:
     grader process, in a directory of its own, read-only for everyone and
     removed when the process ends. already_built: the caller has just built
     PROGRAMS_TARGET together with its own targets (one Bazel command, not
-    two: each costs a fifth of a second even when nothing changed)."""
+    two: each command has a fixed cost even when nothing changed, see
+    grader/benchmarks/regrade.py)."""
     global _programs
     with _INSTALLING:
         if _programs is None:

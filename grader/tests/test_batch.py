@@ -21,7 +21,7 @@ from grader import cli
 from grader.classroom import gradebook
 from grader.grading import pipeline
 from grader.grading.lab import REPO, load_lab
-from grader.tests.classes import make_class
+from grader.benchmarks.classes import make_class
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("batch")

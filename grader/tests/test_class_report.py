@@ -19,7 +19,7 @@ from grader import cli
 from grader.classroom import class_report, gradebook
 from grader.grading import run
 from grader.grading.lab import load_lab
-from grader.tests.classes import make_class
+from grader.benchmarks.classes import make_class
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("class-report")

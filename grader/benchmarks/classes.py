@@ -1,10 +1,10 @@
-"""A generated class for the batch tests (and for measuring a big batch by
+"""A generated class for the batch benchmark and tests (and for grading a big batch by
 hand): real submissions of the pipe lab — the reference, the skeleton, every
 bug of the corpus, compile errors, missing, misnamed and empty files, files in
 folders and archives — and archives a grader must refuse. Each student comes
 with the row the gradebook must give it.
 
-    /usr/bin/python3 -m grader.tests.classes DIR --copies 5   # 115 students
+    /usr/bin/python3 -m grader.benchmarks.classes DIR --copies 5   # 115 students
 """
 
 from __future__ import annotations
