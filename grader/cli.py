@@ -19,6 +19,10 @@
                                  (DIR/report.html) from its output directory
     ./grade export gradescope LAB --output autograder.zip
                                  a Gradescope autograder bundle of this grader
+    ./grade export prairielearn|autolab LAB [--output DIR]
+                                 PrairieLearn's external grader (image recipe,
+                                 entrypoint, info.json); Autolab's autograde
+                                 Makefile and tar
     ./grade autograde LAB SUBMISSION --format F
                                  grade one submission as a course platform hands
                                  it over (files at any depth, or an archive)
@@ -212,17 +216,38 @@ def rebuild_class_report(argv: list[str]) -> int:
     return Exit.OK
 
 
+EXPORT_DEFAULTS = {"gradescope": "autograder.zip", "prairielearn": "prairielearn-{lab}", "autolab": "autolab-{lab}"}
+
+
 def export_bundle(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade export", description="Export a lab's grader to a course platform.")
-    parser.add_argument("platform", choices=("gradescope",))
+    parser.add_argument("platform", choices=tuple(EXPORT_DEFAULTS))
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
-    parser.add_argument("--output", type=Path, default=Path("autograder.zip"), help="the bundle to write (default: autograder.zip)")
+    parser.add_argument("--output", type=Path, help="what to write (default: autograder.zip for gradescope, "
+                        "the directory prairielearn-LAB or autolab-LAB for the others)")  # fmt: skip
+    parser.add_argument("--image", help="prairielearn: the image name info.json gives (default: ipclabs/LAB-grader)")
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     if not lab.has_solution:
         raise GraderError(f"lab {lab.name!r} has no solutions/ here: the bundle needs the reference and hidden tests")
-    files = export.gradescope_bundle(lab, args.output)
-    print(f"{args.output}: Gradescope autograder for {lab.name} ({files} files); upload it as the assignment's autograder")
+    output: Path = args.output or Path(EXPORT_DEFAULTS[args.platform].format(lab=lab.name))
+    if args.platform == "gradescope":
+        files = export.gradescope_bundle(lab, output)
+        print(f"{output}: Gradescope autograder for {lab.name} ({files} files); upload it as the assignment's autograder")
+        return Exit.OK
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise GraderError(f"{output} already exists and is not an empty directory",
+                          tip="remove it, or pass another --output: a package is written whole, never over an old one")  # fmt: skip
+    if args.platform == "prairielearn":
+        package = export.prairielearn_package(lab, output, args.image or f"ipclabs/{lab.name}-grader")
+        print(f"{output}: PrairieLearn external grader for {lab.name} ({package.files} files): build {output}/Dockerfile, "
+              f"push the image, and copy {output}/question/ into the course's questions/")  # fmt: skip
+    else:
+        package = export.autolab_package(lab, output)
+        print(f"{output}: Autolab autograder for {lab.name} ({package.files} files in autograde.tar): upload "
+              "autograde-Makefile and autograde.tar to the assessment")  # fmt: skip
+    for note in package.notes:
+        print(f"note: {note}")
     return Exit.OK
 
 
@@ -249,7 +274,7 @@ def autograde(argv: list[str]) -> int:
     text = report.render_machine(grade, args.format, board)
     if args.format == "autolab":
         # Autolab shows the output and reads its last line: feedback first.
-        text = _plain_text(grade) + text
+        text = report.autolab_feedback(grade) + text
     if args.output:
         report.write_atomically(args.output, text)
     else:

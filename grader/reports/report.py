@@ -243,34 +243,102 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+# PrairieLearn takes results.json files up to 1 MB ("this file should be
+# limited to 1 MB", its external grading documentation); the margin leaves
+# room for what truncation notes add.
+PRAIRIELEARN_LIMIT = 1_000_000
+PRAIRIELEARN_BUDGET = 950_000
+HIDDEN_TESTS = "Hidden tests"
+
+
+def public_results(grade: Grade) -> list[TestResult]:
+    return [r for r in not_graded_results(grade) if not r.spec.hidden]
+
+
+def hidden_summary(grade: Grade) -> str:
+    """Hidden tests as one line: how many passed and their points, never a
+    name, an output or a hint."""
+    hidden = [r for r in not_graded_results(grade) if r.spec.hidden]
+    passed = sum(r.passed for r in hidden)
+    points = sum(r.score for r in hidden)
+    return (f"{HIDDEN_TESTS}: {passed} of {len(hidden)} passed, {points:g} / {sum(r.spec.points for r in hidden):g} "
+            "points; their names and output are not shown")  # fmt: skip
+
+
+def public_leak_findings(grade: Grade) -> list[str]:
+    """What the tests left behind, by test for the public tests; the hidden
+    tests' findings only counted (an object's name can tell what a test did)."""
+    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results if not r.spec.hidden
+                for leak in r.leaks]  # fmt: skip
+    in_hidden = sum(len(r.leaks) for r in grade.results if r.spec.hidden)
+    return findings + ([f"and {in_hidden} finding(s) in hidden tests"] if in_hidden else [])
+
+
 def to_prairielearn(grade: Grade) -> dict[str, Any]:
     """PrairieLearn's external-grader results.json: score as a fraction in
     [0, 1]; gradable false with format_errors for a submission that did not
     build (PrairieLearn then charges no attempt); per test name, points,
-    max_points, message, output."""
+    max_points, message, output. PrairieLearn has no visibility field, so
+    the hidden tests are one aggregate entry; the file stays under 1 MB."""
+    tests = [
+        {
+            "name": r.spec.name,
+            "description": r.spec.category,
+            "points": r.score,
+            "max_points": r.spec.points,
+            "message": status_text(r),
+            "output": feedback(r),
+        }
+        for r in public_results(grade)
+    ]
+    hidden = [r for r in not_graded_results(grade) if r.spec.hidden]
+    if hidden:
+        tests.append({"name": HIDDEN_TESTS, "description": f"{len(hidden)} tests run on your submission",
+                      "points": sum(r.score for r in hidden), "max_points": sum(r.spec.points for r in hidden),
+                      "message": hidden_summary(grade), "output": ""})  # fmt: skip
+    if grade.leak_deduction:
+        output = f"{grade.leak_deduction:g} points off for {_leak_kinds(grade)}:\n" + "\n".join(public_leak_findings(grade))
+        tests.append({"name": "Cleanup: what the tests left behind", "description": "cleanup",
+                      "points": -grade.leak_deduction, "max_points": 0, "message": "leaks", "output": output})  # fmt: skip
     data: dict[str, Any] = {
         "gradable": grade.gradable,
         "score": grade.score / grade.max_score if grade.max_score else 0.0,
         "message": f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}",
-        "tests": [
-            {
-                "name": r.spec.name,
-                "description": f"{r.spec.category}{' (hidden)' if r.spec.hidden else ''}",
-                "points": r.score,
-                "max_points": r.spec.points,
-                "message": status_text(r),
-                "output": feedback(r),
-            }
-            for r in not_graded_results(grade)
-        ],
+        "tests": tests,
     }
-    if grade.leak_deduction:
-        entry = _leak_entry(grade, number=0)
-        data["tests"].append({"name": entry["name"], "description": "cleanup", "points": entry["score"],
-                              "max_points": 0, "message": "leaks", "output": entry["output"]})  # fmt: skip
     if not grade.gradable:
         data["format_errors"] = [escape_controls(grade.diagnostics)]
+    return within_prairielearn_limit(data)
+
+
+def _encoded_size(data: dict[str, Any]) -> int:
+    return len(json.dumps(data, indent=2).encode())
+
+
+def within_prairielearn_limit(data: dict[str, Any]) -> dict[str, Any]:
+    """Cuts the longest texts (tests' outputs, the compiler's errors) until
+    the file fits PRAIRIELEARN_BUDGET, and says so where it cut and in the
+    message: a results file over 1 MB is not taken at all."""
+    texts = [(test, "output") for test in data["tests"]] + [(data, "format_errors")] * ("format_errors" in data)
+    cut = False
+    while _encoded_size(data) > PRAIRIELEARN_BUDGET:
+        holder, key = max(texts, key=lambda t: len(_text(t[0][t[1]])))
+        text = _text(holder[key])
+        excess = _encoded_size(data) - PRAIRIELEARN_BUDGET
+        # JSON can spend six bytes on one character: cut by at least the excess, in characters.
+        keep = max(0, min(len(text) - excess, len(text) // 2))
+        if keep == len(text) or not text:
+            break  # nothing left to cut
+        shortened = text[:keep] + f"\n… {len(text) - keep} characters cut: PrairieLearn keeps results under 1 MB"
+        holder[key] = [shortened] if key == "format_errors" else shortened
+        cut = True
+    if cut:
+        data["message"] += " (some feedback was cut to keep the results under PrairieLearn's 1 MB limit)"
     return data
+
+
+def _text(value: str | list[str]) -> str:
+    return value[0] if isinstance(value, list) else value
 
 
 LEAK_PROBLEM = "leaks"
@@ -279,7 +347,8 @@ LEAK_PROBLEM = "leaks"
 def autolab_problems(lab: Lab) -> dict[str, float]:
     """The problems to declare in Autolab for a lab, with their points: one
     per test category, in lab.toml order (test names are too many and too
-    long for Autolab's problem list)."""
+    long for Autolab's problem list, and a hidden test's name is never
+    shown)."""
     problems: dict[str, float] = {}
     for spec in lab.tests:
         problems[spec.category] = problems.get(spec.category, 0.0) + spec.points
@@ -297,6 +366,30 @@ def to_autolab(grade: Grade) -> dict[str, Any]:
     if grade.lab.leak_deduction:
         scores[LEAK_PROBLEM] = -grade.leak_deduction
     return {"scores": scores, "scoreboard": [grade.score, *scores.values()]}
+
+
+def autolab_feedback(grade: Grade) -> str:
+    """What Autolab shows above the autoresult, as plain text: every public
+    test with its points, each failure's evidence and hint, the hidden tests
+    as one line (Autolab shows the whole output to the student, and has no
+    visibility of its own), the leaks and the score."""
+    lines = [f"{grade.lab.name} — {grade.lab.title}"]
+    if not grade.isolation.full:
+        lines.append(f"reduced isolation — {grade.isolation.reason}")
+    if not grade.gradable:
+        lines += ["Not gradable (score 0). Why:", escape_controls(grade.diagnostics), f"Score: 0 / {grade.max_score:g}"]
+        return "\n".join(lines) + "\n"
+    for r in public_results(grade):
+        lines.append(f"{'✓' if r.passed else '✗'} {r.score:g}/{r.spec.points:g} {status_text(r):<12} {r.spec.name}")
+        text = feedback(r)
+        lines += [f"    {line}" for line in text.splitlines()]
+    if any(r.spec.hidden for r in grade.results):
+        lines.append(hidden_summary(grade))
+    if grade.leak_deduction:
+        lines.append(f"Leaks: {grade.leak_deduction:g} points off for {_leak_kinds(grade)} (lab.toml [leaks])")
+        lines += [f"    {finding}" for finding in public_leak_findings(grade)]
+    lines.append(f"Score: {grade.score:g} / {grade.max_score:g}")
+    return "\n".join(lines) + "\n"
 
 
 MACHINE_FORMATS = ("json", "gradescope", "prairielearn", "autolab")
