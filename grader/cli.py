@@ -15,6 +15,10 @@
                                  write-ups (HTML) and starter packs into dist/
     ./grade batch LAB SUBMISSIONS --out DIR
                                  grade a whole class: gradebook, feedback, summary
+    ./grade batch LAB SUBMISSIONS --out DIR --shard K/N
+                                 grade one slice of a class, on one of N machines
+    ./grade gradebook merge DIR ... --output DIR
+                                 join the slices into the class's gradebook
     ./grade report DIR           rebuild a batch's class report for staff
                                  (DIR/report.html) from its output directory
     ./grade export gradescope LAB --output autograder.zip
@@ -49,7 +53,7 @@ from rich.text import Text
 from grader import watch
 from grader.bench import measure as bench, report as bench_report
 from grader.checks import corpus, selfcheck
-from grader.classroom import batch, class_report, unpack
+from grader.classroom import batch, class_report, shard, unpack
 from grader.grading import pipeline, sandbox
 from grader.publishing import export, handout, starter_pack
 from grader.reports import report
@@ -183,10 +187,15 @@ def grade_batch(argv: list[str]) -> int:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
     parser.add_argument("--compile-first", action="store_true",
                         help="compile and link every submission before grading any (may help on a machine with many cores)")  # fmt: skip
+    parser.add_argument("--shard", type=shard.Shard.parse, metavar="K/N",
+                        help="grade only the K-th of N slices of the class (for several machines; join the slices "
+                        "with ./grade gradebook merge)")  # fmt: skip
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     console = _console()
-    outcome = batch.run(lab, args.submissions, args.out, batch.Options(jobs=args.jobs, test_jobs=args.test_jobs, resume=args.resume, compile_first=args.compile_first), detect_sandbox(), console)
+    options = batch.Options(jobs=args.jobs, test_jobs=args.test_jobs, resume=args.resume, compile_first=args.compile_first,
+                            shard=args.shard)  # fmt: skip
+    outcome = batch.run(lab, args.submissions, args.out, options, detect_sandbox(), console)
     report.print_batch(outcome.summary, console)
     if outcome.graded_now:
         rate = 60 * outcome.graded_now / outcome.seconds
@@ -198,6 +207,22 @@ def grade_batch(argv: list[str]) -> int:
     if outcome.summary["grader_errors"]:
         raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
                           tip="fix the cause, then run the same command with --resume: only they are graded again")  # fmt: skip
+    return Exit.OK
+
+
+def merge_gradebooks(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./grade gradebook",
+        description="merge: join the output directories of ./grade batch … --shard K/N, one per shard, into the "
+        "output an unsharded batch writes (gradebook.csv, canvas.csv and summary.json byte for byte the same).",
+    )
+    parser.add_argument("action", choices=("merge",))
+    parser.add_argument("shards", nargs="+", type=Path, metavar="DIR", help="the --out of every shard")
+    parser.add_argument("--output", type=Path, required=True, help="a new directory for the whole class")
+    args = parser.parse_args(argv)
+    data = shard.merge(args.shards, args.output)
+    report.print_batch(data, _console())
+    print(f"gradebook: {args.output / 'gradebook.csv'}; feedback: {args.output / 'feedback'}/")
     return Exit.OK
 
 
@@ -375,6 +400,7 @@ COMMANDS = {
     "handout": publish,
     "batch": grade_batch,
     "report": rebuild_class_report,
+    "gradebook": merge_gradebooks,
     "export": export_bundle,
     "autograde": autograde,
     "watch": watch_lab,

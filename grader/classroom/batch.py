@@ -2,6 +2,7 @@
 
 Stages, in order:
     unpack   every student's files, or the reason there are none (grader/classroom/unpack.py)
+    shard    only with --shard K/N: this machine's slice of the class (grader/classroom/shard.py)
     skip     with --resume, students whose record matches their files are done
     record   students who cannot be graded (missing, empty, refused) get their row now
     compile  only with --compile-first: every remaining submission compiled
@@ -50,6 +51,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from grader.classroom import class_report, gradebook, unpack
+from grader.classroom import shard as sharding
 from grader.grading import pipeline
 from grader.errors import GraderError
 from grader.grading.lab import Lab
@@ -69,6 +71,7 @@ class Options:
     test_jobs: int = 2  # tests of one student run at once (most of them sleep in blocking observations)
     resume: bool = False
     compile_first: bool = False  # one Bazel command for many students first (see above)
+    shard: sharding.Shard | None = None  # grade only this slice of the class
     limits: unpack.Limits = unpack.Limits()
 
 
@@ -95,16 +98,21 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
         if not collection.submissions:
             raise GraderError(f"no student submissions found in {source}",
                               tip="pass a folder of student folders, a Gradescope export or a Canvas download")  # fmt: skip
-        pending = [s for s in collection.submissions if not gradebook.is_done(out, lab, s)]
+        students = collection.submissions
+        if options.shard is not None:
+            students = sharding.select(collection.submissions, options.shard)
+            sharding.write_manifest(out, lab, options.shard, collection.layout, collection.submissions, students)
+        pending = [s for s in students if not gradebook.is_done(out, lab, s)]
+        in_shard = f", {len(students)} in shard {options.shard}" if options.shard is not None else ""
         console.print(
-            f"{lab.name}: {len(collection.submissions)} students ({collection.layout} layout), "
-            f"{len(pending)} to grade" + (f", {len(collection.submissions) - len(pending)} already done" if options.resume else "")
+            f"{lab.name}: {len(collection.submissions)} students ({collection.layout} layout){in_shard}, "
+            f"{len(pending)} to grade" + (f", {len(students) - len(pending)} already done" if options.resume else "")
         )
         for warning in collection.warnings:
             # Warnings name the entries of the submissions folder: students chose those names.
             console.print(Text("note: ", style="yellow") + terminal_text(warning))
         graded_now = _grade_all(lab, pending, out, options, box, console, stages)
-        data = gradebook.write_class(out, lab, collection.layout, collection.submissions)
+        data = gradebook.write_class(out, lab, collection.layout, students)
         class_report.write(out)
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
     finally:

@@ -364,7 +364,7 @@ def to_autolab(grade: Grade) -> dict[str, Any]:
     for r in not_graded_results(grade):
         scores[r.spec.category] += r.score
     if grade.lab.leak_deduction:
-        scores[LEAK_PROBLEM] = -grade.leak_deduction
+        scores[LEAK_PROBLEM] = 0.0 - grade.leak_deduction  # never -0.0
     return {"scores": scores, "scoreboard": [grade.score, *scores.values()]}
 
 

@@ -1,13 +1,19 @@
 """Course platforms: the Gradescope bundle (unpacked into a scratch root and
-run as Gradescope runs it), and the results formats of PrairieLearn and
-Autolab, each checked against the fields its documentation gives."""
+run as Gradescope runs it); PrairieLearn's external grader (its image recipe,
+its question, and its grader run on a job laid out as PrairieLearn mounts
+it); Autolab's package (run as Tango runs it); each checked against the
+fields and layout its documentation gives, and none naming a hidden test."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -16,9 +22,10 @@ import pytest
 from grader import cli
 from grader.publishing import export
 from grader.reports import report
-from grader.grading.lab import REPO, load_lab
+from grader.grading.lab import REPO, Lab, TestSpec, load_lab
+from grader.grading.run import Leak, Status
 from grader.tests.test_report import demo_grade
-from grader.grading.score import Grade
+from grader.grading.score import Grade, TestResult
 from grader.grading.sandbox import Isolation
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
@@ -154,3 +161,225 @@ def test_autograde_for_autolab_ends_with_the_autoresult(tmp_path: Path, capsys) 
     lines = capsys.readouterr().out.strip().splitlines()
     assert "Not gradable" in "\n".join(lines[:-1])
     assert json.loads(lines[-1])["scores"] == dict.fromkeys(report.autolab_problems(PIPE), 0.0)
+
+
+# ---- hidden tests never leak, in either format --------------------------
+
+SECRET_SPEC = TestSpec("hidden: the secret ordering case", 4, "ordering", "The secret hint.", hidden=True,
+                       visibility="after_published")  # fmt: skip
+PUBLIC_SPEC = TestSpec("a public test", 6, "eof", "The public hint.")
+SECRET_LAB = Lab(name="secret", title="A lab with a hidden test", student_files=("s.cpp",), timeout=10,
+                 tests=(PUBLIC_SPEC, SECRET_SPEC), leak_deduction=1, max_leak_deduction=3)  # fmt: skip
+SECRET_WORDS = ("the secret ordering case", "The secret hint", "SECRET-OUTPUT", "secret-object")
+
+
+def secret_grade() -> Grade:
+    results = [
+        TestResult(PUBLIC_SPEC, Status.FAILED, 0, 1.0, "failed; the checks that did not hold:", "public output"),
+        TestResult(SECRET_SPEC, Status.FAILED, 0, 1.0, "failed; the checks that did not hold:", "SECRET-OUTPUT here",
+                   leaks=[Leak("shared memory", "/dev/shm/secret-object", 'shm_unlink("/secret-object")')]),
+    ]  # fmt: skip
+    return Grade(lab=SECRET_LAB, label="s", isolation=Isolation(True), results=results)
+
+
+def test_prairielearn_shows_hidden_tests_as_one_line_without_name_output_or_hint() -> None:
+    text = report.render_machine(secret_grade(), "prairielearn")
+    for word in SECRET_WORDS:
+        assert word not in text, word
+    data = json.loads(text)
+    assert [t["name"] for t in data["tests"]] == ["a public test", report.HIDDEN_TESTS, "Cleanup: what the tests left behind"]
+    hidden = data["tests"][1]
+    assert (hidden["points"], hidden["max_points"]) == (0, 4)
+    assert "0 of 1 passed" in hidden["message"] and hidden["output"] == ""
+    assert "public output" in data["tests"][0]["output"] and "The public hint." in data["tests"][0]["output"]
+    assert "1 finding(s) in hidden tests" in data["tests"][2]["output"]
+
+
+def test_autolab_names_no_hidden_test_in_its_feedback_or_autoresult() -> None:
+    grade = secret_grade()
+    text = report.autolab_feedback(grade) + report.render_machine(grade, "autolab")
+    for word in SECRET_WORDS:
+        assert word not in text, word
+    assert "a public test" in text and "Hidden tests: 0 of 1 passed, 0 / 4 points" in text
+    assert json.loads(text.splitlines()[-1])["scores"] == {"ordering": 0, "eof": 0, "leaks": -1}
+
+
+def test_prairielearn_results_stay_under_one_megabyte_and_say_they_were_cut() -> None:
+    grade = secret_grade()
+    # Control characters are escaped twice over (\x01 → "\\x01" → JSON): the cut must count bytes as written.
+    grade.results[0].output = ("x\x01" * 400_000 + "\n") * 2
+    grade.results[0].detail = "é" * 300_000
+    text = report.render_machine(grade, "prairielearn")
+    assert len(text.encode()) < report.PRAIRIELEARN_LIMIT
+    data = json.loads(text)
+    assert "cut to keep the results under PrairieLearn's 1 MB limit" in data["message"]
+    assert "characters cut: PrairieLearn keeps results under 1 MB" in data["tests"][0]["output"]
+    small = json.loads(report.render_machine(secret_grade(), "prairielearn"))
+    assert "cut" not in small["message"]
+
+
+def test_prairielearn_cuts_a_long_compiler_error_too() -> None:
+    grade = Grade(lab=PIPE, label="s", isolation=Isolation(True), gradable=False, diagnostics="error: x\n" * 200_000)
+    data = json.loads(report.render_machine(grade, "prairielearn"))
+    assert len(json.dumps(data, indent=2).encode()) < report.PRAIRIELEARN_LIMIT
+    assert data["format_errors"][0].startswith("error: x\n") and data["format_errors"][0].endswith("under 1 MB")
+
+
+# ---- the PrairieLearn package -----------------------------------------------
+
+# PrairieLearn's infoQuestion schema: what externalGradingOptions may hold
+# (additionalProperties is false), and the question's required fields.
+EXTERNAL_GRADING_OPTIONS = {"comment", "enabled", "image", "entrypoint", "serverFilesCourse", "timeout", "enableNetworking", "environment"}
+QUESTION_REQUIRED = {"uuid", "type", "title", "topic"}
+
+
+@pytest.fixture(scope="module")
+def prairielearn(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("prairielearn") / "pipe"
+    assert cli.main(["export", "prairielearn", "pipe", "--output", str(output), "--image", "course/pipe-grader"]) == cli.Exit.OK
+    return output
+
+
+def test_the_prairielearn_image_is_built_from_debian_with_the_reference_prebuilt(prairielearn: Path) -> None:
+    dockerfile = (prairielearn / "Dockerfile").read_text()
+    assert re.search(r"^FROM debian:\S+$", dockerfile, re.M)
+    assert "/ipclab/grader/bootstrap.sh" in dockerfile, "packages come from the one list, Debian's"
+    assert "bazel build" in dockerfile and "//solutions/pipe:reference_tests" in dockerfile
+    for carried in ("ipclab/grade", "ipclab/solutions/pipe/pipe_lab.cpp", "ipclab/solutions/pipe/hidden_test.cpp", "ipclab/labs/pipe/lab.toml"):
+        assert (prairielearn / carried).is_file(), carried
+    assert not list((prairielearn / "ipclab").glob("solutions/pipe/bugs")) and not (prairielearn / "ipclab/grader/tests").exists()
+    entrypoint = prairielearn / "ipclab" / export.ENTRYPOINT
+    assert entrypoint.stat().st_mode & 0o111
+    assert "-m grader.publishing.prairielearn pipe" in entrypoint.read_text()
+    assert subprocess.run(["bash", "-n", str(entrypoint)], check=False).returncode == 0
+
+
+def test_the_prairielearn_question_has_a_timeout_that_fits_the_lab(prairielearn: Path) -> None:
+    info = json.loads((prairielearn / "question" / "info.json").read_text())
+    assert QUESTION_REQUIRED <= set(info) and info["gradingMethod"] == "External"
+    options = info["externalGradingOptions"]
+    assert set(options) <= EXTERNAL_GRADING_OPTIONS
+    assert options["image"] == "course/pipe-grader"
+    assert options["entrypoint"] == f"/ipclab/{export.ENTRYPOINT}"
+    timeout = options["timeout"]
+    assert isinstance(timeout, int) and export.PRAIRIELEARN_DEFAULT_TIMEOUT < timeout <= export.PRAIRIELEARN_MAX_TIMEOUT
+    slowest = max(PIPE.timeout_of(t) for t in PIPE.tests)
+    assert timeout >= export.BUILD_ALLOWANCE + sum(PIPE.timeout_of(t) for t in PIPE.tests) / export.GRADER_CORES > slowest
+    assert 'file-names="pipe_lab.cpp"' in (prairielearn / "question" / "question.html").read_text()
+
+
+def test_prairielearn_never_gets_a_timeout_over_its_maximum() -> None:
+    channels = load_lab("channels")
+    assert export.prairielearn_timeout(channels) == export.PRAIRIELEARN_MAX_TIMEOUT
+
+
+def test_an_export_never_writes_over_an_old_package(prairielearn: Path, capsys) -> None:
+    assert cli.main(["export", "prairielearn", "pipe", "--output", str(prairielearn)]) == cli.Exit.ERROR
+    assert "is not an empty directory" in capsys.readouterr().err
+
+
+def grade_directory(root: Path, files: dict[str, bytes], data: dict | None = None) -> Path:
+    for name, contents in files.items():
+        (root / "student" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "student" / name).write_bytes(contents)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data" / "data.json").write_text(json.dumps(data or {"params": {}, "submitted_answers": {}}))
+    return root
+
+
+def run_prairielearn(root: Path) -> dict:
+    """What the image's entrypoint runs, on a job laid out as PrairieLearn mounts it."""
+    run = subprocess.run([sys.executable, "-m", "grader.publishing.prairielearn", "pipe"], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "IPCLAB_GRADE_ROOT": str(root)}, timeout=1800, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_the_prairielearn_grader_grades_a_real_submission_in_a_grade_directory(tmp_path: Path) -> None:
+    reference = (REPO / "solutions" / "pipe" / "pipe_lab.cpp").read_bytes()
+    results = run_prairielearn(grade_directory(tmp_path / "grade", {"pipe_lab.cpp": reference}))
+    assert results["gradable"] is True and results["score"] == 1.0
+    hidden = [t for t in PIPE.tests if t.hidden]
+    assert len(results["tests"]) == len(PIPE.tests) - len(hidden) + 1
+    assert results["tests"][-1]["name"] == report.HIDDEN_TESTS
+    assert results["tests"][-1]["points"] == results["tests"][-1]["max_points"] == sum(t.points for t in hidden)
+    text = json.dumps(results)
+    assert not [t.name for t in hidden if t.name in text or t.hint in text]
+
+
+def test_the_prairielearn_grader_takes_files_from_data_json_and_never_fails_silently(tmp_path: Path) -> None:
+    """A custom element's files come base64-encoded in submitted_answers._files;
+    a path leaving the job is not written."""
+    data = {"submitted_answers": {"_files": [{"name": "../escape.cpp", "contents": base64.b64encode(b"x").decode()},
+                                             {"name": "notes.txt", "contents": base64.b64encode(b"hello").decode()}]}}  # fmt: skip
+    root = grade_directory(tmp_path / "grade", {}, data)
+    results = run_prairielearn(root)
+    assert results["gradable"] is False
+    assert "pipe_lab.cpp is missing" in results["format_errors"][0] and "notes.txt" in results["format_errors"][0]
+    assert not (tmp_path / "escape.cpp").exists()
+
+
+# ---- the Autolab package ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def autolab(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("autolab") / "pipe"
+    assert cli.main(["export", "autolab", "pipe", "--output", str(output)]) == cli.Exit.OK
+    return output
+
+
+def test_the_autolab_package_is_a_makefile_and_a_tar_of_the_grader(autolab: Path, capsys, tmp_path: Path) -> None:
+    assert sorted(p.name for p in autolab.iterdir()) == ["autograde-Makefile", "autograde.tar"]
+    with tarfile.open(autolab / "autograde.tar") as archive:
+        names = set(archive.getnames())
+        assert all(m.isfile() and m.name.startswith("ipclab/") and m.uid == 0 for m in archive.getmembers())
+        assert archive.getmember("ipclab/grade").mode & 0o111
+    assert {"ipclab/grade", "ipclab/WORKSPACE", "ipclab/solutions/pipe/hidden_test.cpp", "ipclab/labs/pipe/lab.toml"} <= names
+    assert not [n for n in names if "/bugs/" in n or n.startswith("ipclab/grader/tests/")]
+    makefile = (autolab / "autograde-Makefile").read_text()
+    assert re.search(r"^autograde:$", makefile, re.M), "the first target is what make runs"
+    again = tmp_path / "again"
+    export.autolab_package(PIPE, again)
+    assert (again / "autograde.tar").read_bytes() == (autolab / "autograde.tar").read_bytes()
+
+
+def test_the_autolab_export_prints_the_problems_to_create(tmp_path: Path, capsys) -> None:
+    assert cli.main(["export", "autolab", "pipe", "--output", str(tmp_path / "out")]) == cli.Exit.OK
+    printed = capsys.readouterr().out
+    for problem, points in report.autolab_problems(PIPE).items():
+        assert f"{problem} ({points:g})" in printed
+    assert not [t.name for t in PIPE.tests if t.name in printed]
+
+
+def run_tango_job(package: Path, job: Path, handin: dict[str, bytes]) -> list[str]:
+    """As Tango does: the Makefile, the tar and the handin in one directory, then make."""
+    job.mkdir()
+    shutil.copyfile(package / "autograde-Makefile", job / "Makefile")
+    shutil.copyfile(package / "autograde.tar", job / "autograde.tar")
+    for name, contents in handin.items():
+        (job / name).write_bytes(contents)
+    try:
+        run = subprocess.run(["make"], cwd=job, capture_output=True, text=True, timeout=3000, check=False)
+    finally:
+        if (job / "ipclab").exists():  # the job's own workspace: its Bazel server and output base go with it
+            subprocess.run(["bazel", "clean", "--expunge"], cwd=job / "ipclab", capture_output=True, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run.stdout.strip().splitlines()
+
+
+def test_a_tango_job_ends_with_the_autoresult_for_an_unusable_handin(autolab: Path, tmp_path: Path) -> None:
+    lines = run_tango_job(autolab, tmp_path / "job", {"handin.cpp": b"// not the lab's file\n"})
+    result = json.loads(lines[-1])
+    assert result["scores"] == dict.fromkeys(report.autolab_problems(PIPE), 0.0)
+    assert "pipe_lab.cpp is missing (the submission holds handin.cpp)" in "\n".join(lines[:-1])
+
+
+@pytest.mark.long
+def test_a_tango_job_grades_a_real_handin_and_names_no_hidden_test(autolab: Path, tmp_path: Path) -> None:
+    lines = run_tango_job(autolab, tmp_path / "job", {"pipe_lab.cpp": (REPO / "solutions/pipe/pipe_lab.cpp").read_bytes()})
+    result = json.loads(lines[-1])
+    assert result["scores"] == report.autolab_problems(PIPE) and result["scoreboard"][0] == PIPE.max_score
+    hidden = [t for t in PIPE.tests if t.hidden]
+    assert not [t.name for t in hidden if t.name in "\n".join(lines)]
+    assert any(line.startswith(f"{report.HIDDEN_TESTS}: {len(hidden)} of {len(hidden)} passed") for line in lines)
