@@ -182,15 +182,18 @@ def merge(directories: list[Path], output: Path) -> dict[str, Any]:
     if grader_version(lab) != slices[0].manifest["grader"]:
         raise GraderError(f"the shards were graded by grader version {slices[0].manifest['grader']}, this checkout is "
                           f"{grader_version(lab)}", tip="merge with the checkout that graded them")  # fmt: skip
-    submissions = []
+    # Every record is read before anything is written: a refused merge leaves no half of a gradebook.
+    records = {}
     for s in slices:
         for key in s.manifest["students"]:
             record = gradebook.read_record(s.directory, key)
             if record is None:
                 raise GraderError(f"{s.directory} has no record of {key!r}: shard {s.shard} did not finish",
                                   tip="run its ./grade batch again with --resume")  # fmt: skip
-            _copy_student(s.directory, output, key)
-            submissions.append(Submission(student=record["student"], key=key))
+            records[key] = (s.directory, record)
+    for key, (directory, _) in records.items():
+        _copy_student(directory, output, key)
+    submissions = [Submission(student=record["student"], key=key) for key, (_, record) in records.items()]
     gradebook.check_manifest(output, lab, resume=False)
     data = gradebook.write_class(output, lab, slices[0].manifest["layout"], submissions)
     class_report.write(output)

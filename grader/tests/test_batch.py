@@ -173,3 +173,27 @@ def test_a_gradescope_group_is_graded_once_and_each_member_gets_its_row(tmp_path
     assert (found["ann@example.edu"]["id"], found["bo@example.edu"]["id"]) == ("1002", "1003")
     results = sorted((out / "results").glob("*.json"))
     assert len(results) == 2 and all(json.loads(r.read_text())["score"] == 100 for r in results)
+
+
+# Two builds and every kind of row that needs none: the machine is busy.
+SHARDED_KINDS = {"reference", "skeleton", "missing", "misnamed", "empty", "traversal", "damaged", "link"}
+
+
+def test_sharded_batches_merge_to_the_unsharded_gradebook_byte_for_byte(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    make_class(submissions, PIPE, only=SHARDED_KINDS, salt="test_batch shards")
+    whole = tmp_path / "whole"
+    assert cli.main(["batch", "pipe", str(submissions), "--out", str(whole), "--jobs", "2"]) == cli.Exit.OK
+    shards = [tmp_path / f"shard-{k}" for k in (1, 2, 3)]
+    for k, out in enumerate(shards, start=1):
+        assert cli.main(["batch", "pipe", str(submissions), "--out", str(out), "--jobs", "2", "--shard", f"{k}/3"]) == cli.Exit.OK
+    sizes = [len(rows(out)) for out in shards]
+    assert sum(sizes) == len(rows(whole)) and sum(size > 0 for size in sizes) >= 2, sizes
+    merged = tmp_path / "merged"
+    assert cli.main(["gradebook", "merge", *map(str, reversed(shards)), "--output", str(merged)]) == cli.Exit.OK
+    for name in ("gradebook.csv", "canvas.csv", "summary.json"):
+        assert (merged / name).read_bytes() == (whole / name).read_bytes(), name
+    feedback = sorted(p.name for p in (whole / "feedback").iterdir())
+    assert sorted(p.name for p in (merged / "feedback").iterdir()) == feedback
+    assert all((merged / "feedback" / n).read_bytes() == (whole / "feedback" / n).read_bytes() for n in feedback)
+    assert (merged / "report.html").exists()
