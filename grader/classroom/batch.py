@@ -90,6 +90,8 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
     stages: dict[str, float] = {}
     out.mkdir(parents=True, exist_ok=True)
     gradebook.check_manifest(out, lab, options.resume)
+    if options.shard is None:
+        sharding.refuse_unsharded(out)
     _remove_leftovers(out)
     scratch = Path(tempfile.mkdtemp(dir=out, prefix=".scratch-"))
     try:

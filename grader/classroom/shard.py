@@ -102,6 +102,15 @@ def write_manifest(out: Path, lab: Lab, shard: Shard, layout: str, everyone: lis
     report.write_atomically(path, json.dumps(manifest, indent=2) + "\n")
 
 
+def refuse_unsharded(out: Path) -> None:
+    """A shard's directory holds a slice: grading the whole class into it
+    would leave a manifest that no longer says what it holds."""
+    previous = _read(gradebook.state_directory(out) / MANIFEST)
+    if previous is not None:
+        raise GraderError(f"{out} holds shard {'/'.join(map(str, previous.get('shard', [])))} of a sharded batch",
+                          tip="add the same --shard K/N to continue it, or choose another --out")  # fmt: skip
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())

@@ -130,3 +130,10 @@ def test_a_shards_directory_is_not_resumed_as_another_shard(tmp_path: Path) -> N
     fake_shard(tmp_path / "1", 1, 2, ["a"], EVERYONE)
     with pytest.raises(GraderError, match="holds shard 1/2, not 2/2"):
         shard.write_manifest(tmp_path / "1", PIPE, shard.Shard(2, 2), "folders", CLASS[:1], CLASS[:1])
+
+
+def test_a_shards_directory_is_not_resumed_as_the_whole_class(tmp_path: Path) -> None:
+    fake_shard(tmp_path / "1", 1, 2, ["a"], EVERYONE)
+    with pytest.raises(GraderError, match="holds shard 1/2 of a sharded batch"):
+        shard.refuse_unsharded(tmp_path / "1")
+    shard.refuse_unsharded(tmp_path / "elsewhere")  # no manifest: nothing to refuse
