@@ -205,7 +205,7 @@ def prairielearn_package(lab: Lab, output: Path, image: str) -> Package:
     _write(output / "question" / "info.json", json.dumps(info, indent=2) + "\n")
     _write(output / "question" / "question.html", QUESTION_HTML.format(title=lab.title, files=", ".join(lab.student_files)))
     worst = BUILD_ALLOWANCE + math.ceil(sum(lab.timeout_of(t) for t in lab.tests) / GRADER_CORES)
-    notes = ()
+    notes: tuple[str, ...] = ()
     if worst > PRAIRIELEARN_MAX_TIMEOUT:
         notes = (f"a submission that hangs in every test needs about {worst} s, more than PrairieLearn's "
                  f"{PRAIRIELEARN_MAX_TIMEOUT} s maximum: such a job times out without results",)  # fmt: skip

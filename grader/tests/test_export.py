@@ -319,6 +319,25 @@ def test_the_prairielearn_grader_takes_files_from_data_json_and_never_fails_sile
     assert not (tmp_path / "escape.cpp").exists()
 
 
+@pytest.mark.long
+def test_the_exported_entrypoint_grades_a_job_in_its_own_workspace(prairielearn: Path, tmp_path: Path) -> None:
+    """The package on its own, as the image runs it (without Docker here):
+    its entrypoint, its own Bazel workspace, a job laid out as /grade."""
+    source = tmp_path / "ipclab"
+    shutil.copytree(prairielearn / "ipclab", source)
+    reference = (REPO / "solutions" / "pipe" / "pipe_lab.cpp").read_bytes()
+    root = grade_directory(tmp_path / "grade", {"pipe_lab.cpp": reference})
+    try:
+        run = subprocess.run([str(source / export.ENTRYPOINT)], env={**os.environ, "IPCLAB_GRADE_ROOT": str(root)},
+                             capture_output=True, text=True, timeout=3000, check=False)  # fmt: skip
+    finally:
+        subprocess.run(["bazel", "clean", "--expunge"], cwd=source, capture_output=True, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["gradable"] is True and results["score"] == 1.0
+    assert results["tests"][-1]["name"] == report.HIDDEN_TESTS
+
+
 # ---- the Autolab package ----------------------------------------------------
 
 
