@@ -22,6 +22,7 @@ package (autolab_package: autograde-Makefile and autograde.tar, for Tango).
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
@@ -203,7 +204,8 @@ def prairielearn_package(lab: Lab, output: Path, image: str) -> Package:
     _write(output / "Dockerfile", DOCKERFILE.format(lab=lab.name, source=IMAGE_SOURCE))
     info = prairielearn_info(lab, image)
     _write(output / "question" / "info.json", json.dumps(info, indent=2) + "\n")
-    _write(output / "question" / "question.html", QUESTION_HTML.format(title=lab.title, files=", ".join(lab.student_files)))
+    files_attribute = html.escape(", ".join(name.replace(",", "\\,") for name in lab.student_files))  # pl-file-upload's CSV list
+    _write(output / "question" / "question.html", QUESTION_HTML.format(title=html.escape(lab.title), files=files_attribute))
     worst = BUILD_ALLOWANCE + math.ceil(sum(lab.timeout_of(t) for t in lab.tests) / GRADER_CORES)
     notes: tuple[str, ...] = ()
     if worst > PRAIRIELEARN_MAX_TIMEOUT:
