@@ -381,7 +381,7 @@ def run_tango_job(package: Path, job: Path, handin: dict[str, bytes]) -> list[st
     try:
         run = subprocess.run(["make"], cwd=job, capture_output=True, text=True, timeout=3000, check=False)
     finally:
-        if (job / "ipclab").exists():  # the job's own workspace: its Bazel server and output base go with it
+        if list((job / "ipclab").glob("bazel-*")):  # the job's own workspace built: its Bazel server and output base go
             subprocess.run(["bazel", "clean", "--expunge"], cwd=job / "ipclab", capture_output=True, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return run.stdout.strip().splitlines()
