@@ -266,11 +266,12 @@ def hidden_summary(grade: Grade) -> str:
 
 
 def public_leak_findings(grade: Grade) -> list[str]:
-    """What the tests left behind, by test for the public tests; the hidden
-    tests' findings only counted (an object's name can tell what a test did)."""
+    """What the deduction was for, by test for the public tests; the hidden
+    tests' findings only counted (an object's name can tell what a test did).
+    A killed run's leaks are excused, as in the deduction itself."""
     findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results if not r.spec.hidden
-                for leak in r.leaks]  # fmt: skip
-    in_hidden = sum(len(r.leaks) for r in grade.results if r.spec.hidden)
+                for leak in r.charged_leaks]  # fmt: skip
+    in_hidden = sum(len(r.charged_leaks) for r in grade.results if r.spec.hidden)
     return findings + ([f"and {in_hidden} finding(s) in hidden tests"] if in_hidden else [])
 
 
