@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.classroom import class_report, gradebook
-from grader.classroom.unpack import Submission
+from grader.classroom.submission import Submission
 from grader.errors import GraderError
 from grader.grading.lab import REPO, Lab, load_lab
 from grader.reports import report

@@ -14,7 +14,7 @@ from grader import cli
 from grader.classroom import gradebook, shard
 from grader.errors import GraderError
 from grader.grading.lab import load_lab
-from grader.classroom.unpack import Submission
+from grader.classroom.submission import Submission
 
 PIPE = load_lab("pipe")
 CLASS = [Submission(student=f"student-{n:03d}", key=f"student-{n:03d}") for n in range(200)]
