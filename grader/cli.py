@@ -45,7 +45,7 @@ from rich.text import Text
 from grader import watch
 from grader.bench import measure as bench, report as bench_report
 from grader.checks import corpus, selfcheck
-from grader.classroom import batch, class_report, unpack
+from grader.classroom import class_report, unpack
 from grader.grading import pipeline, sandbox
 from grader.publishing import export, handout, starter_pack
 from grader.reports import report
@@ -163,6 +163,11 @@ def _shown(path: Path) -> str:
 
 
 def grade_batch(argv: list[str]) -> int:
+    # Imported here, not at the top: batch's progress display needs rich 12,
+    # and a course platform's image may have an older rich (Ubuntu 22.04's
+    # is 11.2) on a grading path that never runs a batch.
+    from grader.classroom import batch
+
     parser = argparse.ArgumentParser(
         prog="./grade batch",
         description="Grade a whole class: DIR/gradebook.csv, DIR/canvas.csv, DIR/summary.json, "

@@ -3,10 +3,10 @@ from anywhere else, so adding a lab is adding a directory."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import toml
 from grader.errors import GraderError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,8 +105,8 @@ def _course_order(path: Path | None = None) -> list[str]:
         return []
     shown = "labs/course.toml"
     try:
-        order = tomllib.loads(path.read_text()).get("order", [])
-    except tomllib.TOMLDecodeError as e:
+        order = toml.loads(path.read_text()).get("order", [])
+    except toml.TOMLDecodeError as e:
         raise GraderError(f"{shown} is not valid TOML: {e}") from e
     if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
         raise GraderError(f"{shown}: order must be a list of lab names, such as [\"pipe\", \"fifo\"]")
@@ -119,8 +119,8 @@ def load_lab(name: str) -> Lab:
         known = ", ".join(available_labs()) or "none"
         raise GraderError(f"there is no lab named {name!r}", tip=f"labs in this repository: {known}")
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+        data = toml.loads(path.read_text())
+    except toml.TOMLDecodeError as e:
         raise GraderError(f"{path.relative_to(REPO)} is not valid TOML: {e}") from e
     return _parse(name, data, path.relative_to(REPO))
 
