@@ -237,7 +237,7 @@ def autograde(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade autograde", description="Grade one submission as a course platform hands it over.")
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("submission", type=Path, help="the platform's submission folder (or an archive)")
-    parser.add_argument("--format", choices=("gradescope", "prairielearn", "autolab", "json"), default="gradescope")
+    parser.add_argument("--format", choices=("gradescope", "prairielearn", "autolab", "json", "junit"), default="gradescope")
     parser.add_argument("--output", type=Path, help="the result file (default: standard output)")
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)

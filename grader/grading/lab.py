@@ -55,6 +55,13 @@ class TestSpec:
         chosen = [known[cause] for cause in observed if cause in known]
         return chosen or [self.hint]
 
+    @property
+    def secret(self) -> bool:
+        """Its results are not for students yet (Gradescope's visibility is
+        not "visible"): no report a student reads names it, quotes its
+        output or gives its hint, and no total there counts it."""
+        return self.visibility != "visible"
+
 
 @dataclass(frozen=True)
 class Lab:
