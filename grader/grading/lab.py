@@ -64,6 +64,21 @@ class TestSpec:
 
 
 @dataclass(frozen=True)
+class SubmissionPolicy:
+    """lab.toml [submissions]: applied where the course platform says when a
+    submission was made and what came before it (Gradescope's
+    submission_metadata.json); 0 everywhere: no limit, no penalty."""
+
+    max_submissions: int = 0  # graded submissions per student; a later one keeps the last score
+    late_penalty_per_day: float = 0.0  # per cent of the lab's points, per day or part of a day late
+    max_late_penalty: float = 100.0  # per cent of the lab's points, at most
+
+    @property
+    def any(self) -> bool:
+        return bool(self.max_submissions or self.late_penalty_per_day)
+
+
+@dataclass(frozen=True)
 class Lab:
     name: str
     title: str
@@ -73,6 +88,7 @@ class Lab:
     limits: dict[str, int] = field(default_factory=dict)
     leak_deduction: float = 0.0  # points off per kind of leak found; 0: reported only
     max_leak_deduction: float = 0.0
+    submissions: SubmissionPolicy = SubmissionPolicy()
 
     @property
     def directory(self) -> Path:
@@ -168,6 +184,7 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
             )
         )
     problems += _check_names(tests)
+    policy = _submission_policy(data.get("submissions", {}), problems)
     for key in ("title", "student_files"):
         if key not in header:
             problems.append(f"[lab] lacks {key}")
@@ -182,6 +199,33 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
         limits=dict(data.get("limits", {})),
         leak_deduction=float(data.get("leaks", {}).get("deduction", 0)),
         max_leak_deduction=float(data.get("leaks", {}).get("max_deduction", 0)),
+        submissions=policy,
+    )
+
+
+def _submission_policy(raw: dict, problems: list[str]) -> SubmissionPolicy:
+    """[submissions]: max = N, late_penalty_per_day = P, max_late_penalty = M
+    (per cent); problems gets a sentence for each value out of range."""
+    known = {"max": "max_submissions", "late_penalty_per_day": "late_penalty_per_day", "max_late_penalty": "max_late_penalty"}
+    problems += [f"[submissions] has no setting {key!r}; the settings are {', '.join(known)}" for key in raw if key not in known]
+    values = {field: raw[key] for key, field in known.items() if key in raw}
+    for key, field in known.items():
+        value = values.get(field)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            problems.append(f"[submissions] {key} = {value!r}: a number of at least 0 is expected")
+            values.pop(field)
+        elif key == "max" and value != int(value):
+            problems.append(f"[submissions] max = {value!r}: a whole number of submissions is expected")
+            values.pop(field)
+        elif key != "max" and value > 100:
+            problems.append(f"[submissions] {key} = {value!r}: a percentage from 0 to 100 is expected")
+            values.pop(field)
+    return SubmissionPolicy(
+        max_submissions=int(values.get("max_submissions", 0)),
+        late_penalty_per_day=float(values.get("late_penalty_per_day", 0)),
+        max_late_penalty=float(values.get("max_late_penalty", 100)),
     )
 
 

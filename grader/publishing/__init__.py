@@ -1,3 +1,4 @@
 """What an instructor publishes: the write-ups (handout), the students'
 starter packs (starter_pack) and the platforms' autograder bundles
-(export)."""
+(export), with the submission policy a bundle applies on Gradescope
+(policy)."""
