@@ -203,30 +203,41 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
     )
 
 
+# lab.toml [submissions] key -> SubmissionPolicy field
+POLICY_SETTINGS = {"max": "max_submissions", "late_penalty_per_day": "late_penalty_per_day",
+                   "max_late_penalty": "max_late_penalty"}  # fmt: skip
+
+
 def _submission_policy(raw: dict, problems: list[str]) -> SubmissionPolicy:
-    """[submissions]: max = N, late_penalty_per_day = P, max_late_penalty = M
-    (per cent); problems gets a sentence for each value out of range."""
-    known = {"max": "max_submissions", "late_penalty_per_day": "late_penalty_per_day", "max_late_penalty": "max_late_penalty"}
-    problems += [f"[submissions] has no setting {key!r}; the settings are {', '.join(known)}" for key in raw if key not in known]
-    values = {field: raw[key] for key, field in known.items() if key in raw}
-    for key, field in known.items():
-        value = values.get(field)
-        if value is None:
+    """[submissions]; problems gets a sentence for each setting that is
+    unknown or out of range (that setting is then left at its default)."""
+    problems += [f"[submissions] has no setting {key!r}; the settings are {', '.join(POLICY_SETTINGS)}"
+                 for key in raw if key not in POLICY_SETTINGS]  # fmt: skip
+    values: dict[str, float] = {}
+    for key, field_name in POLICY_SETTINGS.items():
+        if key not in raw:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            problems.append(f"[submissions] {key} = {value!r}: a number of at least 0 is expected")
-            values.pop(field)
-        elif key == "max" and value != int(value):
-            problems.append(f"[submissions] max = {value!r}: a whole number of submissions is expected")
-            values.pop(field)
-        elif key != "max" and value > 100:
-            problems.append(f"[submissions] {key} = {value!r}: a percentage from 0 to 100 is expected")
-            values.pop(field)
+        problem = _policy_problem(key, raw[key])
+        if problem:
+            problems.append(f"[submissions] {key} = {raw[key]!r}: {problem}")
+        else:
+            values[field_name] = raw[key]
     return SubmissionPolicy(
         max_submissions=int(values.get("max_submissions", 0)),
         late_penalty_per_day=float(values.get("late_penalty_per_day", 0)),
         max_late_penalty=float(values.get("max_late_penalty", 100)),
     )
+
+
+def _policy_problem(key: str, value: object) -> str:
+    """What is wrong with one [submissions] value; "" when nothing is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return "a number of at least 0 is expected"
+    if key == "max" and value != int(value):
+        return "a whole number of submissions is expected"
+    if key != "max" and value > 100:
+        return "a percentage from 0 to 100 is expected"
+    return ""
 
 
 def _check_names(tests: list[TestSpec]) -> list[str]:

@@ -105,7 +105,7 @@ def decide(lab: Lab, metadata: Metadata) -> Decision:
     policy = lab.submissions
     number = len(metadata.previous) + 1
     if policy.max_submissions and number > policy.max_submissions:
-        last = metadata.previous[-1]
+        last = last_graded(metadata)
         note = (f"This is submission {number}; {policy.max_submissions} are graded. It was not graded: the score "
                 f"stays {last.score:g}, that of your submission of {last.submitted.isoformat(timespec='minutes')}.")
         return Decision(number, True, 0, 0.0, (note,))
@@ -122,15 +122,30 @@ def decide(lab: Lab, metadata: Metadata) -> Decision:
 
 
 def carried_over(metadata: Metadata, decision: Decision) -> dict[str, Any]:
-    """The results of a submission over the limit: the last one's, the
-    decision's message on top."""
-    last = metadata.previous[-1]
+    """The results of a submission over the limit: the last graded one's,
+    the decision's message on top."""
+    last = last_graded(metadata)
     results = copy.deepcopy(last.results) if last.results else {"score": last.score, "tests": []}
     results["output"] = "\n".join([*decision.notes, "", str(results.get("output", ""))]).rstrip()
     results.setdefault("output_format", "text")
-    extra = results.get("extra_data") if isinstance(results.get("extra_data"), dict) else {}
+    extra = results.get("extra_data")
+    extra = extra if isinstance(extra, dict) else {}
     results["extra_data"] = {**extra, "submission": _extra(decision) | {"carried_over_from": last.submitted.isoformat()}}
     return results
+
+
+def last_graded(metadata: Metadata) -> Previous:
+    """The latest previous submission that was graded: one over the limit
+    carries another's results (and says so in its extra_data), and its own
+    message must not pile up on the next one's."""
+    graded = [p for p in metadata.previous if not _was_carried_over(p)]
+    return (graded or list(metadata.previous))[-1]
+
+
+def _was_carried_over(previous: Previous) -> bool:
+    extra = (previous.results or {}).get("extra_data")
+    submission = extra.get("submission") if isinstance(extra, dict) else None
+    return isinstance(submission, dict) and bool(submission.get("over_limit"))
 
 
 LATE_ENTRY = "Late submission"

@@ -122,6 +122,19 @@ def test_a_submission_over_the_limit_keeps_the_last_results_with_a_message(tmp_p
     assert results["extra_data"]["submission"]["carried_over_from"] == "2026-02-28T10:00:00-08:00"
 
 
+def test_a_second_submission_over_the_limit_carries_the_last_graded_results_not_a_carried_copy(tmp_path: Path) -> None:
+    lab = with_policy(DEMO, max_submissions=1)
+    first = previous("2026-02-27T10:00:00-08:00", 30)
+    meta = policy.read_metadata(metadata_file(tmp_path, "2026-02-28T10:00:00-08:00", [first]))
+    second = policy.carried_over(meta, policy.decide(lab, meta))
+    meta = policy.read_metadata(metadata_file(tmp_path, "2026-03-01T10:00:00-08:00",
+                                              [first, {"submission_time": "2026-02-28T10:00:00-08:00", "score": 30, "results": second}]))  # fmt: skip
+    third = policy.carried_over(meta, policy.decide(lab, meta))
+    assert third["score"] == 30 and third["output"].count("It was not graded") == 1
+    assert "This is submission 3; 1 are graded." in third["output"] and "2026-02-27T10:00" in third["output"]
+    assert third["extra_data"]["submission"]["carried_over_from"] == "2026-02-27T10:00:00-08:00"
+
+
 def test_autograde_over_the_limit_writes_results_without_grading(tmp_path: Path, monkeypatch) -> None:
     """No build, no test: the command must not even look at the submission."""
     lab = with_policy(PIPE, max_submissions=1)
