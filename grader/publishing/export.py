@@ -8,7 +8,8 @@ The bundle (a zip whose root Gradescope unpacks into /autograder/source):
                      24.04; another is refused unless IPCLAB_ANY_OS=1), installs
                      the packages through grader/bootstrap.sh (the one list),
                      then builds the lab's reference and tests, and the sandbox's
-                     launcher and inspector, into the image
+                     launcher and inspector, into the image, and leaves
+                     solutions/ readable to root alone
     run_autograder   run per submission: ./grade autograde LAB on
                      /autograder/submission, writing /autograder/results/results.json,
                      with /autograder/submission_metadata.json where there is one
@@ -69,6 +70,10 @@ echo "setup.sh: building with $(bazel --version 2>/dev/null || echo 'bazel (vers
 # the student's file.
 cd "$source_dir"
 bazel build --color=no --curses=no //solutions/{lab}:reference_tests //solutions/{lab}:tests //grader/inspector:all
+# The hidden tests' sources and the reference, for root alone: where the
+# container lets bubblewrap create no namespace, a test (run as another
+# uid) sees the image's files, and must not read these. Grading runs as root.
+chmod -R go-rwx "$source_dir/solutions"
 """
 
 RUN_AUTOGRADER = """\

@@ -36,6 +36,16 @@ def bundle(tmp_path_factory) -> Path:
     return output
 
 
+def unpacked(bundle: Path, root: Path) -> Path:
+    """The bundle as Gradescope lays it out: its files in root/source."""
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as z:
+        for info in z.infolist():
+            z.extract(info, root / "source")
+            os.chmod(root / "source" / info.filename, info.external_attr >> 16 & 0o777)
+    return root
+
+
 def test_the_bundle_has_gradescopes_two_scripts_at_its_root(bundle: Path) -> None:
     with zipfile.ZipFile(bundle) as z:
         names = set(z.namelist())
@@ -78,17 +88,18 @@ def test_the_same_lab_gives_the_same_bundle(bundle: Path, tmp_path: Path) -> Non
 
 @pytest.mark.long
 def test_run_autograder_grades_the_submission_as_gradescope_hands_it_over(bundle: Path, tmp_path: Path) -> None:
-    """The bundle on its own: unpacked into a scratch root, with its own Bazel
-    workspace, it grades a submission in a subfolder, hidden tests included."""
-    root = tmp_path / "autograder"
-    (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(bundle) as z:
-        for info in z.infolist():
-            z.extract(info, root / "source")
-            os.chmod(root / "source" / info.filename, info.external_attr >> 16 & 0o777)
+    """The bundle on its own, as Gradescope runs it: unpacked into a scratch
+    root, setup.sh builds it in a Bazel workspace of its own and locks the
+    hidden sources away, then run_autograder grades a submission in a
+    subfolder, hidden tests included."""
+    root = unpacked(bundle, tmp_path / "autograder")
     (root / "submission" / "my-work").mkdir(parents=True)
     shutil.copyfile(REPO / "solutions" / "pipe" / "pipe_lab.cpp", root / "submission" / "my-work" / "pipe_lab.cpp")
     try:
+        setup = subprocess.run([str(root / "source" / "setup.sh")], capture_output=True, text=True, timeout=1800, check=False)
+        assert setup.returncode == 0, setup.stderr[-3000:]
+        assert "setup.sh: Debian 12" in setup.stdout
+        assert (root / "source" / "solutions").stat().st_mode & 0o077 == 0, "the hidden tests are root's alone"
         run = subprocess.run(
             [str(root / "source" / "run_autograder")], env={**os.environ, "IPCLAB_AUTOGRADER_ROOT": str(root)},
             capture_output=True, text=True, timeout=1800, check=False,
@@ -138,16 +149,6 @@ def check_gradescope_results(data: dict) -> None:
         assert isinstance(test["score"], (int, float)) and isinstance(test.get("max_score", 0), (int, float))
         assert test.get("status", "passed") in {"passed", "failed"} and test.get("visibility", "visible") in VISIBILITIES
         assert {test[k] for k in ("output_format", "name_format") if k in test} <= OUTPUT_FORMATS
-
-
-def unpacked(bundle: Path, root: Path) -> Path:
-    """The bundle as Gradescope lays it out: its files in root/source."""
-    (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(bundle) as z:
-        for info in z.infolist():
-            z.extract(info, root / "source")
-            os.chmod(root / "source" / info.filename, info.external_attr >> 16 & 0o777)
-    return root
 
 
 @pytest.mark.parametrize("os_release, says", [
