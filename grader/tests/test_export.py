@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,19 @@ def test_autograde_writes_a_result_for_an_unusable_submission(tmp_path: Path) ->
     results = json.loads(out.read_text())
     assert results["score"] == 0
     assert "pipe_lab.cpp is missing; found pipe.cpp" in results["output"]
+
+
+def test_autograde_writes_junit_without_the_hidden_tests(tmp_path: Path) -> None:
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "pipe.cpp").write_text("// misnamed\n")
+    out = tmp_path / "report.xml"
+    assert cli.main(["autograde", "pipe", str(tmp_path / "submission"), "--format", "junit", "--output", str(out)]) == cli.Exit.OK
+    suite = ElementTree.parse(out).getroot().find("testsuite")
+    shown = [t.name for t in PIPE.tests if not t.secret]
+    assert [case.get("name") for case in suite.iter("testcase")] == shown
+    assert suite.get("tests") == suite.get("failures") == str(len(shown))
+    assert not [t.name for t in PIPE.tests if t.secret and t.name in out.read_text()]
+    assert "pipe_lab.cpp is missing; found pipe.cpp" in suite.find("system-out").text
 
 
 # ---- Gradescope's images: setup.sh per system, Python 3.10, rich 11.2 -------
