@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from grader import cli, policy, report
+from grader import cli
+from grader.publishing import policy
+from grader.reports import report
 from grader.errors import GraderError
-from grader.lab import SubmissionPolicy, _parse, load_lab
+from grader.grading.lab import SubmissionPolicy, _parse, load_lab
 from grader.tests.test_report import DEMO, demo_grade
 
 PIPE = load_lab("pipe")
