@@ -17,6 +17,12 @@ packages=(
   python3-seccomp   # the filter that denies ptrace inside each test sandbox
 )
 
+# Python 3.10 (Ubuntu 22.04, Gradescope's default image) has no tomllib:
+# the grader reads TOML there with tomli, which tomllib was made from.
+if ! /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  packages+=(python3-tomli)
+fi
+
 # Only an instructor's checkout renders write-ups (./grade handout), and it
 # is the one that holds both the write-ups' sources and solutions/. A starter
 # pack has no solutions/ and ships its write-up already rendered; a Gradescope

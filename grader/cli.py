@@ -53,9 +53,9 @@ from rich.text import Text
 from grader import watch
 from grader.bench import measure as bench, report as bench_report
 from grader.checks import corpus, selfcheck
-from grader.classroom import batch, class_report, shard, unpack
+from grader.classroom import class_report, gradebook, shard, unpack
 from grader.grading import pipeline, sandbox
-from grader.publishing import export, handout, starter_pack
+from grader.publishing import export, handout, policy, starter_pack
 from grader.reports import report
 from grader import overview as lab_overview
 from grader.errors import GraderError
@@ -171,6 +171,11 @@ def _shown(path: Path) -> str:
 
 
 def grade_batch(argv: list[str]) -> int:
+    # Imported here, not at the top: batch's progress display needs rich 12,
+    # and a course platform's image may have an older rich (Ubuntu 22.04's
+    # is 11.2) on a grading path that never runs a batch.
+    from grader.classroom import batch
+
     parser = argparse.ArgumentParser(
         prog="./grade batch",
         description="Grade a whole class: DIR/gradebook.csv, DIR/canvas.csv, DIR/summary.json, "
@@ -190,11 +195,16 @@ def grade_batch(argv: list[str]) -> int:
     parser.add_argument("--shard", type=shard.Shard.parse, metavar="K/N",
                         help="grade only the K-th of N slices of the class (for several machines; join the slices "
                         "with ./grade gradebook merge)")  # fmt: skip
+    parser.add_argument("--canvas-assignment", type=gradebook.check_canvas_assignment, metavar='"TITLE (ID)"',
+                        help="canvas.csv's column: the Canvas assignment to update, named as Canvas's gradebook export "
+                        "names it, such as \"Lab 1 (1234)\" (default: the lab's name, which Canvas imports as a new "
+                        "assignment)")  # fmt: skip
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     console = _console()
-    options = batch.Options(jobs=args.jobs, test_jobs=args.test_jobs, resume=args.resume, compile_first=args.compile_first,
-                            shard=args.shard)  # fmt: skip
+    options = batch.Options(jobs=args.jobs, test_jobs=args.test_jobs, resume=args.resume,
+                            compile_first=args.compile_first, shard=args.shard,
+                            canvas_assignment=args.canvas_assignment)  # fmt: skip
     outcome = batch.run(lab, args.submissions, args.out, options, detect_sandbox(), console)
     report.print_batch(outcome.summary, console)
     if outcome.graded_now:
@@ -282,10 +292,21 @@ def autograde(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade autograde", description="Grade one submission as a course platform hands it over.")
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("submission", type=Path, help="the platform's submission folder (or an archive)")
-    parser.add_argument("--format", choices=("gradescope", "prairielearn", "autolab", "json"), default="gradescope")
+    parser.add_argument("--format", choices=("gradescope", "prairielearn", "autolab", "json", "junit"), default="gradescope")
     parser.add_argument("--output", type=Path, help="the result file (default: standard output)")
+    parser.add_argument("--metadata", type=Path, metavar="JSON",
+                        help="Gradescope's submission_metadata.json: applies the lab's late penalty and submission "
+                        "limit (lab.toml [submissions]); with --format gradescope")  # fmt: skip
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
+    if args.metadata is not None and args.format != "gradescope":
+        raise GraderError(f"--metadata is Gradescope's submission metadata, and the format is {args.format}",
+                          tip="use --metadata with --format gradescope")  # fmt: skip
+    metadata, decision, unread = _submission_decision(lab, args.metadata)
+    if metadata is not None and decision is not None and decision.over_limit:
+        # Not graded at all: Gradescope keeps the previous results, with why.
+        _emit(json.dumps(policy.carried_over(metadata, decision), indent=2) + "\n", args.output)
+        return Exit.OK
     box = detect_sandbox()
     board: list[bench.Entry] = []
     with tempfile.TemporaryDirectory(prefix="ipclab-autograde-") as scratch:
@@ -297,14 +318,34 @@ def autograde(argv: list[str]) -> int:
             grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)
             board = _scoreboard(lab, grade, found.directory, box, args.format)
     text = report.render_machine(grade, args.format, board)
+    if decision is not None:
+        text = json.dumps(policy.apply(json.loads(text), decision), indent=2) + "\n"
+    elif unread:
+        text = json.dumps(policy.not_applied(json.loads(text), unread), indent=2) + "\n"
     if args.format == "autolab":
         # Autolab shows the output and reads its last line: feedback first.
         text = report.autolab_feedback(grade) + text
-    if args.output:
-        report.write_atomically(args.output, text)
+    _emit(text, args.output)
+    return Exit.OK
+
+
+def _submission_decision(lab: Lab, path: Path | None) -> tuple[policy.Metadata | None, policy.Decision | None, str]:
+    """(metadata, decision, why it could not be read): nothing to decide
+    without metadata or without a policy in lab.toml."""
+    if path is None or not lab.submissions.any:
+        return None, None, ""
+    try:
+        metadata = policy.read_metadata(path)
+    except GraderError as e:
+        return None, None, e.message
+    return metadata, policy.decide(lab, metadata), ""
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output:
+        report.write_atomically(output, text)
     else:
         sys.stdout.write(text)
-    return Exit.OK
 
 
 def scaffold_lab(argv: list[str]) -> int:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import toml
 from grader.grading import pipeline, stage
 from grader.errors import GraderError
 from grader.grading.lab import Lab
@@ -91,7 +91,7 @@ def load_bugs(lab: Lab) -> list[Bug]:
 
 
 def _load(lab: Lab, path: Path) -> Bug:
-    data = tomllib.loads(path.read_text())
+    data = toml.loads(path.read_text())
     where = f"{path.relative_to(lab.solution_directory.parent.parent)}"
     declared = {t.name for t in lab.tests}
     unknown = [n for n in [*data.get("fails", []), *data.get("output", {})] if n not in declared]

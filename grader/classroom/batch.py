@@ -72,6 +72,7 @@ class Options:
     resume: bool = False
     compile_first: bool = False  # one Bazel command for many students first (see above)
     shard: sharding.Shard | None = None  # grade only this slice of the class
+    canvas_assignment: str | None = None  # canvas.csv's column, "Title (id)"; None: the lab's name
     limits: unpack.Limits = unpack.Limits()
 
 
@@ -114,7 +115,7 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
             # Warnings name the entries of the submissions folder: students chose those names.
             console.print(Text("note: ", style="yellow") + terminal_text(warning))
         graded_now = _grade_all(lab, pending, out, options, box, console, stages)
-        data = gradebook.write_class(out, lab, collection.layout, students)
+        data = gradebook.write_class(out, lab, collection.layout, students, options.canvas_assignment)
         class_report.write(out)
         return Outcome(data, graded_now, time.monotonic() - started, collection.layout, collection.warnings, stages)
     finally:

@@ -3,6 +3,7 @@
     DIR/gradebook.csv         one row per student: student, name, id, email,
                               score, max, status, reason, then one column per test
     DIR/canvas.csv            the scores alone, laid out for Canvas's gradebook import
+                              (blank where the grader failed: Canvas keeps the grade)
     DIR/summary.json          mean, median, distribution, who did not build or timed out
     DIR/results/<key>.json    each student's Gradescope results.json
     DIR/feedback/<key>.md     each student's feedback, readable
@@ -183,20 +184,39 @@ def gradebook_csv(lab: Lab, rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def canvas_csv(lab: Lab, layout: str, rows: list[dict[str, Any]]) -> str:
+CANVAS_ASSIGNMENT = re.compile(r"^\S.*\(\d+\)$")
+
+
+def check_canvas_assignment(column: str) -> str:
+    """Canvas's gradebook importer matches an existing assignment by a column
+    named "Title (assignment id)", as its own export names it; any other name
+    makes a new assignment."""
+    if not CANVAS_ASSIGNMENT.match(column):
+        raise GraderError(
+            f"--canvas-assignment {column!r} is not an assignment as Canvas names it, \"Title (id)\"",
+            tip="copy the column's header from a gradebook exported from Canvas, such as \"Lab 1 (1234)\"",
+        )
+    return column
+
+
+def canvas_csv(lab: Lab, layout: str, rows: list[dict[str, Any]], assignment: str | None = None) -> str:
     """Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID,
     Section, then the assignment (one column: more would become new
-    assignments). Canvas matches students by ID, then the SIS ids."""
+    assignments), named "Title (id)" to update an existing one
+    (check_canvas_assignment); the lab's name otherwise. Canvas matches
+    students by ID, then the SIS ids. A student the grader failed on has an
+    empty cell, which Canvas leaves as it was: a 0 would overwrite a grade."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", lab.name])
+    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment or lab.name])
     writer.writerow(["    Points Possible", "", "", "", "", _number(lab.max_score)])
     for row in rows:
         canvas_id = row["platform_id"] if layout == "canvas" else ""
         sis_id = row["platform_id"] if layout == "gradescope" else ""
         login = row["email"] or (row["student"] if layout == "folders" else "")
         texts = (row["name"] or row["student"], canvas_id, sis_id, login)
-        writer.writerow([*(spreadsheet_cell(text) for text in texts), "", _number(row["score"])])
+        score = "" if row["status"] == ERROR else _number(row["score"])
+        writer.writerow([*(spreadsheet_cell(text) for text in texts), "", score])
     return buffer.getvalue()
 
 
@@ -230,10 +250,11 @@ def distribution(lab: Lab, scores: list[float]) -> dict[str, int]:
     return buckets
 
 
-def write_class(out: Path, lab: Lab, layout: str, submissions: list[Submission]) -> dict[str, Any]:
+def write_class(out: Path, lab: Lab, layout: str, submissions: list[Submission],
+                canvas_assignment: str | None = None) -> dict[str, Any]:  # fmt: skip
     rows = records(out, submissions)
     report.write_atomically(out / "gradebook.csv", gradebook_csv(lab, rows))
-    report.write_atomically(out / "canvas.csv", canvas_csv(lab, layout, rows))
+    report.write_atomically(out / "canvas.csv", canvas_csv(lab, layout, rows, canvas_assignment))
     data = summary(lab, rows)
     report.write_atomically(out / "summary.json", json.dumps(data, indent=2) + "\n")
     return data

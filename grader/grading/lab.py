@@ -3,10 +3,10 @@ from anywhere else, so adding a lab is adding a directory."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import toml
 from grader.errors import GraderError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +55,28 @@ class TestSpec:
         chosen = [known[cause] for cause in observed if cause in known]
         return chosen or [self.hint]
 
+    @property
+    def secret(self) -> bool:
+        """Its results are not for students yet (Gradescope's visibility is
+        not "visible"): no report a student reads names it, quotes its
+        output or gives its hint, and no total there counts it."""
+        return self.visibility != "visible"
+
+
+@dataclass(frozen=True)
+class SubmissionPolicy:
+    """lab.toml [submissions]: applied where the course platform says when a
+    submission was made and what came before it (Gradescope's
+    submission_metadata.json); 0 everywhere: no limit, no penalty."""
+
+    max_submissions: int = 0  # graded submissions per student; a later one keeps the last score
+    late_penalty_per_day: float = 0.0  # per cent of the lab's points, per day or part of a day late
+    max_late_penalty: float = 100.0  # per cent of the lab's points, at most
+
+    @property
+    def any(self) -> bool:
+        return bool(self.max_submissions or self.late_penalty_per_day)
+
 
 @dataclass(frozen=True)
 class Lab:
@@ -66,6 +88,7 @@ class Lab:
     limits: dict[str, int] = field(default_factory=dict)
     leak_deduction: float = 0.0  # points off per kind of leak found; 0: reported only
     max_leak_deduction: float = 0.0
+    submissions: SubmissionPolicy = SubmissionPolicy()
 
     @property
     def directory(self) -> Path:
@@ -105,8 +128,8 @@ def _course_order(path: Path | None = None) -> list[str]:
         return []
     shown = "labs/course.toml"
     try:
-        order = tomllib.loads(path.read_text()).get("order", [])
-    except tomllib.TOMLDecodeError as e:
+        order = toml.loads(path.read_text()).get("order", [])
+    except toml.TOMLDecodeError as e:
         raise GraderError(f"{shown} is not valid TOML: {e}") from e
     if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
         raise GraderError(f"{shown}: order must be a list of lab names, such as [\"pipe\", \"fifo\"]")
@@ -119,8 +142,8 @@ def load_lab(name: str) -> Lab:
         known = ", ".join(available_labs()) or "none"
         raise GraderError(f"there is no lab named {name!r}", tip=f"labs in this repository: {known}")
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+        data = toml.loads(path.read_text())
+    except toml.TOMLDecodeError as e:
         raise GraderError(f"{path.relative_to(REPO)} is not valid TOML: {e}") from e
     return _parse(name, data, path.relative_to(REPO))
 
@@ -161,6 +184,7 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
             )
         )
     problems += _check_names(tests)
+    policy = _submission_policy(data.get("submissions", {}), problems)
     for key in ("title", "student_files"):
         if key not in header:
             problems.append(f"[lab] lacks {key}")
@@ -175,7 +199,45 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
         limits=dict(data.get("limits", {})),
         leak_deduction=float(data.get("leaks", {}).get("deduction", 0)),
         max_leak_deduction=float(data.get("leaks", {}).get("max_deduction", 0)),
+        submissions=policy,
     )
+
+
+# lab.toml [submissions] key -> SubmissionPolicy field
+POLICY_SETTINGS = {"max": "max_submissions", "late_penalty_per_day": "late_penalty_per_day",
+                   "max_late_penalty": "max_late_penalty"}  # fmt: skip
+
+
+def _submission_policy(raw: dict, problems: list[str]) -> SubmissionPolicy:
+    """[submissions]; problems gets a sentence for each setting that is
+    unknown or out of range (that setting is then left at its default)."""
+    problems += [f"[submissions] has no setting {key!r}; the settings are {', '.join(POLICY_SETTINGS)}"
+                 for key in raw if key not in POLICY_SETTINGS]  # fmt: skip
+    values: dict[str, float] = {}
+    for key, field_name in POLICY_SETTINGS.items():
+        if key not in raw:
+            continue
+        problem = _policy_problem(key, raw[key])
+        if problem:
+            problems.append(f"[submissions] {key} = {raw[key]!r}: {problem}")
+        else:
+            values[field_name] = raw[key]
+    return SubmissionPolicy(
+        max_submissions=int(values.get("max_submissions", 0)),
+        late_penalty_per_day=float(values.get("late_penalty_per_day", 0)),
+        max_late_penalty=float(values.get("max_late_penalty", 100)),
+    )
+
+
+def _policy_problem(key: str, value: object) -> str:
+    """What is wrong with one [submissions] value; "" when nothing is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return "a number of at least 0 is expected"
+    if key == "max" and value != int(value):
+        return "a whole number of submissions is expected"
+    if key != "max" and value > 100:
+        return "a percentage from 0 to 100 is expected"
+    return ""
 
 
 def _check_names(tests: list[TestSpec]) -> list[str]:

@@ -1,4 +1,5 @@
 """What an instructor publishes: the write-ups (handout), the students'
-starter packs (starter_pack) and the platforms' autograder bundles
-(export), with PrairieLearn's grader that runs inside its image
-(prairielearn)."""
+starter packs (starter_pack), the platforms' autograder bundles (export),
+with PrairieLearn's grader that runs inside its image (prairielearn) and
+the submission policy a bundle applies on Gradescope (policy), and new
+labs (new_lab)."""

@@ -34,11 +34,11 @@ import json
 import os
 import re
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from grader import toml
 from grader.publishing import handout
 from grader.errors import GraderError
 from grader.grading.lab import CATEGORIES, REPO, _course_order
@@ -463,7 +463,7 @@ def scaffold_files(name: str, title: str) -> dict[Path, str]:
 
 def _headings_used(lab_toml: str) -> list[str]:
     """The "What is graded" headings of the categories lab.toml's tests use, in the write-ups' order."""
-    used = {test["category"] for test in tomllib.loads(lab_toml)["tests"]}
+    used = {test["category"] for test in toml.loads(lab_toml)["tests"]}
     return [heading for category, heading in CATEGORIES.items() if category in used]
 
 
@@ -475,7 +475,7 @@ def appended_to_order(text: str, order: list[str], name: str) -> str:
                           tip=f'write it as  order = ["pipe", "fifo"]  and run ./grade new-lab {name} again')  # fmt: skip
     start, end = found[0].span()
     appended = text[:start] + f"order = {json.dumps([*order, name])}" + text[end:]
-    if tomllib.loads(appended).get("order") != [*order, name]:
+    if toml.loads(appended).get("order") != [*order, name]:
         raise GraderError(f"{COURSE}: the `order = [...]` line found is not the one TOML reads",
                           tip='write the order on one line, such as  order = ["pipe", "fifo"]')  # fmt: skip
     return appended

@@ -22,9 +22,9 @@ import os
 import re
 import tarfile
 import tempfile
-import tomllib
 from pathlib import Path
 
+from grader import toml
 from grader.grading import build as bazel_build
 from grader.publishing import handout
 from grader.errors import GraderError
@@ -198,16 +198,16 @@ def _is_hidden(block: str) -> bool:
     if not body.lstrip().startswith("[[tests]]"):
         return False
     try:
-        return bool(tomllib.loads(body)["tests"][0].get("hidden", False))
-    except tomllib.TOMLDecodeError as e:
+        return bool(toml.loads(body)["tests"][0].get("hidden", False))
+    except toml.TOMLDecodeError as e:
         raise GraderError(f"cannot cut lab.toml into its [[tests]] entries here: {body[:80]!r}: {e}") from e
 
 
 def check_public(lab: Lab, text: str) -> None:
     """The stripped file must describe exactly the lab's public tests."""
     try:
-        public = _parse(lab.name, tomllib.loads(text), Path(f"labs/{lab.name}/lab.toml (public)"))
-    except (tomllib.TOMLDecodeError, GraderError) as e:
+        public = _parse(lab.name, toml.loads(text), Path(f"labs/{lab.name}/lab.toml (public)"))
+    except (toml.TOMLDecodeError, GraderError) as e:
         message = e.message if isinstance(e, GraderError) else str(e)
         raise GraderError(
             f"lab {lab.name!r}: lab.toml without its hidden tests is not valid: {message}",

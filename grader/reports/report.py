@@ -23,6 +23,7 @@ from grader.grading.run import Status
 from grader.grading.lab import Lab
 from grader.grading.score import Grade, TestResult
 from grader.reports.untrusted import escape_controls, markdown_code_block, markdown_literal, terminal_text
+from grader.reports.version import grader_version
 
 FORMAT_VERSION = 1
 # Lines of a failing test's output shown in the terminal (all of it goes to JSON).
@@ -178,18 +179,16 @@ GRADESCOPE_PLAIN_TEST = {"output_format": "text", "name_format": "text"}
 
 def to_gradescope(grade: Grade) -> dict[str, Any]:
     """Gradescope's autograder results.json: score, execution_time, output,
-    and per test name, number, score, max_score, status, output, tags,
-    visibility; every text formatted as "text"."""
-    summary = f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}"
-    if not grade.gradable:
-        summary += "\n\nYour submission could not be graded:\n" + escape_controls(grade.diagnostics)
+    extra_data, and per test name, number, score, max_score, status, output,
+    tags, visibility; every text formatted as "text"."""
     tests = [
         {
             "name": r.spec.name,
             "number": str(index),
             "score": r.score,
             "max_score": r.spec.points,
-            "status": "passed" if r.passed else "failed",
+            # The reference fails it too: full points, and not a failure of the student's.
+            "status": "passed" if r.passed or r.status is Status.LAB_BROKEN else "failed",
             "output": feedback(r),
             **GRADESCOPE_PLAIN_TEST,
             "tags": [r.spec.category],
@@ -202,17 +201,46 @@ def to_gradescope(grade: Grade) -> dict[str, Any]:
     return {
         "score": grade.score,
         "execution_time": max(1, round(grade.seconds)),
-        "output": summary,
+        "output": gradescope_summary(grade),
         **GRADESCOPE_PLAIN,
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {
+            "format_version": FORMAT_VERSION,
+            "grader_version": grader_version(),
+            "isolation": {"full": grade.isolation.full, "level": str(grade.isolation)},
+        },
         "tests": tests,
     }
 
 
+def gradescope_summary(grade: Grade) -> str:
+    """The top-level output, which students see at once: while a test is
+    secret, the score it gives is of the tests shown, never the total."""
+    results = not_graded_results(grade)
+    shown = [r for r in results if not r.spec.secret]
+    if len(shown) == len(results):
+        lines = [f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}"]
+    else:
+        earned = max(0.0, sum(r.score for r in shown) - grade.leak_deduction)  # the deduction has its own entry, shown
+        lines = [f"{grade.lab.name}: {earned:g} / {sum(r.spec.points for r in shown):g} "
+                 "on the tests shown now; the other tests are shown when your instructor releases them"]  # fmt: skip
+    if not grade.isolation.full:
+        lines.append(f"Tests ran in reduced isolation: {escape_controls(grade.isolation.reason)}")
+    if not grade.gradable:
+        lines += ["", "Your submission could not be graded:", escape_controls(grade.diagnostics)]
+    return "\n".join(lines)
+
+
 def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
-    """The leak deduction as an entry of its own, so tests still add up."""
-    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results for leak in r.charged_leaks]
+    """The leak deduction as an entry of its own, so tests still add up.
+    Findings are named by test, except a secret test's: those are counted,
+    never named nor described (what a hidden test creates tells what it does)."""
+    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}")
+                for r in grade.results if not r.spec.secret for leak in r.charged_leaks]  # fmt: skip
+    unnamed = sum(len(r.charged_leaks) for r in grade.results if r.spec.secret)
+    if unnamed:
+        findings.append(f"and {unnamed} finding(s) in tests not shown yet: see those tests when they are")
     return {
         "name": "Cleanup: what the tests left behind",
         "number": str(number),
@@ -393,7 +421,7 @@ def autolab_feedback(grade: Grade) -> str:
     return "\n".join(lines) + "\n"
 
 
-MACHINE_FORMATS = ("json", "gradescope", "prairielearn", "autolab")
+MACHINE_FORMATS = ("json", "gradescope", "prairielearn", "autolab", "junit")
 
 
 def render_machine(grade: Grade, fmt: str, board: Sequence[Any] = ()) -> str:
@@ -404,6 +432,10 @@ def render_machine(grade: Grade, fmt: str, board: Sequence[Any] = ()) -> str:
         return json.dumps(with_scoreboard(to_autolab(grade), board)) + "\n"
     if fmt == "gradescope":
         return json.dumps(with_leaderboard(to_gradescope(grade), board), indent=2) + "\n"
+    if fmt == "junit":
+        from grader.reports.junit import to_junit  # junit renders through this module's feedback()
+
+        return to_junit(grade)
     render = {"prairielearn": to_prairielearn}.get(fmt, to_json)
     return json.dumps(render(grade), indent=2) + "\n"
 
@@ -434,23 +466,37 @@ def to_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:
     notes: what the grader did to the submission before grading it (a file
     renamed from a course platform's download, a folder it was found in).
     """
-    lines = [f"# {grade.lab.name} — {grade.lab.title}", "", f"**Score: {grade.score:g} / {grade.max_score:g}**", ""]
+    shown = [r for r in grade.results if not r.spec.secret]
+    secret = sum(t.secret for t in grade.lab.tests)
+    lines = [f"# {grade.lab.name} — {grade.lab.title}", "", _markdown_score(grade, shown, secret), ""]
     lines += [f"- {markdown_literal(note)}" for note in notes] + ([""] if notes else [])
     if not grade.gradable:
         lines += ["## Your submission could not be graded", "", *markdown_code_block(grade.diagnostics), ""]
         return "\n".join(lines)
     lines += ["| # | test | points | result |", "|---:|---|---:|---|"]
-    for index, r in enumerate(grade.results, start=1):
-        name = _cell(r.spec.name + (" (hidden)" if r.spec.hidden else ""))
-        lines.append(f"| {index} | {name} | {r.score:g} / {r.spec.points:g} | {status_text(r)} |")
-    failed = [r for r in grade.results if not r.passed]
+    for index, r in enumerate(shown, start=1):
+        lines.append(f"| {index} | {_cell(r.spec.name)} | {r.score:g} / {r.spec.points:g} | {status_text(r)} |")
+    if secret:
+        lines += ["", f"{secret} more test(s) were graded; their results are not part of this feedback."]
+    failed = [r for r in shown if not r.passed]
     if failed:
         lines += ["", "## What to look at"]
     for r in failed:
         lines += ["", f"### {_cell(r.spec.name)}", *_markdown_feedback(feedback_parts(r))]
-    if grade.broken_tests:
-        lines += ["", f"The reference fails {len(grade.broken_tests)} test(s) too: they were not charged."]
+    broken = [r for r in shown if r.status is Status.LAB_BROKEN]
+    if broken:
+        lines += ["", f"The reference fails {len(broken)} test(s) too: they were not charged."]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_score(grade: Grade, shown: list[TestResult], secret: int) -> str:
+    """The whole score while every test is shown; while some are secret, the
+    score on the others alone (a total would tell how the secret ones went)."""
+    if not secret:
+        return f"**Score: {grade.score:g} / {grade.max_score:g}**"
+    earned = max(0.0, sum(r.score for r in shown) - grade.leak_deduction)
+    points = sum(t.points for t in grade.lab.tests if not t.secret)
+    return f"**Score on the tests shown: {earned:g} / {points:g}**"
 
 
 def _markdown_feedback(parts: Feedback) -> list[str]:

@@ -107,6 +107,38 @@ def test_the_canvas_file_has_canvas_columns_and_one_assignment(klass, graded: Pa
     assert {row[3]: row[5] for row in table[2:]}["reference-01"] == "100"
 
 
+def test_feedback_files_never_name_a_hidden_test(graded: Path) -> None:
+    """feedback/*.md goes back to students: a hidden test's name and hint are in none of them."""
+    secret = [t for t in PIPE.tests if t.secret]
+    assert secret, "the pipe lab has hidden tests"
+    for feedback in (graded / "feedback").glob("*.md"):
+        text = feedback.read_text()
+        for test in secret:
+            assert test.name not in text and test.hint not in text, (feedback.name, test.name)
+    assert "more test(s) were graded; their results are not part of this feedback" in (graded / "feedback" / "reference-01.md").read_text()
+
+
+def canvas_row(student: str, status: str, score: float) -> dict:
+    return {"student": student, "name": student.title(), "platform_id": "", "email": f"{student}@example.edu",
+            "status": status, "score": score}  # fmt: skip
+
+
+def test_canvas_leaves_a_student_the_grader_failed_on_blank_and_names_the_assignment() -> None:
+    rows = [canvas_row("ann", gradebook.GRADED, 80), canvas_row("bo", gradebook.NOT_GRADABLE, 0),
+            canvas_row("cy", gradebook.ERROR, 0)]  # fmt: skip
+    table = list(csv.reader(gradebook.canvas_csv(PIPE, "folders", rows, "Lab 1 (1234)").splitlines()))
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab 1 (1234)"]
+    assert table[1] == ["    Points Possible", "", "", "", "", "100"]
+    assert {row[3]: row[5] for row in table[2:]} == {"ann@example.edu": "80", "bo@example.edu": "0", "cy@example.edu": ""}
+
+
+@pytest.mark.parametrize("column", ["Lab 1", "Lab 1 (12a)", "(1234)", " Lab 1 (1234)"])
+def test_a_canvas_assignment_not_named_as_canvas_names_it_is_refused(column: str, tmp_path: Path, capsys) -> None:
+    assert cli.main(["batch", "pipe", str(tmp_path), "--out", str(tmp_path / "out"), "--canvas-assignment", column]) == cli.Exit.ERROR
+    err = capsys.readouterr().err
+    assert "is not an assignment as Canvas names it" in err and "Lab 1 (1234)" in err
+
+
 def test_a_second_batch_into_the_same_directory_needs_resume(klass, graded: Path, capsys) -> None:
     assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(graded)]) == cli.Exit.ERROR
     assert "--resume" in capsys.readouterr().err
@@ -165,8 +197,10 @@ def test_a_gradescope_group_is_graded_once_and_each_member_gets_its_row(tmp_path
 
     monkeypatch.setattr(pipeline, "grade", counted)
     out = tmp_path / "out"
-    assert cli.main(["batch", "pipe", str(export), "--out", str(out), "--jobs", "2"]) == cli.Exit.OK
+    assert cli.main(["batch", "pipe", str(export), "--out", str(out), "--jobs", "2",
+                     "--canvas-assignment", "Lab 1: pipes (1234)"]) == cli.Exit.OK  # fmt: skip
     assert len(graded_directories) == 1, "one submission, graded once for both members"
+    assert (out / "canvas.csv").read_text().splitlines()[0].endswith(",Lab 1: pipes (1234)")
     found = rows(out)
     assert sorted(found) == ["ann@example.edu", "bo@example.edu"]
     assert found["ann@example.edu"]["score"] == found["bo@example.edu"]["score"] == "100"

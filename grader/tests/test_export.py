@@ -6,6 +6,7 @@ fields and layout its documentation gives, and none naming a hidden test."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,16 @@ def bundle(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("export") / "autograder.zip"
     assert cli.main(["export", "gradescope", "pipe", "--output", str(output)]) == cli.Exit.OK
     return output
+
+
+def unpacked(bundle: Path, root: Path) -> Path:
+    """The bundle as Gradescope lays it out: its files in root/source."""
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as z:
+        for info in z.infolist():
+            z.extract(info, root / "source")
+            os.chmod(root / "source" / info.filename, info.external_attr >> 16 & 0o777)
+    return root
 
 
 def test_the_bundle_has_gradescopes_two_scripts_at_its_root(bundle: Path) -> None:
@@ -84,17 +96,18 @@ def test_the_same_lab_gives_the_same_bundle(bundle: Path, tmp_path: Path) -> Non
 
 @pytest.mark.long
 def test_run_autograder_grades_the_submission_as_gradescope_hands_it_over(bundle: Path, tmp_path: Path) -> None:
-    """The bundle on its own: unpacked into a scratch root, with its own Bazel
-    workspace, it grades a submission in a subfolder, hidden tests included."""
-    root = tmp_path / "autograder"
-    (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(bundle) as z:
-        for info in z.infolist():
-            z.extract(info, root / "source")
-            os.chmod(root / "source" / info.filename, info.external_attr >> 16 & 0o777)
+    """The bundle on its own, as Gradescope runs it: unpacked into a scratch
+    root, setup.sh builds it in a Bazel workspace of its own and locks the
+    hidden sources away, then run_autograder grades a submission in a
+    subfolder, hidden tests included."""
+    root = unpacked(bundle, tmp_path / "autograder")
     (root / "submission" / "my-work").mkdir(parents=True)
     shutil.copyfile(REPO / "solutions" / "pipe" / "pipe_lab.cpp", root / "submission" / "my-work" / "pipe_lab.cpp")
     try:
+        setup = subprocess.run([str(root / "source" / "setup.sh")], capture_output=True, text=True, timeout=1800, check=False)
+        assert setup.returncode == 0, setup.stderr[-3000:]
+        assert "setup.sh: Debian 12" in setup.stdout
+        assert (root / "source" / "solutions").stat().st_mode & 0o077 == 0, "the hidden tests are root's alone"
         run = subprocess.run(
             [str(root / "source" / "run_autograder")], env={**os.environ, "IPCLAB_AUTOGRADER_ROOT": str(root)},
             capture_output=True, text=True, timeout=1800, check=False,
@@ -117,6 +130,178 @@ def test_autograde_writes_a_result_for_an_unusable_submission(tmp_path: Path) ->
     results = json.loads(out.read_text())
     assert results["score"] == 0
     assert "pipe_lab.cpp is missing; found pipe.cpp" in results["output"]
+
+
+def test_autograde_writes_junit_without_the_hidden_tests(tmp_path: Path) -> None:
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "pipe.cpp").write_text("// misnamed\n")
+    out = tmp_path / "report.xml"
+    assert cli.main(["autograde", "pipe", str(tmp_path / "submission"), "--format", "junit", "--output", str(out)]) == cli.Exit.OK
+    suite = ElementTree.parse(out).getroot().find("testsuite")
+    shown = [t.name for t in PIPE.tests if not t.secret]
+    assert [case.get("name") for case in suite.iter("testcase")] == shown
+    assert suite.get("tests") == suite.get("failures") == str(len(shown))
+    assert not [t.name for t in PIPE.tests if t.secret and t.name in out.read_text()]
+    assert "pipe_lab.cpp is missing; found pipe.cpp" in suite.find("system-out").text
+
+
+# ---- Gradescope's images: setup.sh per system, Python 3.10, rich 11.2 -------
+
+# Gradescope's autograder specification: the fields of results.json, and of each test.
+RESULTS_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+                  "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}  # fmt: skip
+TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
+               "visibility", "extra_data"}  # fmt: skip
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+OUTPUT_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+
+
+def check_gradescope_results(data: dict) -> None:
+    """Only documented fields, each of its documented type and range; the
+    score, here or on every test, is the one field Gradescope requires."""
+    assert set(data) <= RESULTS_FIELDS, set(data) - RESULTS_FIELDS
+    assert isinstance(data["score"], (int, float)) and data["score"] >= 0
+    assert isinstance(data.get("execution_time", 0), int) and isinstance(data.get("output", ""), str)
+    assert {data.get(k, "visible") for k in ("visibility", "stdout_visibility")} <= VISIBILITIES
+    formats = {data[k] for k in ("output_format", "test_output_format", "test_name_format") if k in data}
+    assert formats <= OUTPUT_FORMATS and isinstance(data.get("extra_data", {}), dict)
+    for test in data.get("tests", []):
+        assert set(test) <= TEST_FIELDS, set(test) - TEST_FIELDS
+        assert isinstance(test["score"], (int, float)) and isinstance(test.get("max_score", 0), (int, float))
+        assert test.get("status", "passed") in {"passed", "failed"} and test.get("visibility", "visible") in VISIBILITIES
+        assert {test[k] for k in ("output_format", "name_format") if k in test} <= OUTPUT_FORMATS
+
+
+@pytest.mark.parametrize("os_release, says", [
+    ('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"', "Debian 12: Debian's packages (Bazel 4.2"),
+    ('ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"', "Ubuntu 22.04, Gradescope's default image"),
+    ('ID=ubuntu\nVERSION_ID="24.04"\nPRETTY_NAME="Ubuntu 24.04 LTS"', "Ubuntu 24.04: Ubuntu's packages (Python 3.12)"),
+])  # fmt: skip
+def test_setup_says_what_it_does_on_each_system_it_is_made_for(bundle: Path, tmp_path: Path, os_release: str, says: str) -> None:
+    root = unpacked(bundle, tmp_path / "autograder")
+    (tmp_path / "os-release").write_text(os_release + "\n")
+    run = subprocess.run([str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, check=False,
+                         env={**os.environ, "IPCLAB_OS_RELEASE": str(tmp_path / "os-release")})  # fmt: skip
+    assert run.returncode == 0 and says in run.stdout, run.stdout + run.stderr
+
+
+def test_setup_refuses_another_system_unless_told_to_try(bundle: Path, tmp_path: Path) -> None:
+    root = unpacked(bundle, tmp_path / "autograder")
+    (tmp_path / "os-release").write_text('ID=centos\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n')
+    env = {**os.environ, "IPCLAB_OS_RELEASE": str(tmp_path / "os-release")}
+    refused = subprocess.run([str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, env=env, check=False)
+    assert refused.returncode == 1
+    assert "CentOS Linux 7 (Core) is not a system this autograder is made for (Debian 12, Ubuntu 22.04 or Ubuntu 24.04)" in refused.stderr
+    tried = subprocess.run([str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, check=False,
+                           env={**env, "IPCLAB_ANY_OS": "1"})  # fmt: skip
+    assert tried.returncode == 0 and "best effort" in tried.stdout
+
+
+# Debian's pure-Python packages that the grader imports, put on a Python 3.10's path.
+SHIM_PACKAGES = ("rich", "pygments", "markdown_it", "mdurl", "tomli")
+DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
+
+
+@pytest.fixture(scope="module")
+def python310(tmp_path_factory) -> tuple[Path, Path]:
+    """(a Python 3.10, a folder with rich and tomli for it), or the test is
+    skipped, saying what is missing."""
+    found = sorted(Path("/root/.pyenv/versions").glob("3.10.*/bin/python3")) or [Path(p) for p in [shutil.which("python3.10")] if p]
+    if not found:
+        pytest.skip("no Python 3.10 here (looked in /root/.pyenv/versions/3.10.*/bin and on PATH): "
+                    "the bundle's Python path on Gradescope's Ubuntu 22.04 is not tested")  # fmt: skip
+    missing = [name for name in ("rich", "tomli") if not (DIST_PACKAGES / name).is_dir()]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not in {DIST_PACKAGES} (Debian: python3-{' python3-'.join(missing)}): "
+                    "nothing to give Python 3.10")  # fmt: skip
+    shim = tmp_path_factory.mktemp("python310-path")
+    for name in SHIM_PACKAGES:
+        if (DIST_PACKAGES / name).is_dir():
+            (shim / name).symlink_to(DIST_PACKAGES / name)
+    return found[-1], shim
+
+
+def run_bundle_with(python: tuple[Path, Path], root: Path) -> subprocess.CompletedProcess[str]:
+    interpreter, shim = python
+    env = {**os.environ, "IPCLAB_AUTOGRADER_ROOT": str(root), "IPCLAB_PYTHON": str(interpreter), "PYTHONPATH": str(shim)}
+    return subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=1800,
+                          check=False)  # fmt: skip
+
+
+def test_run_autograder_under_python_3_10_writes_valid_results(bundle: Path, tmp_path: Path, python310) -> None:
+    """Gradescope's default image has Python 3.10: no tomllib there. A
+    misnamed file is graded without a build, so this runs the whole Python
+    path of run_autograder, from ./grade to results.json."""
+    root = unpacked(bundle, tmp_path / "autograder")
+    (root / "submission").mkdir()
+    (root / "submission" / "pipe.cpp").write_text("// misnamed\n")
+    run = run_bundle_with(python310, root)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    check_gradescope_results(results)
+    assert results["score"] == 0 and "pipe_lab.cpp is missing; found pipe.cpp" in results["output"]
+    assert len(results["tests"]) == len(PIPE.tests)
+
+
+def test_run_autograder_under_python_3_10_applies_the_submission_limit(bundle: Path, tmp_path: Path, python310) -> None:
+    """An instructor's [submissions] in the bundle's lab.toml, and
+    Gradescope's metadata beside the submission: over the limit, the
+    previous results come back with a message, and nothing is built."""
+    root = unpacked(bundle, tmp_path / "autograder")
+    lab_toml = root / "source" / "labs" / "pipe" / "lab.toml"
+    lab_toml.write_text(lab_toml.read_text() + "\n[submissions]\nmax = 1\n")
+    (root / "submission").mkdir()
+    last = {"score": 55.0, "output": "pipe: 55 / 100", "tests": []}
+    (root / "submission_metadata.json").write_text(json.dumps({
+        "created_at": "2026-03-01T10:00:00.000000-08:00", "assignment": {"due_date": "2026-03-02T23:59:00.000000-08:00"},
+        "previous_submissions": [{"submission_time": "2026-02-28T10:00:00.000000-08:00", "score": 55.0, "results": last}],
+    }))  # fmt: skip
+    run = run_bundle_with(python310, root)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    check_gradescope_results(results)
+    assert results["score"] == 55 and results["output"].startswith("This is submission 2; 1 are graded.")
+
+
+# rich's API, as of 11.2.0 (Ubuntu 22.04's python3-rich): checked against
+# rich's own sources at tag v11.2.0. MofNCompleteColumn came in 12.0.0.
+RICH_11_2 = {
+    "rich.console": {"Console"},
+    "rich.table": {"Table"},
+    "rich.text": {"Text"},
+    "rich.progress": {"Progress", "ProgressColumn", "BarColumn", "TextColumn", "SpinnerColumn", "TimeElapsedColumn",
+                      "TimeRemainingColumn"},  # fmt: skip
+}
+
+
+def test_the_grading_path_imports_no_rich_newer_than_11_2(python310) -> None:
+    """The modules run_autograder's command loads (under Python 3.10, as on
+    Gradescope) import only names rich 11.2 has, and not batch."""
+    interpreter, shim = python310
+    listing = "import sys, grader.cli; print('\\n'.join(sorted(m for m in sys.modules if m.startswith('grader.'))))"
+    loaded = subprocess.run([str(interpreter), "-c", listing], cwd=REPO, env={**os.environ, "PYTHONPATH": f"{REPO}:{shim}"},
+                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert "grader.reports.report" in loaded and "grader.classroom.batch" not in loaded
+    used = {(node.module, alias.name) for module in loaded
+            for node in ast.walk(ast.parse(_source_of(module).read_text()))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rich") for alias in node.names}  # fmt: skip
+    newer = sorted(f"{m}.{name}" for m, name in used if name not in RICH_11_2.get(m, set()))
+    assert not newer, f"not in rich 11.2, yet imported on the grading path: {newer}"
+    assert ("rich.console", "Console") in used, "the check sees the imports it checks"
+
+
+def _source_of(module: str) -> Path:
+    """A module's file in this repository: a package's is its __init__.py."""
+    path = REPO / module.replace(".", "/")
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def test_batch_itself_is_what_needs_rich_12() -> None:
+    """The check above can fail: batch's progress column is not in rich 11.2."""
+    source = ast.parse((REPO / "grader" / "classroom" / "batch.py").read_text())
+    names = {alias.name for node in ast.walk(source) if isinstance(node, ast.ImportFrom) and node.module == "rich.progress"
+             for alias in node.names}  # fmt: skip
+    assert "MofNCompleteColumn" in names and "MofNCompleteColumn" not in RICH_11_2["rich.progress"]
 
 
 # ---- PrairieLearn and Autolab ---------------------------------------------

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from grader.grading.lab import Lab, TestSpec
 from grader.grading.run import Leak, Status
 from grader.grading.score import Grade, TestResult
 from grader.grading.sandbox import Isolation
+from grader.reports.version import grader_version
 
 EXPECTED = Path(__file__).parent / "expected"
 
@@ -55,7 +57,8 @@ def demo_grade() -> Grade:
 
 @pytest.mark.parametrize("fmt", ["json", "gradescope"])
 def test_machine_reports_match_the_saved_output(fmt: str) -> None:
-    rendered = report.render_machine(demo_grade(), fmt)
+    # The grader's version changes with every change to the grader: stripped.
+    rendered = report.render_machine(demo_grade(), fmt).replace(grader_version(), "VERSION")
     expected = EXPECTED / f"demo.{fmt}.json"
     if os.environ.get("IPCLAB_REGENERATE"):
         expected.write_text(rendered)
@@ -204,10 +207,18 @@ def shown(grade: Grade, fmt: str) -> list[str]:
         from grader import cli
 
         return [cli._plain_text(grade)]
+    if fmt == "junit":
+        return xml_strings(report.render_machine(grade, fmt))
     return strings_in(json.loads(report.render_machine(grade, fmt)))
 
 
-FORMATS = ["terminal", "plain text", "markdown", "json", "gradescope", "prairielearn"]  # autolab: scores only
+def xml_strings(document: str) -> list[str]:
+    """Every attribute value and text of an XML document, decoded."""
+    root = ElementTree.fromstring(document)
+    return [s for element in root.iter() for s in (*element.attrib.values(), element.text or "")]
+
+
+FORMATS = ["terminal", "plain text", "markdown", "json", "gradescope", "prairielearn", "junit"]  # autolab: scores only
 
 
 @pytest.mark.parametrize("make", [hostile_grade, unbuildable_hostile_grade], ids=["graded", "unbuildable"])
@@ -334,3 +345,148 @@ def test_the_hint_is_the_one_for_the_cause_the_test_observed() -> None:
     assert "Return the last stage's status." not in report.feedback(seen)
     unseen = TestResult(spec, Status.FAILED, 0, 1.0, "failed")
     assert "hint: Return the last stage's status." in report.feedback(unseen)
+
+
+# ---- Gradescope's results.json, JUnit XML, and secret tests ----------------
+
+# What a secret test is and does: none of it may reach a student while it is secret.
+SECRET_NAME = "SECRET-NAME: a reader that never wakes"
+SECRET_OUTPUT = "SECRET-OUTPUT printed by the hidden test"
+SECRET_HINT = "SECRET-HINT: call sem_unlink"
+SECRET_LEAK = Leak("semaphore", "/dev/shm/sem.SECRET-OBJECT", 'sem_unlink("/SECRET-OBJECT")')
+SECRETS = ("SECRET-NAME", "SECRET-OUTPUT", "SECRET-HINT", "SECRET-OBJECT")
+
+
+def secret_grade() -> Grade:
+    """The demo lab with one more hidden test, which fails, prints, has a
+    hint and leaks an object no visible test leaks."""
+    spec = TestSpec(SECRET_NAME, 7, "cleanup", SECRET_HINT, hidden=True, visibility="after_due_date")
+    lab = Lab(name="demo", title=DEMO.title, student_files=DEMO.student_files, timeout=10, tests=(*SPECS, spec),
+              leak_deduction=2, max_leak_deduction=6)  # fmt: skip
+    grade = demo_grade()
+    grade.lab = lab
+    grade.results.append(TestResult(spec, Status.FAILED, 0, 1.0, "failed; the checks that did not hold:",
+                                    f"TEST CASE:  {SECRET_NAME}\n{SECRET_OUTPUT}\n", [SECRET_LEAK]))  # fmt: skip
+    return grade
+
+
+def student_texts(fmt: str, grade: Grade) -> list[str]:
+    """What a student reads of a report while hidden tests are hidden: in
+    Gradescope, the top level and every entry whose visibility is "visible"
+    (Gradescope holds back the others itself)."""
+    if fmt == "gradescope":
+        data = json.loads(report.render_machine(grade, fmt))
+        entries = [t for t in data["tests"] if t["visibility"] == "visible"]
+        return strings_in({k: v for k, v in data.items() if k != "tests"}) + strings_in(entries)
+    if fmt == "markdown":
+        return [report.to_markdown(grade)]
+    return xml_strings(report.render_machine(grade, fmt))
+
+
+@pytest.mark.parametrize("fmt", ["gradescope", "markdown", "junit"])
+def test_a_secret_tests_name_output_hint_and_findings_reach_no_student(fmt: str) -> None:
+    for text in student_texts(fmt, secret_grade()):
+        for secret in SECRETS:
+            assert secret not in text, f"{fmt}: {secret} in {text!r}"
+
+
+@pytest.mark.parametrize("fmt", ["gradescope", "markdown", "junit"])
+def test_no_total_a_student_reads_counts_a_secret_test(fmt: str) -> None:
+    """The visible tests are worth 17 and earn 8, less 4 for two kinds of
+    leak; with the two secret tests the lab is worth 27: no 27 may be shown."""
+    grade = secret_grade()
+    assert grade.max_score == 27 and grade.leak_deduction == 4
+    texts = " ".join(student_texts(fmt, grade))
+    assert not re.search(r"\b27\b", texts), texts
+    expected = {"gradescope": "demo: 4 / 17 on the tests shown now", "markdown": "Score on the tests shown: 4 / 17"}
+    if fmt == "junit":
+        properties = {p.get("name"): p.get("value") for p in ElementTree.fromstring(report.render_machine(grade, fmt)).iter("property")}
+        assert (properties["score"], properties["max_score"], properties["secret_tests_left_out"]) == ("4", "17", "2")
+    else:
+        assert expected[fmt] in texts
+
+
+def test_gradescope_still_gets_the_secret_test_under_its_visibility_and_the_whole_score() -> None:
+    data = json.loads(report.render_machine(secret_grade(), "gradescope"))
+    entry = next(t for t in data["tests"] if t["name"] == SECRET_NAME)
+    assert entry["visibility"] == "after_due_date" and SECRET_OUTPUT in entry["output"] and SECRET_HINT in entry["output"]
+    assert data["score"] == 4 and data["score"] == sum(t["score"] for t in data["tests"])
+    leaks = next(t for t in data["tests"] if t["name"] == "Cleanup: what the tests left behind")
+    assert leaks["score"] == -4 and "1 finding(s) in tests not shown yet" in leaks["output"]
+
+
+def test_without_secret_tests_the_summary_gives_the_whole_score() -> None:
+    data = json.loads(report.render_machine(demo_grade(), "gradescope"))
+    public = Grade(lab=Lab(name="p", title="t", student_files=("p.cpp",), timeout=1, tests=SPECS[:2]), label="s",
+                   isolation=Isolation(True), results=demo_grade().results[:2])  # fmt: skip
+    assert json.loads(report.render_machine(public, "gradescope"))["output"] == "p: 6 / 10"
+    assert "on the tests shown now" in data["output"]
+
+
+def test_a_test_the_reference_fails_shows_on_gradescope_as_passed_with_full_points() -> None:
+    data = json.loads(report.render_machine(demo_grade(), "gradescope"))
+    broken = next(t for t in data["tests"] if t["name"] == "a test the reference fails")
+    assert (broken["status"], broken["score"], broken["max_score"]) == ("passed", 2, 2)
+
+
+def test_gradescope_extra_data_names_the_grader_version_and_the_isolation() -> None:
+    grade = demo_grade()
+    grade.isolation = Isolation(False, "bubblewrap cannot create a user namespace here")
+    data = json.loads(report.render_machine(grade, "gradescope"))
+    extra = data["extra_data"]
+    assert re.fullmatch(r"\d+\.\d+\+[0-9a-f]{12}", extra["grader_version"])
+    assert extra["isolation"] == {"full": False, "level": "reduced: bubblewrap cannot create a user namespace here"}
+    assert "Tests ran in reduced isolation: bubblewrap cannot create a user namespace here" in data["output"]
+    assert "reduced isolation" not in json.loads(report.render_machine(demo_grade(), "gradescope"))["output"]
+
+
+def test_a_compilers_angle_brackets_reach_gradescope_as_text_to_show_as_written() -> None:
+    """Gradescope's default output format renders HTML: std::vector<int>
+    would be eaten as a tag. The diagnostics arrive verbatim, marked text."""
+    diagnostics = "demo.cpp:3:10: error: no match for 'operator<<' (operand types are 'std::ostream' and 'std::vector<int>')"
+    grade = Grade.not_gradable(DEMO, "s", Isolation(True), diagnostics)
+    data = json.loads(report.render_machine(grade, "gradescope"))
+    assert diagnostics in data["output"]
+    assert (data["output_format"], data["test_output_format"], data["test_name_format"]) == ("text", "text", "text")
+    assert all(t["output_format"] == "text" and t["name_format"] == "text" for t in data["tests"])
+
+
+def junit_tree(grade: Grade) -> ElementTree.Element:
+    return ElementTree.fromstring(report.render_machine(grade, "junit"))
+
+
+def test_junit_has_the_layout_of_the_jenkins_schema() -> None:
+    """junit-10.xsd: <testsuites> holds <testsuite> (name and tests required;
+    failures, errors, skipped, time optional), whose <properties> come
+    first, then <testcase> elements (name required; classname, time), each
+    holding at most one of <skipped>, <error>, <failure> (message, type),
+    and <system-out>."""
+    root = junit_tree(demo_grade())
+    assert root.tag == "testsuites" and [child.tag for child in root] == ["testsuite"]
+    suite = root[0]
+    assert [child.tag for child in suite][0] == "properties"
+    assert {child.tag for child in suite[1:]} <= {"testcase", "system-out"}
+    for attribute in ("tests", "failures", "errors", "skipped"):
+        assert suite.get(attribute) == root.get(attribute) and suite.get(attribute).isdigit()
+    float(suite.get("time"))
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [s.name for s in SPECS if not s.secret]
+    outcomes = [[e.tag for e in case if e.tag != "system-out"] for case in cases]
+    assert outcomes == [[], ["failure"], ["skipped"], ["error"]]
+    assert all(set(case.attrib) == {"classname", "name", "time"} and float(case.get("time")) >= 0 for case in cases)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("4", "1", "1", "1")
+
+
+def test_junit_failures_carry_the_feedback_and_a_passed_tests_leaks_go_to_its_output() -> None:
+    cases = {c.get("name"): c for c in junit_tree(demo_grade()).iter("testcase")}
+    failure = cases["reader blocks on an empty pipe"].find("failure")
+    assert failure.get("type") == "failed" and "never blocked in 5000 ms" in failure.text and "hint: Do not busy-wait." in failure.text
+    assert "mq_unlink" in cases["reader sees EOF once every write end is closed"].find("system-out").text
+    assert cases["a test the reference fails"].find("error").get("type") == "lab broken"
+
+
+def test_junit_for_an_unbuildable_submission_fails_every_shown_test_and_gives_why() -> None:
+    grade = Grade.not_gradable(DEMO, "s", Isolation(True), "demo.cpp:1:1: error: expected ';' <here>")
+    suite = junit_tree(grade)[0]
+    assert suite.get("failures") == str(len([s for s in SPECS if not s.secret]))
+    assert "expected ';' <here>" in suite.find("system-out").text

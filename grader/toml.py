@@ -1,0 +1,13 @@
+"""TOML, read with the standard library's tomllib (Python 3.11 and later) or,
+on Python 3.10, with tomli, the package tomllib was made from (Ubuntu 22.04's
+python3-tomli: the Python of Gradescope's default image is 3.10). Both have
+the same loads() and TOMLDecodeError."""
+
+from __future__ import annotations
+
+try:
+    from tomllib import TOMLDecodeError, loads
+except ModuleNotFoundError:  # Python 3.10
+    from tomli import TOMLDecodeError, loads  # type: ignore[no-redef,assignment]
+
+__all__ = ["TOMLDecodeError", "loads"]
