@@ -68,8 +68,11 @@ class Child {
   // Waits up to `deadline` (counted from now) for the body to end.
   [[nodiscard]] Outcome finish(milliseconds deadline);
 
- private:
+  // Whether the child has ended (it may not be finished yet): for a wait
+  // that should give up as soon as the process it waits for is gone.
   [[nodiscard]] bool has_ended() const;
+
+ private:
   void kill_group();
 
   pid_t pid_ = -1;
