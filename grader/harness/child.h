@@ -5,7 +5,7 @@
 //
 //   ipclab::Outcome outcome = ipclab::run_in_child(
 //       [&] { return pipelab::read_all(read_end); }, std::chrono::seconds(3));
-//   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+//   REQUIRE_RETURNED(outcome);   // checks.h: else it says how the body ended
 //   CHECK(outcome.value == "hello");
 //
 // The body returns a std::string (its result, carried back over a pipe that is

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/helper.h"
@@ -29,7 +30,7 @@ TEST_SUITE("harness") {
 TEST_CASE("run_in_child carries the body's result back") {
   const std::string big = ipclab::pattern(1 << 20, 3);
   Outcome outcome = ipclab::run_in_child([&] { return big; }, 10s);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(ipclab::first_difference(big, outcome.value) == "");
 }
 
