@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -139,6 +140,12 @@ TEST_CASE("IpcObjects names a message queue left behind") {
   ::mq_close(queue);
   ::mq_unlink(name.c_str());
   CHECK(ipclab::IpcObjects::now().created_since(before).empty());
+}
+
+TEST_CASE("leak_report names every item of a set, in order, and nothing for an empty one") {
+  const std::set<std::string> left{"/tmp/x/b", "/tmp/x/a"};
+  CHECK(ipclab::leak_report("FIFO nodes left behind", left) == "FIFO nodes left behind: /tmp/x/a, /tmp/x/b");
+  CHECK(ipclab::leak_report("FIFO nodes left behind", std::set<std::string>{}) == "");
 }
 
 TEST_CASE("children_of finds a zombie and says it was never reaped") {

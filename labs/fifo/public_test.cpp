@@ -102,7 +102,7 @@ TEST_CASE("FifoNode creates a FIFO and its destructor removes it") {
   CHECK_MESSAGE(inside.value == "a FIFO", "while the FifoNode exists, ", path.string(), " should be a FIFO");
   const auto left = ipclab::entries_of(dir.path());
   CHECK_MESSAGE(left.empty(), "the node must be gone (unlink) once the FifoNode is destroyed; left behind: ",
-                ipclab::leak_report("FIFO nodes left behind", {left.begin(), left.end()}));
+                ipclab::leak_report("FIFO nodes left behind", left));
 }
 
 TEST_CASE("FifoNode refuses a path that exists and is not a FIFO") {
@@ -134,7 +134,7 @@ TEST_CASE("FifoNode removes its node when an exception unwinds the stack") {
       kDeadline);
   REQUIRE_MESSAGE(contains(outcome.value, "leaving by an exception"), outcome.describe());
   const auto left = ipclab::fifo_nodes(dir.path());
-  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", {left.begin(), left.end()}));
+  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", left));
 }
 
 // ---- Part 2: opening ----------------------------------------------------------
@@ -420,7 +420,7 @@ TEST_CASE("RequestServer removes both FIFOs even when its handler throws") {
   CHECK_MESSAGE(contains(run.server.value, "the handler failed on purpose"),
                 "serve should pass the handler's exception on; the server ", run.server.describe());
   CHECK_MESSAGE(run.nodes_left.empty(),
-                ipclab::leak_report("FIFO nodes left behind", {run.nodes_left.begin(), run.nodes_left.end()}));
+                ipclab::leak_report("FIFO nodes left behind", run.nodes_left));
 }
 
 }  // TEST_SUITE

@@ -30,7 +30,7 @@ TEST_CASE("FifoNode takes over a FIFO left behind by an earlier run") {
   REQUIRE_RETURNED(inside, "a FIFO already at the path is taken over, not refused: ");
   CHECK(inside.value == "a FIFO");
   const auto left = ipclab::fifo_nodes(dir.path());
-  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", {left.begin(), left.end()}));
+  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", left));
 }
 
 TEST_CASE("a FifoWriter blocks in open until a reader opens the FIFO") {
