@@ -57,10 +57,7 @@ std::string loop_until_sigusr1(const ipclab::Pipe& idle, Ready& ready) {
 // checks that it returned and left nothing behind.
 void check_server_cleans_up_on(int signo) {
   ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
+  ipclab::Child child(serving(server));
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
   const std::string name = std::string("SIG") + ::sigabbrev_np(signo);
@@ -563,10 +560,7 @@ TEST_CASE("read_retrying retries a read interrupted by a signal") {
 
 TEST_CASE("run_server forwards each message from its FIFO to its queue") {
   ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
+  ipclab::Child child(serving(server));
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
   CHECK_MESSAGE(published_pid(server.names().shm) == child.pid(),
@@ -588,10 +582,7 @@ TEST_CASE("run_server forwards each message from its FIFO to its queue") {
 
 TEST_CASE("run_server waits without using the CPU before and after a client comes and goes") {
   ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
+  ipclab::Child child(serving(server));
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
   ipclab::Blocked idle = ipclab::wait_until_blocked(child.pid());

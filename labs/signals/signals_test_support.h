@@ -226,6 +226,15 @@ class ServerUnderTest {
   ServerNames names_;
 };
 
+// The body of a child that runs the student's run_server on `server`'s
+// names: ipclab::Child child(serving(server));
+inline ipclab::Child::Body serving(const ServerUnderTest& server) {
+  return [&server] {
+    siglab::run_server(server.names());
+    return std::string("returned");
+  };
+}
+
 // The pid a server published in its shared-memory object, or -1.
 inline pid_t published_pid(const std::string& shm) {
   ipclab::Fd fd(::shm_open(shm.c_str(), O_RDONLY, 0));
