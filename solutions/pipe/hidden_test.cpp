@@ -81,7 +81,7 @@ TEST_CASE("run_pipeline returns the last stage's status when an earlier one dies
   // head ends after one line; yes, writing on, is then killed by SIGPIPE
   // (141 to a shell). The pipeline's status is still head's: 0.
   auto run = run_pipeline_captured({{"yes"}, {"head", "-n", "1"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "y\n");
   if (run.outcome.value == "141") ipclab::verdict::observed("an earlier stage's SIGPIPE status");
   CHECK(run.outcome.value == "0");
