@@ -117,6 +117,12 @@ def link(target: str, timeout: float = LINK_TIMEOUT) -> Linked:
     )
 
 
+def harness_objects(objects: Path) -> list[Path]:
+    """Every part of the harness (a cc_library per header) and its main, but
+    not the harness's own tests, which no submission is linked with."""
+    return [o for o in objects.glob("*/*.o") if not o.parent.name.endswith("_test")]
+
+
 def test_objects(lab) -> list[Path]:
     """The objects the tests bring to a submission's link (the lab's tests,
     the harness and its main), as Bazel built them: what they define, a
@@ -125,8 +131,7 @@ def test_objects(lab) -> list[Path]:
     found = [
         *(bin_directory / "labs" / lab.name / "_objs" / "public_tests").glob("*.o"),
         *(bin_directory / "solutions" / lab.name / "_objs" / "hidden_tests").glob("*.o"),
-        *(bin_directory / "grader" / "harness" / "_objs" / "harness").glob("*.o"),
-        *(bin_directory / "grader" / "harness" / "_objs" / "main").glob("*.o"),
+        *harness_objects(bin_directory / "grader" / "harness" / "_objs"),
     ]
     prebuilt = REPO / "grader" / "harness" / "libharness.a"  # a starter pack's harness
     return sorted(found) + ([prebuilt] if prebuilt.exists() else [])

@@ -1,5 +1,6 @@
 #include "grader/harness/child.h"
 
+#include "grader/harness/errno_error.h"
 #include "grader/harness/leaks.h"
 #include "grader/harness/verdict.h"
 
@@ -32,10 +33,6 @@ constexpr char kThrew = 'T';
 // Exit status of a process that ran past the body in a grandchild: a student's
 // forked child that returned into the test instead of calling _exit.
 constexpr int kStrayChildStatus = 70;
-
-[[noreturn]] void throw_errno(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
-}
 
 void write_result(int fd, const std::string& data) {
   size_t done = 0;

@@ -5,7 +5,7 @@
 //
 //   ipclab::Outcome outcome = ipclab::run_in_child(
 //       [&] { return pipelab::read_all(read_end); }, std::chrono::seconds(3));
-//   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+//   REQUIRE_RETURNED(outcome);   // checks.h: else it says how the body ended
 //   CHECK(outcome.value == "hello");
 //
 // The body returns a std::string (its result, carried back over a pipe that is
@@ -68,8 +68,11 @@ class Child {
   // Waits up to `deadline` (counted from now) for the body to end.
   [[nodiscard]] Outcome finish(milliseconds deadline);
 
- private:
+  // Whether the child has ended (it may not be finished yet): for a wait
+  // that should give up as soon as the process it waits for is gone.
   [[nodiscard]] bool has_ended() const;
+
+ private:
   void kill_group();
 
   pid_t pid_ = -1;

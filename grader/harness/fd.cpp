@@ -1,5 +1,7 @@
 #include "grader/harness/fd.h"
 
+#include "grader/harness/errno_error.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -8,13 +10,6 @@
 #include <system_error>
 
 namespace ipclab {
-namespace {
-
-[[noreturn]] void throw_errno(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
-}
-
-}  // namespace
 
 Fd& Fd::operator=(Fd&& other) noexcept {
   if (this != &other) {

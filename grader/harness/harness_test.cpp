@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/helper.h"
@@ -29,7 +31,7 @@ TEST_SUITE("harness") {
 TEST_CASE("run_in_child carries the body's result back") {
   const std::string big = ipclab::pattern(1 << 20, 3);
   Outcome outcome = ipclab::run_in_child([&] { return big; }, 10s);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(ipclab::first_difference(big, outcome.value) == "");
 }
 
@@ -138,6 +140,12 @@ TEST_CASE("IpcObjects names a message queue left behind") {
   ::mq_close(queue);
   ::mq_unlink(name.c_str());
   CHECK(ipclab::IpcObjects::now().created_since(before).empty());
+}
+
+TEST_CASE("leak_report names every item of a set, in order, and nothing for an empty one") {
+  const std::set<std::string> left{"/tmp/x/b", "/tmp/x/a"};
+  CHECK(ipclab::leak_report("FIFO nodes left behind", left) == "FIFO nodes left behind: /tmp/x/a, /tmp/x/b");
+  CHECK(ipclab::leak_report("FIFO nodes left behind", std::set<std::string>{}) == "");
 }
 
 TEST_CASE("children_of finds a zombie and says it was never reaped") {

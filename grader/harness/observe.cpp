@@ -56,6 +56,11 @@ std::optional<ProcessSample> sample_process(pid_t pid) {
   return sample;
 }
 
+bool has_ended(pid_t pid) {
+  const auto sample = sample_process(pid);
+  return !sample || sample->state == 'Z';
+}
+
 Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience,
                            std::chrono::milliseconds quiet) {
   using clock = std::chrono::steady_clock;

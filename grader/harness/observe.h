@@ -33,6 +33,10 @@ struct ProcessSample {
 // One reading of /proc/PID; nullopt once the process is gone (or reaped).
 [[nodiscard]] std::optional<ProcessSample> sample_process(pid_t pid);
 
+// Whether `pid` has ended: a zombie, or gone. For any process; for a Child,
+// Child::has_ended says the same without reading /proc.
+[[nodiscard]] bool has_ended(pid_t pid);
+
 struct Blocked {
   bool yes = false;
   std::string evidence;  // one sentence either way, for the failure message

@@ -1,5 +1,7 @@
 #include "grader/harness/shared.h"
 
+#include "grader/harness/errno_error.h"
+
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -15,7 +17,7 @@ namespace ipclab {
 
 void* map_shared_anonymous(std::size_t size) {
   void* at = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (at == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap(shared, anonymous)");
+  if (at == MAP_FAILED) throw_errno("mmap(shared, anonymous)");
   return at;
 }
 

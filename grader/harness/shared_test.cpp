@@ -9,6 +9,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
 #include "grader/harness/children.h"
 #include "grader/harness/names.h"
@@ -31,7 +32,7 @@ TEST_CASE("Shared memory written by a child is seen by the parent") {
         return std::string();
       },
       10s);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   counter->value += 1;
   CHECK(counter->value == 42);
 }
@@ -44,7 +45,7 @@ TEST_CASE("a Flag wakes a sleeping process once raised and times out when never 
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   flag.raise();
   ipclab::Outcome outcome = waiter.finish(10s);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "raised");
 }
 
@@ -118,7 +119,7 @@ TEST_CASE("private_dev_shm gives a child a /dev/shm of its own where it is allow
       10s);
   const bool leaked_out = ::shm_unlink(inside.c_str()) == 0;
   ::shm_unlink(outside.c_str());
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   if (outcome.value == "not allowed here") return;  // no privilege: nothing to check
   CHECK(outcome.value == "sees: 1");  // its own object, not the one made outside
   CHECK_FALSE(leaked_out);

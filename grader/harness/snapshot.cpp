@@ -100,6 +100,10 @@ std::string leak_report(const std::string& what, const std::vector<std::string>&
   return items.empty() ? "" : what + ": " + join(items);
 }
 
+std::string leak_report(const std::string& what, const std::set<std::string>& items) {
+  return leak_report(what, std::vector<std::string>(items.begin(), items.end()));
+}
+
 std::string leak_report(const std::vector<ChildProcess>& children) {
   std::vector<std::string> items;
   for (const auto& child : children) {

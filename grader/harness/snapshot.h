@@ -48,6 +48,9 @@ struct ChildProcess {
 
 // "IPC objects left behind: /dev/shm/x, /dev/mqueue/y", or "" when none.
 [[nodiscard]] std::string leak_report(const std::string& what, const std::vector<std::string>& items);
+// The same for a set, as entries_of and fifo_nodes give them:
+//   CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", left));
+[[nodiscard]] std::string leak_report(const std::string& what, const std::set<std::string>& items);
 // "children still present: 4012 (sleep, zombie — never reaped by waitpid)", or "".
 [[nodiscard]] std::string leak_report(const std::vector<ChildProcess>& children);
 // "descriptors open: 0 1 2 5".

@@ -115,11 +115,11 @@ def compiled_harness() -> dict[str, tuple[bytes, int]]:
     library, built here. Some of the harness's code is a lab's answer
     (write a whole buffer, read to the end, reap a child); headers say what
     it does, and that is all a student needs of it."""
-    built = bazel_build.build("//grader/harness:harness")
+    built = bazel_build.build("//grader/harness:archive")
     if not built.ok:
         raise GraderError(f"the harness does not build, so no starter pack can ship it:\n{built.diagnostics}")
-    # Bazel names an alwayslink archive .lo; it is an ordinary ar archive.
-    archive = REPO / "bazel-bin" / "grader" / "harness" / "libharness.lo"
+    # Every part of the harness (one cc_library per header) in one archive.
+    archive = REPO / "bazel-bin" / "grader" / "harness" / "libharness.a"
     return {
         "grader/harness/BUILD": _read(HARNESS / "BUILD.starter"),
         "grader/harness/libharness.a": (archive.read_bytes(), 0o644),

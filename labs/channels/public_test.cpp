@@ -38,8 +38,8 @@ void check_sequences(char mechanism) {
   });
   const Outcome client_end = client->finish(kDeadline);
   const Outcome server_end = server->finish(kDeadline);
-  REQUIRE_MESSAGE(server_end.ok(), "the server side: ", server_end.describe());
-  REQUIRE_MESSAGE(client_end.ok(), "the client side: ", client_end.describe());
+  REQUIRE_RETURNED(server_end, "the server side: ");
+  REQUIRE_RETURNED(client_end, "the client side: ");
   CHECK_MESSAGE(server_end.value == "", server_end.value);
   CHECK_MESSAGE(client_end.value == "", client_end.value);
 }
@@ -66,7 +66,7 @@ void check_cread_blocks(char mechanism) {
   CHECK_MESSAGE(blocked.yes, "cread on an empty channel must sleep in the kernel: ", blocked.evidence);
   ipclab::write_fully(go.write.get(), "g");
   const Outcome read = reader->finish(kDeadline);
-  REQUIRE_MESSAGE(read.ok(), "the reading side: ", read.describe());
+  REQUIRE_RETURNED(read, "the reading side: ");
   CHECK(read.value == "wake up");
   const Outcome written = writer->finish(kDeadline);
   CHECK_MESSAGE(written.ok(), "the writing side: ", written.describe());
@@ -92,7 +92,7 @@ void check_channel_cleanup(char mechanism) {
     return std::string();
   });
   const Outcome client_end = client->finish(kDeadline);
-  REQUIRE_MESSAGE(client_end.ok(), "the client side: ", client_end.describe());
+  REQUIRE_RETURNED(client_end, "the client side: ");
   client_done.read.reset();
   std::vector<std::string> missing;
   for (const auto& path : paths) {
@@ -102,7 +102,7 @@ void check_channel_cleanup(char mechanism) {
                 "but these are gone: ", ipclab::leak_report("removed", missing));
   ipclab::write_fully(client_done.write.get(), "g");
   const Outcome server_end = server->finish(kDeadline);
-  REQUIRE_MESSAGE(server_end.ok(), "the server side: ", server_end.describe());
+  REQUIRE_RETURNED(server_end, "the server side: ");
   const auto left = objects_left(before, dir.path());
   CHECK_MESSAGE(left.empty(), "once the server side is destroyed: ", describe_left(left));
 }
@@ -350,8 +350,8 @@ TEST_CASE("channel errors: a message too long or too small and an unknown mechan
     const Outcome client_end = client->finish(kDeadline);
     const Outcome server_end = server->finish(kDeadline);
     INFO("-i ", std::string(1, mechanism));
-    REQUIRE_MESSAGE(client_end.ok(), client_end.describe());
-    REQUIRE_MESSAGE(server_end.ok(), server_end.describe());
+    REQUIRE_RETURNED(client_end);
+    REQUIRE_RETURNED(server_end);
     CHECK_MESSAGE(client_end.value == "too_long;", "cwrite of 101 bytes on a channel of capacity 100: ",
                   client_end.value);
     CHECK_MESSAGE(server_end.value == "too_small;7", "cread of a 50-byte message into 10 bytes, then of a 7-byte one: ",
@@ -359,12 +359,8 @@ TEST_CASE("channel errors: a message too long or too small and an unknown mechan
   }
   const Outcome unknown = ipclab::run_in_child(
       [] {
-        try {
-          make_channel('x', "control", test_prefix(), Side::server, 100);
-        } catch (const std::invalid_argument&) {
-          return std::string("invalid_argument");
-        }
-        return std::string("no exception");
+        const bool threw = ipclab::threw<std::invalid_argument>([&] { make_channel('x', "control", test_prefix(), Side::server, 100); });
+        return std::string(threw ? "invalid_argument" : "no exception");
       },
       kDeadline);
   CHECK_MESSAGE(unknown.value == "invalid_argument", "make_channel('x', ...): ", unknown.describe());
@@ -385,7 +381,7 @@ TEST_CASE("mq: a capacity above msgsize_max is refused with a sentence naming th
         return std::string("no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(refused.ok(), refused.describe());
+  REQUIRE_RETURNED(refused);
   CHECK_MESSAGE(contains(refused.value, "capacity: "), "expected ChannelError kind capacity: ", refused.value);
   CHECK_MESSAGE(contains(refused.value, std::to_string(limit)), "the sentence names the limit, ", limit, ": ",
                 refused.value);

@@ -21,7 +21,10 @@
 #include <thread>
 #include <vector>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
+#include "grader/harness/deadline.h"
+#include "grader/harness/errno_error.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
@@ -34,39 +37,18 @@ namespace fifolab::testing {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// Long enough for a loaded 2-core machine; a correct solution takes
-// milliseconds, so reaching it means a hang.
-inline constexpr auto kDeadline = std::chrono::seconds(10);
-
-[[noreturn]] inline void fail_with_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
+// Reaching it means a hang: usually a write end left open.
+using ipclab::kDeadline;
+// What is left of a deadline shared by the processes of one test, so that
+// waiting for several of them costs at most kDeadline in all.
+using ipclab::Deadline;
+using ipclab::has_ended;
 
 // A FIFO node made by the test, for tests of the ends (the directory it is in
 // removes it).
 inline fs::path make_fifo(const fs::path& path) {
-  if (::mkfifo(path.c_str(), 0600) != 0) fail_with_errno("mkfifo " + path.string());
+  if (::mkfifo(path.c_str(), 0600) != 0) ipclab::throw_errno("the test's mkfifo " + path.string());
   return path;
-}
-
-// What is left of a deadline shared by the processes of one test, so that
-// waiting for several of them costs at most kDeadline in all.
-class Deadline {
- public:
-  Deadline() : until_(std::chrono::steady_clock::now() + kDeadline) {}
-  [[nodiscard]] std::chrono::milliseconds left() const {
-    const auto rest = until_ - std::chrono::steady_clock::now();
-    return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(rest));
-  }
-  [[nodiscard]] bool passed() const { return left().count() == 0; }
-
- private:
-  std::chrono::steady_clock::time_point until_;
-};
-
-[[nodiscard]] inline bool has_ended(pid_t pid) {
-  const auto sample = ipclab::sample_process(pid);
-  return !sample || sample->state == 'Z';
 }
 
 // Opens the test's end of a FIFO in the test process itself, never blocking
@@ -75,20 +57,21 @@ class Deadline {
 // the descriptor blocking. Throws when process `peer`, which should open the
 // other end, ends first or the deadline passes.
 inline ipclab::Fd open_end(const fs::path& path, int mode, pid_t peer) {
-  const Deadline deadline;
-  for (;;) {
+  ipclab::Fd end;
+  const auto opened_or_peer_gone = [&] {
     const int fd = ::open(path.c_str(), mode | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
-      ipclab::Fd end(fd);
-      if (::fcntl(fd, F_SETFL, 0) != 0) fail_with_errno("fcntl");
-      return end;
+      end = ipclab::Fd(fd);
+      return true;
     }
-    if (errno != ENXIO) fail_with_errno("the test could not open " + path.string());
-    if (has_ended(peer) || deadline.passed()) {
-      throw std::runtime_error("the code under test never opened " + path.string() + " for reading");
-    }
-    std::this_thread::sleep_for(1ms);  // waiting for the code under test to open its end
+    if (errno != ENXIO) ipclab::throw_errno("the test could not open " + path.string());
+    return has_ended(peer);
+  };
+  if (!ipclab::eventually(opened_or_peer_gone) || end.get() < 0) {
+    throw std::runtime_error("the code under test never opened " + path.string() + " for reading");
   }
+  if (::fcntl(end.get(), F_SETFL, 0) != 0) ipclab::throw_errno("the test's fcntl");
+  return end;
 }
 
 // The test's write end of `path`, once the student's `reader` has opened the
@@ -106,7 +89,7 @@ inline ipclab::Fd open_writer_for(const fs::path& path, ipclab::Child& reader) {
 // conversation when it runs in a child of its own.
 inline ipclab::Fd open_blocking(const fs::path& path, int mode) {
   const int fd = ::open(path.c_str(), mode | O_CLOEXEC);
-  if (fd < 0) fail_with_errno("the test could not open " + path.string());
+  if (fd < 0) ipclab::throw_errno("the test could not open " + path.string());
   return ipclab::Fd(fd);
 }
 
@@ -123,7 +106,7 @@ inline std::size_t read_exactly(int fd, char* into, std::size_t size) {
   while (done < size) {
     const ssize_t n = ::read(fd, into + done, size - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_with_errno("read");
+    if (n < 0) ipclab::throw_errno("the test's read");
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
   }
@@ -213,12 +196,8 @@ inline std::string receive_and_compare(const fs::path& path, const std::vector<s
 // Waits until `count` FIFO nodes exist in `dir`, which a server in process
 // `server` creates; false when that process ends first or the deadline passes.
 inline bool wait_for_nodes(const fs::path& dir, std::size_t count, pid_t server) {
-  const auto give_up = std::chrono::steady_clock::now() + kDeadline;
-  while (ipclab::fifo_nodes(dir).size() < count) {
-    if (has_ended(server) || std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  const auto created = [&] { return ipclab::fifo_nodes(dir).size() >= count; };
+  return ipclab::eventually([&] { return created() || has_ended(server); }) && created();
 }
 
 using Handler = std::function<std::string(std::string_view)>;

@@ -98,11 +98,11 @@ TEST_CASE("FifoNode creates a FIFO and its destructor removes it") {
         return std::string(nodes.count(path.string()) ? "a FIFO" : "no FIFO at the path");
       },
       kDeadline);
-  REQUIRE_MESSAGE(inside.ok(), inside.describe());
+  REQUIRE_RETURNED(inside);
   CHECK_MESSAGE(inside.value == "a FIFO", "while the FifoNode exists, ", path.string(), " should be a FIFO");
   const auto left = ipclab::entries_of(dir.path());
   CHECK_MESSAGE(left.empty(), "the node must be gone (unlink) once the FifoNode is destroyed; left behind: ",
-                ipclab::leak_report("FIFO nodes left behind", {left.begin(), left.end()}));
+                ipclab::leak_report("FIFO nodes left behind", left));
 }
 
 TEST_CASE("FifoNode refuses a path that exists and is not a FIFO") {
@@ -134,7 +134,7 @@ TEST_CASE("FifoNode removes its node when an exception unwinds the stack") {
       kDeadline);
   REQUIRE_MESSAGE(contains(outcome.value, "leaving by an exception"), outcome.describe());
   const auto left = ipclab::fifo_nodes(dir.path());
-  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", {left.begin(), left.end()}));
+  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", left));
 }
 
 // ---- Part 2: opening ----------------------------------------------------------
@@ -150,7 +150,7 @@ TEST_CASE("opening a FifoReader blocks until a writer opens the FIFO") {
   CHECK_MESSAGE(blocked.yes, "with no writer yet, opening for reading must wait in open(): ", blocked.evidence);
   ipclab::Fd writer = open_writer_for(path, reader);
   Outcome opened = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(opened.ok(), opened.describe());
+  REQUIRE_RETURNED(opened);
   CHECK(opened.value == "opened");
 }
 
@@ -168,7 +168,7 @@ TEST_CASE("a non-blocking FifoWriter with no reader fails with ENXIO") {
         return std::string("no exception: the open succeeded with no reader");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(contains(outcome.value, "ENXIO: "), "expected std::system_error with errno ENXIO, got: ",
                 outcome.value);
   CHECK_MESSAGE(contains(outcome.value, path.string()), "the error should name the FIFO: ", outcome.value);
@@ -190,8 +190,8 @@ TEST_CASE("send and receive carry one message") {
   const Deadline deadline;
   Outcome received = reader.finish(deadline.left());
   Outcome sent = writer.finish(deadline.left());
-  REQUIRE_MESSAGE(sent.ok(), "the writer: ", sent.describe());
-  REQUIRE_MESSAGE(received.ok(), "the reader: ", received.describe());
+  REQUIRE_RETURNED(sent, "the writer: ");
+  REQUIRE_RETURNED(received, "the reader: ");
   CHECK(received.value == "[hello, fifo]");
 }
 
@@ -208,7 +208,7 @@ TEST_CASE("thousands of messages of mixed sizes arrive whole and in order") {
   const Deadline deadline;
   Outcome received = reader.finish(deadline.left());
   Outcome sent = writer.finish(deadline.left());
-  REQUIRE_MESSAGE(received.ok(), "the reader: ", received.describe());
+  REQUIRE_RETURNED(received, "the reader: ");
   CHECK_MESSAGE(received.value == "", received.value);
   CHECK_MESSAGE(sent.ok(), "the writer: ", sent.describe());
 }
@@ -246,7 +246,7 @@ TEST_CASE("two writers with messages up to PIPE_BUF never interleave") {
   Outcome received = reader.finish(deadline.left());
   Outcome a = writer_a.finish(deadline.left());
   Outcome b = writer_b.finish(deadline.left());
-  REQUIRE_MESSAGE(received.ok(), "the reader: ", received.describe());
+  REQUIRE_RETURNED(received, "the reader: ");
   REQUIRE_MESSAGE(received.value == "", received.value);
   CHECK_MESSAGE(a.ok(), "writer A: ", a.describe());
   CHECK_MESSAGE(b.ok(), "writer B: ", b.describe());
@@ -274,7 +274,7 @@ TEST_CASE("receive reports end-of-stream when the last writer closes") {
                 waiting.evidence);
   writer.reset();
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "[first][][last]end-of-stream",
                 "an empty message is a message, and end-of-stream comes once the last writer closes");
 }
@@ -292,7 +292,7 @@ TEST_CASE("receive blocks on an empty FIFO without using the CPU") {
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   ipclab::write_fully(writer.get(), frame("wake up"));
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "wake up");
 }
 
@@ -313,9 +313,9 @@ TEST_CASE("send blocks on a full FIFO and resumes when it is drained") {
   ipclab::write_fully(go.write.get(), "go");
   const Deadline deadline;
   Outcome sent = writer.finish(deadline.left());
-  REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  REQUIRE_RETURNED(sent);
   Outcome drained = drain.finish(deadline.left());
-  REQUIRE_MESSAGE(drained.ok(), "the test's reader: ", drained.describe());
+  REQUIRE_RETURNED(drained, "the test's reader: ");
   CHECK_MESSAGE(drained.value == "", drained.value);
 }
 
@@ -328,9 +328,9 @@ TEST_CASE("ask returns the server's reply and serve ends when the client closes"
     const std::string second = client.ask("");
     return first + "|" + second + "|" + client.ask("third request");
   });
-  REQUIRE_MESSAGE(run.client.ok(), "the client: ", run.client.describe());
+  REQUIRE_RETURNED(run.client, "the client: ");
   CHECK(run.client.value == "HELLO||THIRD REQUEST");
-  REQUIRE_MESSAGE(run.server.ok(), "the server: ", run.server.describe());
+  REQUIRE_RETURNED(run.server, "the server: ");
   CHECK_MESSAGE(run.server.value == "served 3", "once the client closes, serve returns how many it answered");
 }
 
@@ -368,7 +368,7 @@ TEST_CASE("replies are matched to their requests") {
   const Deadline deadline;
   Outcome asked = client.finish(deadline.left());
   Outcome answered = server.finish(deadline.left());
-  REQUIRE_MESSAGE(asked.ok(), "the client: ", asked.describe());
+  REQUIRE_RETURNED(asked, "the client: ");
   CHECK_MESSAGE(asked.value == "reply to two | reply to one | reply to three",
                 "replies came back last to first; each await_reply must return the reply to ITS request");
   CHECK_MESSAGE(answered.value == "3 distinct ids", "the test's server: ", answered.ok() ? answered.value : answered.describe());
@@ -404,7 +404,7 @@ TEST_CASE("send_request numbers requests 1 2 3 in the order they are sent") {
   const Deadline deadline;
   Outcome sent = client.finish(deadline.left());
   Outcome received = server.finish(deadline.left());
-  REQUIRE_MESSAGE(sent.ok(), "the client: ", sent.describe());
+  REQUIRE_RETURNED(sent, "the client: ");
   REQUIRE_MESSAGE(received.ok(), "the test's server, reading the client's requests as frames (Part 2): ",
                   received.describe());
   CHECK_MESSAGE(sent.value == "1 2 3 4", "a new client's send_request returned the ids ", sent.value,
@@ -420,7 +420,7 @@ TEST_CASE("RequestServer removes both FIFOs even when its handler throws") {
   CHECK_MESSAGE(contains(run.server.value, "the handler failed on purpose"),
                 "serve should pass the handler's exception on; the server ", run.server.describe());
   CHECK_MESSAGE(run.nodes_left.empty(),
-                ipclab::leak_report("FIFO nodes left behind", {run.nodes_left.begin(), run.nodes_left.end()}));
+                ipclab::leak_report("FIFO nodes left behind", run.nodes_left));
 }
 
 }  // TEST_SUITE

@@ -11,13 +11,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <memory>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
+#include "grader/harness/children.h"
+#include "grader/harness/deadline.h"
+#include "grader/harness/errno_error.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
@@ -28,34 +30,14 @@ namespace mqlab::testing {
 
 using namespace std::chrono_literals;
 
-// Long enough for a loaded 2-core machine; a correct solution takes
-// milliseconds, so reaching it means a hang.
-inline constexpr auto kDeadline = std::chrono::seconds(10);
-
-[[noreturn]] inline void fail_with_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
+// Reaching it means a hang: usually a call that waits for a message or for
+// room that never comes.
+using ipclab::kDeadline;
 // What is left of a deadline shared by the processes of one test, so that
-// waiting for several of them costs at most kDeadline in all.
-class Deadline {
- public:
-  Deadline() : until_(std::chrono::steady_clock::now() + kDeadline) {}
-  [[nodiscard]] std::chrono::milliseconds left() const {
-    const auto rest = until_ - std::chrono::steady_clock::now();
-    return std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(rest));
-  }
-  // The same moment on CLOCK_REALTIME, as mq_timedsend wants it.
-  [[nodiscard]] timespec realtime() const {
-    timespec at{};
-    ::clock_gettime(CLOCK_REALTIME, &at);
-    at.tv_sec += static_cast<time_t>(left().count() / 1000);
-    return at;
-  }
-
- private:
-  std::chrono::steady_clock::time_point until_;
-};
+// waiting for several of them costs at most kDeadline in all; realtime() is
+// the same moment as mq_timedsend wants it.
+using ipclab::Deadline;
+using ipclab::has_ended;
 
 // A queue the test creates and removes itself, with the POSIX calls.
 class TestQueue {
@@ -65,7 +47,7 @@ class TestQueue {
     attributes.mq_maxmsg = static_cast<long>(capacity);
     attributes.mq_msgsize = static_cast<long>(message_size);
     queue_ = ::mq_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &attributes);
-    if (queue_ == static_cast<mqd_t>(-1)) fail_with_errno("the test's mq_open " + name_);
+    if (queue_ == static_cast<mqd_t>(-1)) ipclab::throw_errno("the test's mq_open " + name_);
   }
   ~TestQueue() {
     ::mq_close(queue_);
@@ -97,7 +79,7 @@ class TestQueue {
  private:
   mq_attr attributes() const {
     mq_attr attributes{};
-    if (::mq_getattr(queue_, &attributes) != 0) fail_with_errno("the test's mq_getattr");
+    if (::mq_getattr(queue_, &attributes) != 0) ipclab::throw_errno("the test's mq_getattr");
     return attributes;
   }
 
@@ -108,11 +90,6 @@ class TestQueue {
 // Whether a queue named `name` exists (in this IPC namespace's /dev/mqueue).
 inline bool queue_exists(const std::string& name) {
   return ipclab::entries_of("/dev/mqueue").count(name.substr(1)) > 0;
-}
-
-[[nodiscard]] inline bool has_ended(pid_t pid) {
-  const auto sample = ipclab::sample_process(pid);
-  return !sample || sample->state == 'Z';
 }
 
 // A start line for several processes: each one calls arrive() when it is
@@ -128,22 +105,23 @@ class StartLine {
   }
   // Waits until every one of `children` has arrived; false as soon as one of
   // them has ended instead, or at the deadline.
-  bool all_arrived(const std::vector<std::unique_ptr<ipclab::Child>>& children) const {
-    const Deadline deadline;
-    for (std::size_t arrived = 0; arrived < children.size();) {
+  bool all_arrived(const ipclab::Children& children) const {
+    const std::vector<pid_t> pids = children.pids();
+    std::size_t arrived = 0;
+    const auto take_arrivals = [&] {
       pollfd ready{ready_.read.get(), POLLIN, 0};
-      if (::poll(&ready, 1, 50) > 0) {
-        char bytes[16];
-        const ssize_t n = ::read(ready_.read.get(), bytes, std::min(sizeof bytes, children.size() - arrived));
-        if (n > 0) arrived += static_cast<std::size_t>(n);
-        continue;
+      char bytes[16];
+      while (arrived < pids.size() && ::poll(&ready, 1, 0) > 0) {
+        const ssize_t n = ::read(ready_.read.get(), bytes, std::min(sizeof bytes, pids.size() - arrived));
+        if (n <= 0) return;
+        arrived += static_cast<std::size_t>(n);
       }
-      for (const auto& child : children) {
-        if (has_ended(child->pid())) return false;
-      }
-      if (deadline.left() == 0ms) return false;
-    }
-    return true;
+    };
+    const auto all_or_one_ended = [&] {
+      take_arrivals();
+      return arrived == pids.size() || std::any_of(pids.begin(), pids.end(), has_ended);
+    };
+    return ipclab::eventually(all_or_one_ended) && arrived == pids.size();
   }
   void go(std::size_t count) const { ipclab::write_fully(go_.write.get(), std::string(count, 'g')); }
 

@@ -72,9 +72,9 @@ Outcome receive_in_child(const std::string& name, std::size_t count) {
 }
 
 // How the first of `children` that has ended ended.
-std::string first_failure(const std::vector<std::unique_ptr<ipclab::Child>>& children) {
-  for (const auto& child : children) {
-    if (has_ended(child->pid())) return child->finish(kDeadline).describe();
+std::string first_failure(ipclab::Children& children) {
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    if (children[i].has_ended()) return children[i].finish(kDeadline).describe();
   }
   return "none of them ended";
 }
@@ -94,7 +94,7 @@ TEST_CASE("a message sent is received") {
         return show(mailbox.receive());
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "hello, mailbox@0");
 }
 
@@ -110,7 +110,7 @@ TEST_CASE("higher priorities are received first and equal priorities in FIFO ord
         return order;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == expected_order(sent));
 }
 
@@ -119,11 +119,11 @@ TEST_CASE("priorities order messages sent by different processes") {
   std::vector<Message> all;
   for (const auto& batch : {numbered("a", {1, 7, 1}), numbered("b", {7, 0, 3}), numbered("c", {3, 1, 7})}) {
     Outcome sent = send_from_child(queue.name(), batch);
-    REQUIRE_MESSAGE(sent.ok(), "a sender: ", sent.describe());
+    REQUIRE_RETURNED(sent, "a sender: ");
     all.insert(all.end(), batch.begin(), batch.end());
   }
   Outcome received = receive_in_child(queue.name(), all.size());
-  REQUIRE_MESSAGE(received.ok(), "the receiver: ", received.describe());
+  REQUIRE_RETURNED(received, "the receiver: ");
   CHECK(received.value == expected_order(all));
 }
 
@@ -144,7 +144,7 @@ TEST_CASE("each receive returns exactly one message") {
         return problems;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "", "messages are bytes, '\\0' included, of any length from 0: ", outcome.value);
 }
 
@@ -161,7 +161,7 @@ TEST_CASE("receive takes a message as large as the queue allows") {
         return ipclab::first_difference(largest, first) + "|" + second;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "|small", outcome.value);
 }
 
@@ -183,7 +183,7 @@ TEST_CASE("a message larger than the queue's message size is refused with EMSGSI
         return transcript + "then " + std::to_string(mailbox.receive().data.size()) + " bytes";
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "EMSGSIZE; then 100 bytes",
                 "101 bytes must be refused with std::system_error(EMSGSIZE), 100 bytes accepted");
 }
@@ -214,7 +214,7 @@ TEST_CASE("invalid queue names are refused with a clear error") {
         return transcript + "longest name ok";
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   std::string expected;
   for (int i = 0; i < 6; ++i) expected += "invalid_argument; ";
   CHECK(outcome.value == expected + "longest name ok");
@@ -234,7 +234,7 @@ TEST_CASE("opening a queue that does not exist fails with ENOENT and creates non
       kDeadline);
   const bool created = queue_exists(name);
   if (created) ::mq_unlink(name.c_str());  // the test's own cleanup: this failure is reported below, once
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(!created, "opening the queue ", name, " as a user, while no such queue existed, created it in ",
                 "/dev/mqueue: only the owner's constructor creates (O_CREAT); a user opens an existing queue ",
                 "or fails with ENOENT");
@@ -250,7 +250,7 @@ TEST_CASE("receive blocks on an empty queue without using the CPU") {
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   REQUIRE(queue.send("wake up", 2));
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "wake up@2");
 }
 
@@ -265,7 +265,7 @@ TEST_CASE("send blocks on a full queue until a message is received") {
   CHECK_MESSAGE(blocked.yes, "the queue holds 2 messages, so the third send must wait: ", blocked.evidence);
   std::string received = queue.take().value_or(Message{"nothing", 0}).data;
   Outcome sent = sender.finish(kDeadline);
-  REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  REQUIRE_RETURNED(sent);
   while (const auto m = queue.take()) received += " " + m->data;
   CHECK_MESSAGE(received == "one two three", "every message must arrive, in order");
 }
@@ -282,7 +282,7 @@ TEST_CASE("receive_for gives up after its timeout") {
   ipclab::Blocked blocked = ipclab::wait_until_blocked(receiver.pid());
   CHECK_MESSAGE(blocked.yes, "receive_for must wait in the kernel, not poll: ", blocked.evidence);
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   const std::string prefix = "nothing after ";
   REQUIRE_MESSAGE(got.value.rfind(prefix, 0) == 0, got.value);
   const long waited = std::stol(got.value.substr(prefix.size()));
@@ -302,7 +302,7 @@ TEST_CASE("try_receive on an empty queue returns nothing at once") {
   ipclab::Blocked blocked = ipclab::wait_until_blocked(receiver.pid());
   REQUIRE(queue.send("later", 1));
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "nothing, then later@1",
                 "try_receive returns std::nullopt on an empty queue, and receive blocks afterwards");
   CHECK_MESSAGE(blocked.yes, "after try_receive, receive must block again: ", blocked.evidence);
@@ -322,7 +322,7 @@ TEST_CASE("try_send on a full queue returns false at once") {
   ipclab::Blocked blocked = ipclab::wait_until_blocked(sender.pid());
   std::string received = queue.take().value_or(Message{"nothing", 0}).data;
   Outcome got = sender.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "false, then sent", "try_send returns false on a full queue");
   CHECK_MESSAGE(blocked.yes, "after try_send, send must block again: ", blocked.evidence);
   while (const auto m = queue.take()) received += " " + m->data;
@@ -335,25 +335,25 @@ TEST_CASE("several senders and receivers deliver every message exactly once") {
   constexpr int kSenders = 3, kReceivers = 3, kEach = 300;
   TestQueue queue(mqlab::kMaxCapacity, 64);
   StartLine senders_start, receivers_start;
-  std::vector<std::unique_ptr<ipclab::Child>> senders, receivers;
+  ipclab::Children senders, receivers;
   for (int s = 0; s < kSenders; ++s) {
-    senders.push_back(std::make_unique<ipclab::Child>([&, s] {
+    senders.start([&, s] {
       MessageQueue mailbox(queue.name());
       senders_start.arrive();
       senders_start.wait_for_go();
       for (int i = 0; i < kEach; ++i) mailbox.send("s" + std::to_string(s) + "-" + std::to_string(i), i % 3);
       return std::string();
-    }));
+    });
   }
   for (int r = 0; r < kReceivers; ++r) {
-    receivers.push_back(std::make_unique<ipclab::Child>([&] {
+    receivers.start([&] {
       MessageQueue mailbox(queue.name());
       receivers_start.arrive();
       receivers_start.wait_for_go();
       std::string got;
       for (std::string m; (m = mailbox.receive().data) != "stop";) got += m + "\n";
       return got;
-    }));
+    });
   }
   // Everybody has the queue open before anything is sent; the senders fill
   // the queue before the receivers start, so sends must wait for room.
@@ -361,19 +361,17 @@ TEST_CASE("several senders and receivers deliver every message exactly once") {
   REQUIRE_MESSAGE(receivers_start.all_arrived(receivers), "a receiver could not open the queue: ",
                   first_failure(receivers));
   senders_start.go(kSenders);
-  for (const auto& sender : senders) (void)ipclab::wait_until_blocked(sender->pid());
+  for (const pid_t sender : senders.pids()) (void)ipclab::wait_until_blocked(sender);
   receivers_start.go(kReceivers);
 
   const Deadline deadline;
-  for (const auto& sender : senders) {
-    Outcome sent = sender->finish(deadline.left());
-    REQUIRE_MESSAGE(sent.ok(), "a sender: ", sent.describe());
-  }
+  const std::string senders_failed = senders.finish_all(deadline.left());
+  REQUIRE_MESSAGE(senders_failed.empty(), "a sender, ", senders_failed);
   for (int r = 0; r < kReceivers; ++r) REQUIRE(queue.send("stop", 0, deadline));
+  const std::string receivers_failed = receivers.finish_all(deadline.left());
+  REQUIRE_MESSAGE(receivers_failed.empty(), "a receiver, ", receivers_failed);
   std::map<std::string, int> delivered;
-  for (const auto& receiver : receivers) {
-    Outcome got = receiver->finish(deadline.left());
-    REQUIRE_MESSAGE(got.ok(), "a receiver: ", got.describe());
+  for (const Outcome& got : receivers.outcomes()) {
     std::istringstream lines(got.value);
     for (std::string line; std::getline(lines, line);) ++delivered[line];
   }
@@ -400,7 +398,7 @@ TEST_CASE("no queue is left in /dev/mqueue once the owner is gone") {
         return std::string(queue_exists(name) ? "exists" : "not in /dev/mqueue");
       },
       kDeadline);
-  REQUIRE_MESSAGE(inside.ok(), inside.describe());
+  REQUIRE_RETURNED(inside);
   CHECK_MESSAGE(inside.value == "exists", "while its owner exists, the queue is in /dev/mqueue");
   CHECK_MESSAGE(!queue_exists(name), "/dev/mqueue", name, " is left behind after its owner is gone");
 

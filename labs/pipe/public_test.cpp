@@ -79,14 +79,14 @@ TEST_SUITE("pipe") {
 
 TEST_CASE("write_all and read_all carry a short message") {
   Outcome got = send_between_children("hello, pipe");
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "hello, pipe");
 }
 
 TEST_CASE("read_all returns a 4 MiB message whole and in order") {
   const std::string message = ipclab::pattern(4 << 20, 1);
   Outcome got = send_between_children(message);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == message, ipclab::first_difference(message, got.value));
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("read_all ends only when every write end is closed") {
   ipclab::write_fully(pipe.write.get(), "second part");
   pipe.write.reset();
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "first part, second part");
 }
 
@@ -118,7 +118,7 @@ TEST_CASE("read_all blocks on an empty pipe without using the CPU") {
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   pipe.write.reset();
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "");
 }
 
@@ -136,7 +136,7 @@ TEST_CASE("write_all blocks on a full pipe and resumes when it is drained") {
                 blocked.evidence);
   const std::string got = ipclab::read_until_eof(pipe.read.get());
   Outcome wrote = writer.finish(kDeadline);
-  REQUIRE_MESSAGE(wrote.ok(), wrote.describe());
+  REQUIRE_RETURNED(wrote);
   CHECK_MESSAGE(got == message, ipclab::first_difference(message, got));
 }
 
@@ -189,7 +189,7 @@ TEST_CASE("write_all reports EPIPE when no reader is left") {
         return std::string("no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "EPIPE",
                 "expected std::system_error with errno EPIPE, got: ", outcome.value);
 }
@@ -197,7 +197,7 @@ TEST_CASE("write_all reports EPIPE when no reader is left") {
 TEST_CASE("ask_child returns the child's whole answer") {
   Outcome outcome =
       ipclab::run_in_child([] { return pipelab::ask_child("ping from the parent", uppercase); }, kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "PING FROM THE PARENT");
 }
 
@@ -208,7 +208,7 @@ TEST_CASE("ask_child carries 3 MiB each way") {
         return pipelab::ask_child(request, [](std::string_view r) { return std::string(r.rbegin(), r.rend()); });
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   const std::string expected(request.rbegin(), request.rend());
   CHECK_MESSAGE(outcome.value == expected, ipclab::first_difference(expected, outcome.value));
 }
@@ -220,7 +220,7 @@ TEST_CASE("ask_child reaps its child") {
         return ipclab::leak_report(ipclab::children_of());
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "", outcome.value);
 }
 
@@ -228,23 +228,23 @@ TEST_CASE("run_pipeline runs ls -l | wc -l") {
   ipclab::ScratchDir dir;
   for (const char* name : {"a", "b", "c"}) std::ofstream(dir.path() / name) << name;
   auto run = run_pipeline_captured({{"ls", "-l", dir.path().string()}, {"wc", "-l"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.outcome.value == "0");
   CHECK(run.output == "4\n");  // "total 12" and one line per file
 }
 
 TEST_CASE("run_pipeline returns the last stage's exit status") {
   auto failing_last = run_pipeline_captured({{"true"}, {"sh", "-c", "exit 3"}});
-  REQUIRE_MESSAGE(failing_last.outcome.ok(), failing_last.outcome.describe());
+  REQUIRE_RETURNED(failing_last.outcome);
   CHECK(failing_last.outcome.value == "3");
   auto failing_first = run_pipeline_captured({{"false"}, {"true"}});
-  REQUIRE_MESSAGE(failing_first.outcome.ok(), failing_first.outcome.describe());
+  REQUIRE_RETURNED(failing_first.outcome);
   CHECK(failing_first.outcome.value == "0");
 }
 
 TEST_CASE("run_pipeline returns 127 when the last command cannot be run") {
   auto run = run_pipeline_captured({{"echo", "x"}, {"ipclab-no-such-command"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   // echo may be killed by SIGPIPE (141) once the last stage is gone: that
   // status returned means the wrong stage's status, not a wrong exit code.
   if (run.outcome.value == "141") ipclab::verdict::observed("an earlier stage's SIGPIPE status");
@@ -254,7 +254,7 @@ TEST_CASE("run_pipeline returns 127 when the last command cannot be run") {
 TEST_CASE("run_pipeline gives each stage only descriptors 0 1 and 2") {
   const auto stage = ipclab::helper_command("echo-fds");
   auto run = run_pipeline_captured({stage, stage, stage}, "input\n");
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "input\nfds: 0 1 2\nfds: 0 1 2\nfds: 0 1 2\n");
 }
 
@@ -265,22 +265,18 @@ TEST_CASE("run_pipeline reaps every stage") {
         return ipclab::leak_report(ipclab::children_of());
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "", outcome.value);
 }
 
 TEST_CASE("run_pipeline rejects an empty pipeline") {
   Outcome outcome = ipclab::run_in_child(
       [] {
-        try {
-          pipelab::run_pipeline({});
-        } catch (const std::invalid_argument&) {
-          return std::string("invalid_argument");
-        }
-        return std::string("no exception");
+        const bool threw = ipclab::threw<std::invalid_argument>([&] { pipelab::run_pipeline({}); });
+        return std::string(threw ? "invalid_argument" : "no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "invalid_argument");
 }
 

@@ -55,7 +55,7 @@ TEST_CASE("try_P takes the units create gave and then reports would block") {
         return taken;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "1101",
                 "try_P on a semaphore created with value 2, three times, then once more after a V() "
                 "(1 = took a unit, 0 = would block): expected 1101, got ",
@@ -73,7 +73,7 @@ TEST_CASE("P blocks at zero without using the CPU until another process calls V"
   CHECK_MESSAGE(blocked.yes, "P() on a semaphore at 0 must sleep until a V(): ", blocked.evidence);
   semaphore.post();
   Outcome outcome = waiter.finish(kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "passed P");
   CHECK_MESSAGE(semaphore.value() == 0, "P() should have taken the unit V() gave; the value is ", semaphore.value());
 }
@@ -91,7 +91,7 @@ TEST_CASE("P_for returns false once its timeout has passed") {
         return std::string(took ? "true " : "false ") + std::to_string(waited.count());
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   std::istringstream result(outcome.value);
   std::string took;
   long waited_ms = 0;
@@ -115,7 +115,7 @@ TEST_CASE("P_for sleeps while it waits and returns true when V comes first") {
   CHECK_MESSAGE(blocked.yes, "P_for(8 s) must sleep in the kernel while it waits: ", blocked.evidence);
   semaphore.post();
   Outcome outcome = waiter.finish(kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "true", "a V() came well within the 8 s, so P_for must return true");
   CHECK(semaphore.value() == 0);
 }
@@ -158,7 +158,7 @@ TEST_CASE("P_for keeps waiting until the same deadline when signals interrupt it
   CHECK_MESSAGE(!still_waiting, "P_for(2 s) was still waiting after ", signalled_s,
                 " s of signals every 50 ms: after EINTR it must wait until the deadline it computed at the start, "
                 "not start the timeout again");
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   std::istringstream result(outcome.value);
   std::string took;
   long waited_ms = 0;
@@ -185,7 +185,7 @@ TEST_CASE("create refuses a name that already exists and leaves that semaphore a
         return std::string("no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "EEXIST", "expected std::system_error with errno EEXIST, got: ", outcome.value);
   CHECK_MESSAGE(semaphore_exists(existing.name()),
                 "the semaphore that existed before was unlinked: only the object that created it may unlink it");
@@ -204,7 +204,7 @@ TEST_CASE("open reports a semaphore that does not exist") {
         return std::string("no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "ENOENT", "expected std::system_error with errno ENOENT, got: ", outcome.value);
   CHECK_FALSE_MESSAGE(semaphore_exists(name), "open must not create a semaphore");
 }
@@ -245,8 +245,8 @@ TEST_CASE("the creator's destructor unlinks the semaphore and an opener's only c
   Outcome opened = opener.finish(kDeadline);
   opener_done.raise();
   Outcome finished = creator.finish(kDeadline);
-  REQUIRE_MESSAGE(opened.ok(), "the opener: ", opened.describe());
-  REQUIRE_MESSAGE(finished.ok(), "the creator: ", finished.describe());
+  REQUIRE_RETURNED(opened, "the opener: ");
+  REQUIRE_RETURNED(finished, "the creator: ");
   CHECK_MESSAGE(opened.value == "", opened.value);
   CHECK_MESSAGE(finished.value == "", finished.value);
 }
@@ -279,7 +279,7 @@ TEST_CASE("the creator still unlinks when a process dies holding the semaphore")
   Outcome finished = creator.finish(kDeadline);
   REQUIRE_MESSAGE(holder.kind == Outcome::Kind::signaled,
                   "the holder should have died inside P()/V(): ", holder.describe());
-  REQUIRE_MESSAGE(finished.ok(), "the creator: ", finished.describe());
+  REQUIRE_RETURNED(finished, "the creator: ");
   CHECK_MESSAGE(finished.value == "still taken",
                 "nobody called V() after the holder died, so try_P should find the semaphore at 0");
   CHECK_FALSE_MESSAGE(semaphore_exists(name), "once the creator is gone, ", sem_path(name),
@@ -297,7 +297,7 @@ TEST_CASE("ping_pong alternates strictly between two processes") {
     return std::string();
   });
   Outcome outcome = caller.finish(kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   const std::string problem = check_alternation(log->all(), rounds, caller.pid());
   CHECK_MESSAGE(problem == "", problem);
 }
@@ -324,7 +324,7 @@ TEST_CASE("run_in_order starts each step only after the steps it waits for") {
     return std::string();
   });
   Outcome outcome = caller.finish(kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   const std::vector<Event> events = log->all();
   const std::string problem = check_order(events, after, caller.pid());
   CHECK_MESSAGE(problem == "", problem);
@@ -361,7 +361,7 @@ TEST_CASE("run_exclusively lets three processes add to a shared counter without 
         return std::string();
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(counter->most_inside.load() == 1, counter->most_inside.load(),
                 " processes were inside the critical section at once (without a lock the test counted ",
                 unguarded->value, " of ", kProcesses * kTimes, ")");
@@ -431,7 +431,7 @@ TEST_CASE("ping_pong run_in_order and run_exclusively leave no semaphore and no 
         return report;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "", outcome.value);
 }
 

@@ -17,8 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
 #include "grader/harness/children.h"
+#include "grader/harness/deadline.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
@@ -28,9 +30,8 @@ namespace semlab::testing {
 
 using namespace std::chrono_literals;
 
-// Long enough for a loaded 2-core machine; a correct solution takes well
-// under a second, so reaching it means a hang (usually a missing V()).
-inline constexpr auto kDeadline = std::chrono::seconds(10);
+// Reaching it means a hang: usually a missing V().
+using ipclab::kDeadline;
 
 // How long a test holds a race window open: a process that is free to run
 // (because the code under test did not stop it) gets the CPU many times over
@@ -100,12 +101,7 @@ struct EventLog {
   // Waits up to `patience` for anything to be recorded after the first
   // `seen` events; true if something was.
   [[nodiscard]] bool moves_within(int seen, std::chrono::milliseconds patience) const {
-    const auto until = std::chrono::steady_clock::now() + patience;
-    while (std::chrono::steady_clock::now() < until) {
-      if (count.load() != seen) return true;
-      std::this_thread::sleep_for(1ms);
-    }
-    return count.load() != seen;
+    return ipclab::eventually([&] { return count.load() != seen; }, patience);
   }
 };
 
@@ -231,11 +227,10 @@ inline void take_turn(EventLog& log, int side, int round) {
 
 // Waits until each process is blocked or has ended, `patience` in all.
 inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds patience) {
-  const auto until = std::chrono::steady_clock::now() + patience;
+  const ipclab::Deadline deadline(patience);
   for (pid_t pid : pids) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return;
-    (void)ipclab::wait_until_blocked(pid, left);
+    if (deadline.passed()) return;
+    (void)ipclab::wait_until_blocked(pid, deadline.left());
   }
 }
 

@@ -117,7 +117,7 @@ TEST_CASE("attach reports a region that does not exist") {
         return std::string("no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "ENOENT", "expected std::system_error with errno ENOENT, got: ", outcome.value);
   CHECK_FALSE_MESSAGE(object_exists(name), "attach must not create the object");
 }
@@ -191,8 +191,8 @@ TEST_CASE("only the creator's destructor removes the region from /dev/shm") {
       kDeadline);
   attacher_done.raise();
   Outcome finished = creator.finish(kDeadline);
-  REQUIRE_MESSAGE(attached.ok(), "the attacher: ", attached.describe());
-  REQUIRE_MESSAGE(finished.ok(), "the creator: ", finished.describe());
+  REQUIRE_RETURNED(attached, "the attacher: ");
+  REQUIRE_RETURNED(finished, "the creator: ");
   CHECK_MESSAGE(attached.value == "left", "the attacher's destructor removed ", object_path(name),
                 " while its creator was still using it: only the creator may unlink it");
   CHECK_MESSAGE(finished.value == "removed", "the creator's destructor left ", object_path(name),
@@ -223,9 +223,9 @@ TEST_CASE("items come out in the order they were put") {
       kDeadline);
   Outcome consumed = consumer.finish(kDeadline);
   Outcome owned = owner.finish();
-  REQUIRE_MESSAGE(produced.ok(), "the producer: ", produced.describe());
-  REQUIRE_MESSAGE(consumed.ok(), "the consumer: ", consumed.describe());
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(produced, "the producer: ");
+  REQUIRE_RETURNED(consumed, "the consumer: ");
+  REQUIRE_RETURNED(owned, "the owner: ");
   std::string expected;
   for (const std::string& item : items) expected += item + "|";
   CHECK_MESSAGE(consumed.value == expected, "the consumer got (items separated by |): ", consumed.value);
@@ -329,9 +329,9 @@ TEST_CASE("get blocks on an empty buffer without using the CPU until a put") {
       kDeadline);
   Outcome consumed = consumer.finish(kDeadline);
   Outcome owned = owner.finish();
-  REQUIRE_MESSAGE(produced.ok(), "the producer: ", produced.describe());
-  REQUIRE_MESSAGE(consumed.ok(), "the consumer: ", consumed.describe());
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(produced, "the producer: ");
+  REQUIRE_RETURNED(consumed, "the consumer: ");
+  REQUIRE_RETURNED(owned, "the owner: ");
   CHECK(consumed.value == "wake up");
 }
 
@@ -357,9 +357,9 @@ TEST_CASE("put blocks on a full buffer without using the CPU until a get") {
       kDeadline);
   Outcome produced = producer.finish(kDeadline);
   Outcome owned = owner.finish();
-  REQUIRE_MESSAGE(produced.ok(), "the producer: ", produced.describe());
-  REQUIRE_MESSAGE(consumed.ok(), "the consumer: ", consumed.describe());
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(produced, "the producer: ");
+  REQUIRE_RETURNED(consumed, "the consumer: ");
+  REQUIRE_RETURNED(owned, "the owner: ");
   CHECK_MESSAGE(consumed.value == "item 0|item 1|item 2|item 3|item 4|", "the consumer got: ", consumed.value);
 }
 
@@ -377,9 +377,9 @@ TEST_CASE("a million items pass in order exactly once") {
   Outcome produced = producer.finish(kDeadline);
   Outcome consumed = consumer.finish(kDeadline);
   Outcome owned = owner.finish();
-  REQUIRE_MESSAGE(consumed.ok(), "the consumer: ", consumed.describe());
-  REQUIRE_MESSAGE(produced.ok(), "the producer: ", produced.describe());
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(consumed, "the consumer: ");
+  REQUIRE_RETURNED(produced, "the producer: ");
+  REQUIRE_RETURNED(owned, "the owner: ");
   CHECK_MESSAGE(consumed.value == produced.value, "the consumer's checksum differs from the producer's: ",
                 consumed.value);
 }
@@ -401,8 +401,8 @@ TEST_CASE("the creator removes the buffer's region and semaphores and attachers 
   const auto after_attacher = ipclab::IpcObjects::now().created_since(before);
   Outcome owned = owner.finish();
   const auto left = ipclab::IpcObjects::now().created_since(before);
-  REQUIRE_MESSAGE(attached.ok(), "the attacher: ", attached.describe());
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(attached, "the attacher: ");
+  REQUIRE_RETURNED(owned, "the owner: ");
   CHECK_MESSAGE(attached.value == "x", "the attacher put x and got back: ", attached.value);
   CHECK_MESSAGE(made.size() >= 3, ipclab::leak_report("BoundedBuffer::create made only", made),
                 ": a region and its semaphores were expected in /dev/shm");

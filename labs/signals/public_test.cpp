@@ -57,10 +57,7 @@ std::string loop_until_sigusr1(const ipclab::Pipe& idle, Ready& ready) {
 // checks that it returned and left nothing behind.
 void check_server_cleans_up_on(int signo) {
   ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
+  ipclab::Child child(serving(server));
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
   const std::string name = std::string("SIG") + ::sigabbrev_np(signo);
@@ -88,7 +85,7 @@ TEST_CASE("SignalFlag catches a signal that would otherwise end the process") {
         return std::string(before ? "flag set before any signal; " : "") + (after ? "caught" : "not caught");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), "SIGTERM should be caught by the handler, but ", outcome.describe());
+  REQUIRE_RETURNED(outcome, "SIGTERM should be caught by the handler, but ");
   CHECK(outcome.value == "caught");
 }
 
@@ -131,7 +128,7 @@ TEST_CASE("SignalFlag interrupts a blocking read so the program can see the flag
   (void)ipclab::wait_until_blocked(reader.pid());
   ipclab::write_fully(pipe.write.get(), "x");
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "EINTR, flag set", got.value);
 }
 
@@ -149,7 +146,7 @@ TEST_CASE("SignalFlag restores the previous action when destroyed") {
                ", SIGTERM: " + action_of(SIGTERM);
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "SIGUSR1: the test's handler, SIGUSR2: ignored, SIGTERM: default",
                 "after the SignalFlags are gone each signal should have its earlier action back; found ",
                 outcome.value);
@@ -205,7 +202,7 @@ TEST_CASE("EventLoop passes each descriptor's data to its own callback") {
   }
   ::kill(looper.pid(), SIGUSR1);
   Outcome got = looper.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(log == "a:one b:two a:three ", "the callbacks saw: ", log);
 }
 
@@ -232,7 +229,7 @@ TEST_CASE("EventLoop runs signal callbacks in the loop and never inside the hand
         return log + (signal_callback_ran ? "ran" : "never ran");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "deferred; ran",
                 "a callback may do anything (printf, malloc), so it must run from run(), never from the "
                 "handler; the handler only wakes the loop. Got: ",
@@ -256,7 +253,7 @@ TEST_CASE("EventLoop restores the actions it replaced when destroyed") {
                                           : "; blocked before: " + mask_before + ", after: " + mask_after);
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "SIGUSR1: the test's handler, SIGUSR2: ignored, SIGTERM: default",
                 "after the EventLoop is gone each signal should have its earlier action back; found ",
                 outcome.value);
@@ -275,7 +272,7 @@ TEST_CASE("reap_children reaps every ended child and leaves running ones") {
         for (int i = 0; i < 5; ++i) {
           if (::fork() == 0) ::_exit(i);
         }
-        if (!eventually([] { return zombie_children() == 5; }))
+        if (!eventually([] { return zombie_children() == 5; }, 5s))
           return std::string("the 5 children never ended");
         const int reaped = siglab::reap_children();
         int running = 0, zombies = 0;
@@ -301,7 +298,7 @@ TEST_CASE("ChildReaper leaves no zombie after a burst of child exits") {
         for (int i = 0; i < kChildren; ++i) {
           if (::fork() == 0) ::_exit(0);
         }
-        if (!eventually([] { return zombie_children() == kChildren; })) {
+        if (!eventually([] { return zombie_children() == kChildren; }, 5s)) {
           return std::string("the children never ended");
         }
         // 30 children ended and SIGCHLD is pending ONCE: unblocked, the
@@ -315,7 +312,7 @@ TEST_CASE("ChildReaper leaves no zombie after a burst of child exits") {
                                                         "never reaped with waitpid";
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value.empty(), "30 children ended while SIGCHLD was blocked, so it was delivered once ",
                 "and one handler run must reap them all; ", outcome.value);
 }
@@ -326,7 +323,7 @@ TEST_CASE("ChildReaper keeps errno for the code it interrupts") {
         siglab::ChildReaper reaper;
         block({SIGCHLD});
         if (::fork() == 0) ::_exit(0);
-        if (!eventually([] { return zombie_children() == 1; })) return std::string("the child never ended");
+        if (!eventually([] { return zombie_children() == 1; }, 5s)) return std::string("the child never ended");
         const sigset_t chld = set_of({SIGCHLD});
         ::close(-1);                                 // errno is now EBADF, as after any failed call
         ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);  // the handler runs here
@@ -336,7 +333,7 @@ TEST_CASE("ChildReaper keeps errno for the code it interrupts") {
                                    " after its handler ran";
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "errno kept", outcome.value, ": a handler must save errno and restore it");
 }
 
@@ -370,7 +367,7 @@ TEST_CASE("SignalBlock keeps a signal pending until it is unblocked") {
                 ipclab::describe(*state));
   go.write.reset();
   Outcome got = child.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "while blocked: 0 deliveries; after: 1",
                 "a blocked signal is held back, then delivered once the block ends; got ", got.value);
 }
@@ -388,7 +385,7 @@ TEST_CASE("SignalBlock restores the previous mask") {
         return log + "; after the outer block: " + blocked_among({SIGUSR1, SIGUSR2});
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "after the inner block: SIGUSR1 SIGUSR2; after the outer block: SIGUSR2",
                 "each SignalBlock should put back the mask it found (SIG_SETMASK), not unblock its "
                 "signals; blocked: ",
@@ -408,7 +405,7 @@ TEST_CASE("wait_for_signal waits without using the CPU until a signal arrives") 
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   ::kill(waiter.pid(), SIGUSR2);
   Outcome got = waiter.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == std::to_string(SIGUSR2));
 }
 
@@ -449,7 +446,7 @@ TEST_CASE("send_values and receive_values carry values in order") {
       kDeadline);
   CHECK_MESSAGE(sent.ok(), "the sender: ", sent.describe());
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), "the receiver: ", got.describe());
+  REQUIRE_RETURNED(got, "the receiver: ");
   const std::string difference = values_difference(values, split(got.value));
   CHECK_MESSAGE(difference.empty(), difference);
 }
@@ -471,7 +468,7 @@ TEST_CASE("receive_values waits without using the CPU") {
   CHECK_MESSAGE(between.yes, "one value of two received: ", between.evidence);
   ::sigqueue(receiver.pid(), signo, sigval{.sival_int = 8});
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "7 8");
 }
 
@@ -530,7 +527,7 @@ TEST_CASE("write_unless_closed restores the previous SIGPIPE action") {
         return log + "; " + (second ? "true" : "false") + ", then " + action_of(SIGPIPE);
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(
       outcome.value == "false, then the test's handler (the handler ran 0 times); false, then default",
       "SIGPIPE should be ignored only while writing, then have its earlier action back; got ", outcome.value);
@@ -563,10 +560,7 @@ TEST_CASE("read_retrying retries a read interrupted by a signal") {
 
 TEST_CASE("run_server forwards each message from its FIFO to its queue") {
   ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
+  ipclab::Child child(serving(server));
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
   CHECK_MESSAGE(published_pid(server.names().shm) == child.pid(),
@@ -588,10 +582,7 @@ TEST_CASE("run_server forwards each message from its FIFO to its queue") {
 
 TEST_CASE("run_server waits without using the CPU before and after a client comes and goes") {
   ServerUnderTest server;
-  ipclab::Child child([&] {
-    siglab::run_server(server.names());
-    return std::string("returned");
-  });
+  ipclab::Child child(serving(server));
   const std::string not_serving = server.wait_until_serving(child);
   REQUIRE_MESSAGE(not_serving.empty(), not_serving);
   ipclab::Blocked idle = ipclab::wait_until_blocked(child.pid());

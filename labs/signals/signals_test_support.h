@@ -15,14 +15,14 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <initializer_list>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
+#include "grader/harness/deadline.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
@@ -33,30 +33,13 @@ namespace siglab::testing {
 
 using namespace std::chrono_literals;
 
-// Long enough for a loaded 2-core machine; a correct solution takes
-// milliseconds, so reaching it means a hang (usually a wait for a signal
-// that never comes).
-inline constexpr auto kDeadline = std::chrono::seconds(10);
+// Reaching it means a hang: usually a wait for a signal that never comes.
+using ipclab::kDeadline;
 
-// Checks `condition` every 10 ms until it holds or `patience` has passed:
-// for waiting on another process's progress (children to end, a server to
-// create its objects). Only a process that never gets there makes it wait
-// the whole patience.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds patience = std::chrono::seconds(5)) {
-  const auto give_up = std::chrono::steady_clock::now() + patience;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= give_up) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
-// True once `pid` has ended (a zombie, or gone).
-inline bool has_ended(pid_t pid) {
-  const auto sample = ipclab::sample_process(pid);
-  return !sample || sample->state == 'Z';
-}
+// For waiting on another process's progress (children to end, a server to
+// create its objects): only a process that never gets there makes the test
+// wait the whole patience.
+using ipclab::eventually;
 
 // A child tells the test it has done its set-up (installed handlers, blocked
 // signals) before the test sends it anything.
@@ -69,7 +52,7 @@ class Ready {
   [[nodiscard]] std::string wait(ipclab::Child& child) {
     pollfd ready{pipe_.read.get(), POLLIN, 0};
     const bool said =
-        eventually([&] { return ::poll(&ready, 1, 0) == 1 || has_ended(child.pid()); }, kDeadline) &&
+        eventually([&] { return ::poll(&ready, 1, 0) == 1 || child.has_ended(); }, kDeadline) &&
         ::poll(&ready, 1, 0) == 1;
     return said ? "" : "the child never got ready: it " + child.finish(kDeadline).describe();
   }
@@ -89,7 +72,7 @@ class Reports {
     std::string line;
     pollfd readable{pipe_.read.get(), POLLIN, 0};
     for (char c = 0; c != '\n';) {
-      if (!eventually([&] { return ::poll(&readable, 1, 0) == 1 || has_ended(child.pid()); }, kDeadline) ||
+      if (!eventually([&] { return ::poll(&readable, 1, 0) == 1 || child.has_ended(); }, kDeadline) ||
           ::poll(&readable, 1, 0) != 1 || ::read(pipe_.read.get(), &c, 1) != 1) {
         return "";
       }
@@ -229,7 +212,7 @@ class ServerUnderTest {
   // objects do not appear, what happened instead (the server is then finished).
   [[nodiscard]] std::string wait_until_serving(ipclab::Child& server) const {
     const auto created = [&] { return existing().size() == 3; };
-    if (eventually([&] { return created() || has_ended(server.pid()); }, kDeadline) && created()) {
+    if (eventually([&] { return created() || server.has_ended(); }, kDeadline) && created()) {
       (void)ipclab::wait_until_blocked(server.pid());
       return "";
     }
@@ -242,6 +225,15 @@ class ServerUnderTest {
   ipclab::ScratchDir dir_;
   ServerNames names_;
 };
+
+// The body of a child that runs the student's run_server on `server`'s
+// names: ipclab::Child child(serving(server));
+inline ipclab::Child::Body serving(const ServerUnderTest& server) {
+  return [&server] {
+    siglab::run_server(server.names());
+    return std::string("returned");
+  };
+}
 
 // The pid a server published in its shared-memory object, or -1.
 inline pid_t published_pid(const std::string& shm) {
@@ -258,9 +250,7 @@ inline std::string receive_from(mqd_t queue) {
   mq_attr attributes{};
   ::mq_getattr(queue, &attributes);
   std::string buffer(static_cast<std::size_t>(attributes.mq_msgsize), '\0');
-  timespec until{};
-  ::clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += std::chrono::seconds(kDeadline).count();
+  const timespec until = ipclab::Deadline().realtime();
   const ssize_t n = ::mq_timedreceive(queue, buffer.data(), buffer.size(), nullptr, &until);
   if (n < 0) return std::string("[no message: ") + ::strerror(errno) + "]";
   buffer.resize(static_cast<std::size_t>(n));

@@ -27,10 +27,10 @@ TEST_CASE("FifoNode takes over a FIFO left behind by an earlier run") {
         return std::string(ipclab::fifo_nodes(dir.path()).count(path.string()) ? "a FIFO" : "no FIFO");
       },
       kDeadline);
-  REQUIRE_MESSAGE(inside.ok(), "a FIFO already at the path is taken over, not refused: ", inside.describe());
+  REQUIRE_RETURNED(inside, "a FIFO already at the path is taken over, not refused: ");
   CHECK(inside.value == "a FIFO");
   const auto left = ipclab::fifo_nodes(dir.path());
-  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", {left.begin(), left.end()}));
+  CHECK_MESSAGE(left.empty(), ipclab::leak_report("FIFO nodes left behind", left));
 }
 
 TEST_CASE("a FifoWriter blocks in open until a reader opens the FIFO") {
@@ -45,7 +45,7 @@ TEST_CASE("a FifoWriter blocks in open until a reader opens the FIFO") {
   // A read-only open never waits, so the test can make it in its own process.
   ipclab::Fd reader = open_end(path, O_RDONLY, writer.pid());
   Outcome opened = writer.finish(kDeadline);
-  REQUIRE_MESSAGE(opened.ok(), opened.describe());
+  REQUIRE_RETURNED(opened);
   CHECK(opened.value == "opened");
 }
 
@@ -74,9 +74,9 @@ TEST_CASE("a non-blocking FifoWriter sends large messages once a reader is there
   ipclab::write_fully(go.write.get(), "go");
   const Deadline deadline;
   Outcome sent = writer.finish(deadline.left());
-  REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  REQUIRE_RETURNED(sent);
   Outcome drained = drain.finish(deadline.left());
-  REQUIRE_MESSAGE(drained.ok(), "the test's reader: ", drained.describe());
+  REQUIRE_RETURNED(drained, "the test's reader: ");
   CHECK_MESSAGE(drained.value == "", drained.value);
 }
 
@@ -103,7 +103,7 @@ TEST_CASE("a message cut short by the writer's exit is reported as an error") {
   ipclab::write_fully(writer.get(), frame("whole") + cut);
   writer.reset();
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "[whole]runtime_error",
                 "a stream that ends inside a message is an error, neither a short message nor end-of-stream");
 }
@@ -132,14 +132,14 @@ TEST_CASE("RequestServer answers each request under the client's id") {
   const Deadline deadline;
   Outcome asked = client.finish(deadline.left());
   Outcome served = server.finish(deadline.left());
-  REQUIRE_MESSAGE(asked.ok(), "the test's client: ", asked.describe());
+  REQUIRE_RETURNED(asked, "the test's client: ");
   CHECK_MESSAGE(asked.value == "1000:a! 7:bb! 42:ccc! ", "each reply must carry its request's id");
   CHECK_MESSAGE(served.value == "served 3", "the server: ", served.ok() ? served.value : served.describe());
 }
 
 TEST_CASE("a client whose server fails gets an error instead of a hang") {
   Conversation run = run_failing_server();
-  REQUIRE_MESSAGE(run.client.ok(), "the client: ", run.client.describe());
+  REQUIRE_RETURNED(run.client, "the client: ");
   CHECK_MESSAGE(run.client.value == "answer to fine | runtime_error",
                 "when the server closes the reply FIFO, await_reply throws std::runtime_error");
 }
@@ -158,7 +158,7 @@ TEST_CASE("two hundred requests of every size each get their own reply") {
     }
     return std::string();
   });
-  REQUIRE_MESSAGE(run.client.ok(), "the client: ", run.client.describe());
+  REQUIRE_RETURNED(run.client, "the client: ");
   CHECK_MESSAGE(run.client.value == "", run.client.value);
   CHECK_MESSAGE(run.server.value == "served 200", "the server: ", run.server.ok() ? run.server.value : run.server.describe());
 }

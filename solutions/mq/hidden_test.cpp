@@ -44,7 +44,7 @@ TEST_CASE("a queue created again after unlink is fresh and empty") {
         return std::string();
       },
       kDeadline);
-  REQUIRE_MESSAGE(first.ok(), "the first owner: ", first.describe());
+  REQUIRE_RETURNED(first, "the first owner: ");
   Outcome second = ipclab::run_in_child(
       [&] {
         MessageQueue mailbox(name, 2, 128);
@@ -52,7 +52,7 @@ TEST_CASE("a queue created again after unlink is fresh and empty") {
                std::to_string(mailbox.message_size());
       },
       kDeadline);
-  REQUIRE_MESSAGE(second.ok(), "the second owner: ", second.describe());
+  REQUIRE_RETURNED(second, "the second owner: ");
   CHECK(second.value == "0 messages, capacity 2, message size 128");
 }
 
@@ -69,7 +69,7 @@ TEST_CASE("creating a queue whose name is taken fails with EEXIST") {
         return std::string("no exception: the existing queue was taken over");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "EEXIST");
   CHECK_MESSAGE(taken.pending() == 1, "the existing queue and its message must be left alone");
 }
@@ -84,7 +84,7 @@ TEST_CASE("receive_for returns a message that arrives while it waits") {
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
   REQUIRE(queue.send("in time"));
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK(got.value == "in time");
 }
 
@@ -99,7 +99,7 @@ TEST_CASE("opening a queue reads its capacity and message size") {
         return sizes + " " + ipclab::first_difference(message, mailbox.receive().data);
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "3 777 ");
 }
 
@@ -117,7 +117,7 @@ TEST_CASE("a queue user's handle does not remove the queue") {
         return later.receive().data;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "from a user");
   CHECK_MESSAGE(!queue_exists(name), "/dev/mqueue", name, " is left behind after its owner is gone");
 }
@@ -141,7 +141,7 @@ TEST_CASE("invalid capacity and message sizes are refused") {
         return transcript + "largest ok";
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "invalid_argument; invalid_argument; invalid_argument; invalid_argument; largest ok");
 }
 
@@ -166,7 +166,7 @@ TEST_CASE("a thousand messages of every size up to the limit arrive intact") {
         return std::string();
       },
       kDeadline);
-  REQUIRE_MESSAGE(received.ok(), "the receiver: ", received.describe());
+  REQUIRE_RETURNED(received, "the receiver: ");
   REQUIRE_MESSAGE(received.value == "", received.value);
   Outcome sent = sender.finish(kDeadline);  // only now: a failed receiver leaves it waiting for room
   CHECK_MESSAGE(sent.ok(), "the test's sender: ", sent.describe());

@@ -32,7 +32,7 @@ TEST_CASE("write_all and read_all carry every size around the pipe's limits") {
     });
     pipe.write.reset();
     Outcome got = ipclab::run_in_child([&] { return pipelab::read_all(pipe.read.get()); }, kDeadline);
-    REQUIRE_MESSAGE(got.ok(), got.describe());
+    REQUIRE_RETURNED(got);
     CHECK_MESSAGE(got.value == message, ipclab::first_difference(message, got.value));
     CHECK(writer.finish(kDeadline).ok());
   }
@@ -42,42 +42,38 @@ TEST_CASE("ask_child carries an empty request and an empty answer") {
   Outcome outcome = ipclab::run_in_child(
       [] { return "[" + pipelab::ask_child("", [](std::string_view) { return std::string(); }) + "]"; },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "[]");
 }
 
 TEST_CASE("ask_child reports a child that fails") {
   Outcome outcome = ipclab::run_in_child(
       [] {
-        try {
-          pipelab::ask_child("x", [](std::string_view) -> std::string { throw std::runtime_error("serve failed"); });
-        } catch (const std::runtime_error&) {
-          return std::string("runtime_error");
-        }
-        return std::string("no exception");
+        const bool threw = ipclab::threw<std::runtime_error>([&] { pipelab::ask_child("x", [](std::string_view) -> std::string { throw std::runtime_error("serve failed"); }); });
+        return std::string(threw ? "runtime_error" : "no exception");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "runtime_error");
 }
 
 TEST_CASE("run_pipeline runs five stages") {
   auto run = run_pipeline_captured(
       {{"cat"}, {"sort"}, {"uniq"}, {"tr", "a-z", "A-Z"}, {"wc", "-l"}}, "c\nb\na\nb\nc\n");
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "3\n");
   CHECK(run.outcome.value == "0");
 }
 
 TEST_CASE("run_pipeline streams more than 64 KiB between stages") {
   auto run = run_pipeline_captured({{"head", "-c", "1000000", "/dev/zero"}, {"cat"}, {"wc", "-c"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "1000000\n");
 }
 
 TEST_CASE("run_pipeline returns 128+N when the last stage is killed by signal N") {
   auto run = run_pipeline_captured({{"true"}, {"sh", "-c", "kill -TERM $$"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.outcome.value == "143");
 }
 
@@ -85,7 +81,7 @@ TEST_CASE("run_pipeline returns the last stage's status when an earlier one dies
   // head ends after one line; yes, writing on, is then killed by SIGPIPE
   // (141 to a shell). The pipeline's status is still head's: 0.
   auto run = run_pipeline_captured({{"yes"}, {"head", "-n", "1"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "y\n");
   if (run.outcome.value == "141") ipclab::verdict::observed("an earlier stage's SIGPIPE status");
   CHECK(run.outcome.value == "0");
@@ -93,7 +89,7 @@ TEST_CASE("run_pipeline returns the last stage's status when an earlier one dies
 
 TEST_CASE("run_pipeline runs a single stage") {
   auto run = run_pipeline_captured({{"sh", "-c", "echo one; exit 7"}});
-  REQUIRE_MESSAGE(run.outcome.ok(), run.outcome.describe());
+  REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "one\n");
   CHECK(run.outcome.value == "7");
 }

@@ -65,7 +65,7 @@ TEST_CASE("P keeps waiting when a signal interrupts it") {
   CHECK_MESSAGE(after.yes, "after a signal handler ran, P() must go back to waiting: ", after.evidence);
   semaphore.post();
   Outcome outcome = waiter.finish(kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(semaphore.value() == 0, "P() returned after the signal without taking the unit: the value is ",
                 semaphore.value(), " after one V()");
 }
@@ -84,7 +84,7 @@ TEST_CASE("ping_pong reports a side whose callback throws") {
         });
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "runtime_error",
                 "expected std::runtime_error and nothing left behind, got: ", outcome.value);
   int pings = 0;
@@ -103,7 +103,7 @@ TEST_CASE("run_in_order rejects a step that does not exist") {
         return results;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "invalid_argument\ninvalid_argument\ninvalid_argument\ninvalid_argument\n",
                 "for after = {{}, {2}}, {{}, {1}}, {{}, {-1}} and {{}} (one entry for two steps), got:\n",
                 outcome.value);
@@ -120,7 +120,7 @@ TEST_CASE("run_in_order reports a failing step and still runs the steps after it
         });
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "runtime_error",
                 "expected std::runtime_error and nothing left behind, got: ", outcome.value);
   CHECK_MESSAGE(log->count.load() == 2, "the steps after the failing one should still run; ", log->count.load(),
@@ -138,7 +138,7 @@ TEST_CASE("ping_pong with zero rounds runs no callback") {
         });
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "no exception", outcome.value);
   CHECK_MESSAGE(log->count.load() == 0, "zero rounds, yet ", log->count.load(), " callbacks ran");
 }
@@ -152,7 +152,7 @@ TEST_CASE("ping_pong keeps alternating for two thousand rounds") {
     return std::string();
   });
   Outcome outcome = caller.finish(kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   const std::string problem = check_alternation(log->all(), rounds, caller.pid());
   CHECK_MESSAGE(problem == "", problem);
 }
@@ -188,7 +188,7 @@ TEST_CASE("the barrier's creator unlinks every semaphore it made") {
   done.raise();
   Outcome owner = creator.finish(kDeadline);
   REQUIRE_MESSAGE(failed == "", failed);
-  REQUIRE_MESSAGE(owner.ok(), "the creator: ", owner.describe());
+  REQUIRE_RETURNED(owner, "the creator: ");
   CHECK_MESSAGE(!made.empty(), "Barrier::create made no semaphore in /dev/shm");
   CHECK_MESSAGE(while_owned == made, "the processes that opened the barrier removed some of its semaphores: before ",
                 ipclab::leak_report("made", made), "; after they were gone ", ipclab::leak_report("left", while_owned));

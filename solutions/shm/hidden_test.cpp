@@ -91,8 +91,8 @@ TEST_CASE("regions of any size are shared whole") {
         kDeadline);
     read.raise();
     Outcome created = creator.finish(kDeadline);
-    REQUIRE_MESSAGE(attached.ok(), "the attacher: ", attached.describe());
-    REQUIRE_MESSAGE(created.ok(), "the creator: ", created.describe());
+    REQUIRE_RETURNED(attached, "the attacher: ");
+    REQUIRE_RETURNED(created, "the creator: ");
     CHECK_MESSAGE(attached.value == content, ipclab::first_difference(content, attached.value));
   }
 }
@@ -119,7 +119,7 @@ TEST_CASE("create reports a region too large to map and leaves nothing behind") 
         return report;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "", outcome.value);
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("three producers and three consumers pass every item exactly once") {
   Outcome owned = owner.finish();
   REQUIRE_MESSAGE(produced == "", "a producer: ", produced);
   REQUIRE_MESSAGE(consumed == "", "a consumer: ", consumed);
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(owned, "the owner: ");
   std::vector<std::string> got;
   for (const Outcome& outcome : consumers.outcomes()) got.push_back(outcome.value);
   const std::string problem = check_exchange(got, kProducers, kPerProducer);
@@ -171,9 +171,9 @@ TEST_CASE("a buffer of one slot hands over items one at a time") {
   Outcome produced = producer.finish(kDeadline);
   Outcome consumed = consumer.finish(kDeadline);
   Outcome owned = owner.finish();
-  REQUIRE_MESSAGE(consumed.ok(), "the consumer: ", consumed.describe());
-  REQUIRE_MESSAGE(produced.ok(), "the producer: ", produced.describe());
-  REQUIRE_MESSAGE(owned.ok(), "the owner: ", owned.describe());
+  REQUIRE_RETURNED(consumed, "the consumer: ");
+  REQUIRE_RETURNED(produced, "the producer: ");
+  REQUIRE_RETURNED(owned, "the owner: ");
   CHECK_MESSAGE(consumed.value == produced.value, "the consumer's checksum differs from the producer's: ",
                 consumed.value);
 }

@@ -43,7 +43,7 @@ TEST_CASE("SignalFlag take reports each catch once") {
         return log;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "1010",
                 "take() after each catch should say true once, then false until the next; got ",
                 outcome.value);
@@ -69,7 +69,7 @@ TEST_CASE("EventLoop gives each signal its own callback") {
   }
   ::kill(looper.pid(), SIGTERM);
   Outcome got = looper.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(log == "ready USR2 USR1 USR2", "the callbacks saw: ", log);
 }
 
@@ -102,7 +102,7 @@ TEST_CASE("ChildReaper does not interrupt blocking calls") {
   (void)ipclab::wait_until_blocked(reader.pid());
   ipclab::write_fully(data.write.get(), "data");
   Outcome got = reader.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), got.describe());
+  REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "data", got.value,
                 ": a child ending made the program's read fail; install the SIGCHLD handler with SA_RESTART");
 }
@@ -122,7 +122,7 @@ TEST_CASE("wait_for_signal takes each pending signal once") {
         return joined(got) + (left ? ", and one is still pending" : "");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == std::to_string(SIGUSR1) + " " + std::to_string(SIGUSR2));
 }
 
@@ -151,7 +151,7 @@ TEST_CASE("send_values carries values from several senders each in its order") {
     CHECK_MESSAGE(sent.ok(), "a sender: ", sent.describe());
   }
   Outcome got = receiver.finish(kDeadline);
-  REQUIRE_MESSAGE(got.ok(), "the receiver: ", got.describe());
+  REQUIRE_RETURNED(got, "the receiver: ");
   std::map<int, std::vector<int>> by_sender;
   for (int value : split(got.value)) by_sender[value / 1000].push_back(value);
   for (int sender = 1; sender <= kSenders; ++sender) {
@@ -173,7 +173,7 @@ TEST_CASE("write_unless_closed carries a megabyte to a reader") {
   pipe.write.reset();
   const std::string got = ipclab::read_until_eof(pipe.read.get());
   Outcome wrote = writer.finish(kDeadline);
-  REQUIRE_MESSAGE(wrote.ok(), wrote.describe());
+  REQUIRE_RETURNED(wrote);
   CHECK(wrote.value == "true");
   CHECK_MESSAGE(got == message, ipclab::first_difference(message, got));
 }
@@ -195,7 +195,7 @@ TEST_CASE("write_unless_closed reports a reader that leaves midway") {
       kDeadline);
   pipe.write.reset();
   CHECK(reader.finish(kDeadline).ok());
-  REQUIRE_MESSAGE(writer.ok(), writer.describe());
+  REQUIRE_RETURNED(writer);
   CHECK(writer.value == "false");
 }
 
@@ -210,7 +210,7 @@ TEST_CASE("read_retrying returns an empty string at end of file") {
         return log;
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK(outcome.value == "[ab][c][]");
 }
 
@@ -236,7 +236,7 @@ TEST_CASE("run_server removes what it created when it cannot start") {
         return std::string("returned");
       },
       kDeadline);
-  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error; it ",
                 outcome.value);
   const auto left = server.existing();
