@@ -32,7 +32,6 @@ namespace {
 
 using channels::RequestChannel;
 
-constexpr const char* kFile = "bench.bin";  // in BIMDC/, where the server looks
 const std::vector<int> kChannelCounts{1, 4};
 
 // ---- the server, started as the client starts it ------------------------------
@@ -242,7 +241,7 @@ void make_file(long long bytes) {
   std::vector<std::uint64_t> words(static_cast<std::size_t>(bytes / 8));
   for (std::size_t n = 0; n < words.size(); ++n) words[n] = n;
   ::mkdir("BIMDC", 0755);
-  std::ofstream out(std::string("BIMDC/") + kFile, std::ios::binary | std::ios::trunc);
+  std::ofstream out(std::string("BIMDC/") + kBenchFile, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(words.data()), static_cast<std::streamsize>(bytes));
   if (!out.flush()) throw std::runtime_error("could not write BIMDC/bench.bin");
   made = bytes;
@@ -254,7 +253,8 @@ std::string file_request(std::int64_t offset, int length) {
   request.length = length;
   std::string message(sizeof request, '\0');
   std::memcpy(message.data(), &request, sizeof request);
-  return message.append(kFile).append(1, '\0');
+  message.append(kBenchFile, sizeof kBenchFile);  // the name and its NUL
+  return message;
 }
 
 void fetch_chunk(RequestChannel& channel, std::int64_t offset, int chunk, std::vector<char>& reply) {
