@@ -144,9 +144,9 @@ long pipe_max_size() {
 // Lets the pipe behind `fd` hold a whole frame of a channel of `capacity`,
 // as far as pipe-max-size allows. A frame bigger than the pipe (64 KiB
 // unless changed) goes through in pieces, and every piece costs the writer
-// a sleep and the reader a wake-up: 16 of each for a 1 MiB message, which
-// is most of a 1 MiB transfer's time when the machine is busy. The pipe
-// only ever grows, and a refusal (EPERM past the per-user limit
+// a sleep and the reader a wake-up: 16 of each for a 1 MiB message, and on
+// a busy machine every wake-up waits for a CPU. The pipe only ever grows,
+// and a refusal (EPERM past the per-user limit
 // /proc/sys/fs/pipe-user-pages-soft) leaves it as it was: slower, never
 // wrong, so it is not an error.
 void fit_frames(int fd, int capacity) {
