@@ -34,23 +34,33 @@ from grader.errors import GraderError
 from grader.grading.lab import REPO, Lab
 from grader.grading.sandbox import Sandbox
 
-FORMAT_VERSION = 1
+# 2: the raw pipe request/reply copy (pipe_fetch) is the FIFO's and MQ's
+# throughput baseline, and memcpy copies a file-sized source (see below).
+FORMAT_VERSION = 2
 MARKER = "ipclab-bench "  # the one line of figures a case prints
 
 MECHANISMS = {"f": "FIFO", "q": "MQ", "s": "SHM"}
 BASELINE_NAMES = {
     "pipe_pingpong": "raw pipe ping-pong",
     "mq_pingpong": "raw MQ ping-pong",
-    "pipe_bulk": "raw pipe bulk copy",
+    "pipe_bulk": "raw pipe stream",
+    "pipe_fetch": "raw pipe request/reply copy",
     "memcpy": "memcpy",
 }
 UNITS = {"p50_us": "µs", "p99_us": "µs", "rps": "requests/s", "mb_s": "MB/s"}  # MB = 10^6 bytes
 
 # What each mechanism's figures are divided by (a baseline of the same
-# metric; throughput at the same chunk size). SHM's round trip is compared
-# with the pipe's, the cheapest round trip the kernel gives two processes.
+# metric; throughput at the same chunk size), each measured the way the
+# channel works (solutions/channels/bench/baselines.cpp). SHM's round trip
+# is compared with the pipe's, the cheapest round trip the kernel gives two
+# processes. A file transfer asks for each chunk and waits for it, so FIFO
+# and MQ throughput is divided by a raw pipe request/reply copy, not by the
+# stream (at 4 KiB a stream moves a chunk in less time than any round trip
+# takes: no request/reply protocol can come near it; the stream is still
+# shown). memcpy copies the file's bytes a chunk at a time, as the transfer
+# moves them, not one chunk over and over (that stays in the cache).
 LATENCY_BASELINE = {"f": "pipe_pingpong", "q": "mq_pingpong", "s": "pipe_pingpong"}
-THROUGHPUT_BASELINE = {"f": "pipe_bulk", "q": "pipe_bulk", "s": "memcpy"}
+THROUGHPUT_BASELINE = {"f": "pipe_fetch", "q": "pipe_fetch", "s": "memcpy"}
 
 # A case's wall-clock limit in the sandbox: a full case takes a few seconds.
 CASE_TIMEOUT = {True: 60.0, False: 180.0}
@@ -292,7 +302,7 @@ def targets(data: dict[str, Any], implementation: str) -> list[dict[str, Any]]:
 
     for chunk in sorted({f["chunk"] for f in data["figures"] if f["metric"] == "mb_s"}):
         fifo = figure(data, implementation, "f", "mb_s", chunk)
-        target(f"FIFO throughput at {_size(chunk)} ≥ 0.8× raw pipe bulk copy", fifo and fifo["ratio"], 0.8, True)
+        target(f"FIFO throughput at {_size(chunk)} ≥ 0.8× raw pipe request/reply copy", fifo and fifo["ratio"], 0.8, True)
     shm = figure(data, implementation, "s", "mb_s", 1 << 20)
     target("SHM throughput at 1 MiB ≥ 0.4× memcpy", shm and shm["ratio"], 0.4, True)
     shm_rt, fifo_rt = figure(data, implementation, "s", "p50_us"), figure(data, implementation, "f", "p50_us")

@@ -123,7 +123,8 @@ COLOURS = {"f": "tab:blue", "q": "tab:orange", "s": "tab:green"}
 def plot(data: dict[str, Any], path: Path) -> None:
     """Throughput against chunk size (-c 1): one line per mechanism, the
     submission solid, the reference dashed; the baselines as short
-    horizontal marks at each chunk size. PNG or SVG, by path's suffix."""
+    horizontal marks at each chunk size (the request/reply copy in the
+    FIFO's colour: it is the FIFO's baseline). PNG or SVG, by path's suffix."""
     if path.suffix not in (".png", ".svg"):
         raise GraderError(f"--plot {path}: the plot is a .png or a .svg file")
     try:
@@ -141,7 +142,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
             if points:
                 xs, ys = zip(*points)
                 axes.plot(xs, ys, style, marker="o", color=COLOURS[mechanism], label=f"{name} ({implementation})")
-    for subject, colour in (("pipe_bulk", "black"), ("memcpy", "grey")):
+    for subject, colour in (("pipe_bulk", "black"), ("pipe_fetch", "tab:blue"), ("memcpy", "grey")):
         marks = sorted((b["chunk"], b["median"]) for b in data["baselines"] if b["subject"] == subject)
         if marks:
             xs, ys = zip(*marks)

@@ -133,6 +133,28 @@ int open_fifo(const std::string& path, int mode) {
   }
 }
 
+// The most an unprivileged process may make a pipe hold (F_SETPIPE_SZ).
+long pipe_max_size() {
+  std::ifstream limit("/proc/sys/fs/pipe-max-size");
+  long value = 1 << 20;  // the kernel's default, should the file be unreadable
+  limit >> value;
+  return value;
+}
+
+// Lets the pipe behind `fd` hold a whole frame of a channel of `capacity`,
+// as far as pipe-max-size allows. A frame bigger than the pipe (64 KiB
+// unless changed) goes through in pieces, and every piece costs the writer
+// a sleep and the reader a wake-up: 16 of each for a 1 MiB message, and on
+// a busy machine every wake-up waits for a CPU. The pipe only ever grows,
+// and a refusal (EPERM past the per-user limit
+// /proc/sys/fs/pipe-user-pages-soft) leaves it as it was: slower, never
+// wrong, so it is not an error.
+void fit_frames(int fd, int capacity) {
+  const long frame = static_cast<long>(sizeof(std::int32_t)) + capacity;
+  if (frame <= ::fcntl(fd, F_GETPIPE_SZ)) return;
+  ::fcntl(fd, F_SETPIPE_SZ, std::min(frame, pipe_max_size()));
+}
+
 // ---- MQ helpers -------------------------------------------------------------------
 
 long msgsize_max() {
@@ -502,6 +524,8 @@ FIFORequestChannel::FIFORequestChannel(const std::string& name, const std::strin
     read_fd_ = open_fifo(to_client, O_RDONLY);
     write_fd_ = open_fifo(to_server, O_WRONLY);
   }
+  // Each side sizes the direction it writes, before it writes anything.
+  fit_frames(write_fd_, capacity);
 }
 
 FIFORequestChannel::~FIFORequestChannel() {

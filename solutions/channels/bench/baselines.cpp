@@ -2,6 +2,14 @@
 // same run as the channels so that a figure can be read as a ratio (absolute
 // times on a shared machine move from run to run; ratios move much less).
 //
+// Each baseline moves what the channel it is compared with moves, the way
+// that channel moves it: a file transfer asks for each chunk and waits for
+// it, so the FIFO's baseline is a raw pipe request/reply copy (a stream
+// overlaps chunks, which no request/reply protocol can); it copies the
+// bytes of a whole file, so memcpy copies a file-sized source too (one
+// chunk copied over and over stays in the cache, which no transfer of a
+// file does).
+//
 // Always built from this file alone, never linked with a student's code: the
 // grader takes the baselines from the reference's bench binary only.
 #include <fcntl.h>
@@ -9,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -17,6 +26,7 @@
 
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
+#include "labs/channels/channels_lab.h"
 #include "solutions/channels/bench/bench.h"
 
 namespace bench {
@@ -101,7 +111,8 @@ Latency pipe_pingpong(const Sizes& sizes) {
 
 // A child writes `bytes` in writes of `chunk`; this side reads them with a
 // buffer of `chunk`. Streaming, one direction, no request per chunk: the
-// most a pipe moves, and what a FIFO channel's file transfer is compared with.
+// most a pipe moves. Shown beside the channels (what a request per chunk
+// costs against a stream), but no channel is divided by it: see pipe_fetch.
 double pipe_bulk_mb_s(int chunk, long long bytes) {
   Pipe pipe;
   Child writer([&] {
@@ -118,6 +129,44 @@ double pipe_bulk_mb_s(int chunk, long long bytes) {
   const double seconds = now() - started;
   finish(writer, "pipe bulk copy");
   return mb_per_s(bytes, seconds);
+}
+
+// A file transfer with no protocol: a child holds a file of `bytes` bytes
+// and answers each request (an offset, in a message the size of the
+// channels' FILE request) with the `chunk` bytes there, in one write; this
+// side asks for every chunk in turn and reads each reply whole before it
+// asks again. Pipes as pipe() makes them. Warmed up and timed as the
+// channels' transfers are (two chunks first, then every chunk once): what
+// a FIFO channel's file transfer (and a queue's) is compared with.
+double pipe_fetch_mb_s(int chunk, long long bytes) {
+  Pipe requests, replies;
+  constexpr int kWarmUp = 2;
+  const long long chunks = bytes / chunk;
+  Child server([&] {
+    const std::vector<char> file(static_cast<std::size_t>(bytes), 'x');
+    char request[kFileRequestBytes];
+    for (long long n = 0; n < kWarmUp + chunks; ++n) {
+      read_exactly(requests.read.get(), request, sizeof request);
+      std::int64_t offset = 0;
+      std::memcpy(&offset, request, sizeof offset);
+      write_exactly(replies.write.get(), file.data() + offset, static_cast<std::size_t>(chunk));
+    }
+    return std::string();
+  });
+  replies.write.reset();  // a child that died is end-of-file here, not a wait for ever
+  std::vector<char> reply(static_cast<std::size_t>(chunk));
+  const auto fetch = [&](std::int64_t offset) {
+    char request[kFileRequestBytes] = {};
+    std::memcpy(request, &offset, sizeof offset);
+    write_exactly(requests.write.get(), request, sizeof request);
+    read_exactly(replies.read.get(), reply.data(), reply.size());
+  };
+  for (int n = 0; n < kWarmUp; ++n) fetch(0);
+  const double started = now();
+  for (long long n = 0; n < chunks; ++n) fetch(n * chunk);
+  const double seconds = now() - started;
+  finish(server, "pipe request/reply copy");
+  return mb_per_s(chunks * chunk, seconds);
 }
 
 // ---- message queues ------------------------------------------------------------
@@ -179,22 +228,26 @@ Latency mq_pingpong(const Sizes& sizes) {
 
 // ---- memory --------------------------------------------------------------------
 
-// memcpy of `chunk` bytes between two buffers, over and over: one copy is the
-// least a message costs, and a shared-memory channel copies twice (in, out).
+// memcpy of a file of `bytes` bytes, `chunk` bytes at a time, into one
+// buffer of `chunk` bytes: the bytes a file transfer moves, each copied
+// once. One copy is the least a message costs, and a shared-memory channel
+// copies each chunk twice (into the segment, out of it). Four passes over
+// the file after one untimed pass, so the figure is not one scheduler tick.
 double memcpy_mb_s(int chunk, long long bytes) {
-  std::vector<char> from(static_cast<std::size_t>(chunk), 'x');
+  const std::vector<char> file(static_cast<std::size_t>(bytes), 'x');
   std::vector<char> to(static_cast<std::size_t>(chunk));
   const auto copy_all = [&] {
-    for (long long done = 0; done < bytes; done += chunk) {
-      std::memcpy(to.data(), from.data(), to.size());
+    for (long long offset = 0; offset + chunk <= bytes; offset += chunk) {
+      std::memcpy(to.data(), file.data() + offset, to.size());
       // The compiler may not drop a copy whose result is never read.
       asm volatile("" : : "r"(to.data()) : "memory");
     }
   };
-  copy_all();  // warm-up: page faults, caches
+  constexpr int kPasses = 4;
+  copy_all();  // warm-up: page faults
   const double started = now();
-  copy_all();
-  return mb_per_s(bytes, now() - started);
+  for (int pass = 0; pass < kPasses; ++pass) copy_all();
+  return mb_per_s(kPasses * (bytes / chunk) * chunk, now() - started);
 }
 
 }  // namespace
@@ -204,7 +257,8 @@ void measure_baselines(const Sizes& sizes, Figures& out) {
   add_latency(out, "mq_pingpong", mq_pingpong(sizes));
   for (const int chunk : kChunks) {
     out.add("pipe_bulk", 0, chunk, "mb_s", pipe_bulk_mb_s(chunk, sizes.bulk_bytes));
-    out.add("memcpy", 0, chunk, "mb_s", memcpy_mb_s(chunk, 4 * sizes.bulk_bytes));
+    out.add("pipe_fetch", 0, chunk, "mb_s", pipe_fetch_mb_s(chunk, sizes.bulk_bytes));
+    out.add("memcpy", 0, chunk, "mb_s", memcpy_mb_s(chunk, sizes.bulk_bytes));
   }
 }
 

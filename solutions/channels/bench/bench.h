@@ -3,7 +3,8 @@
 // and the two halves that make them.
 //
 //   baselines.cpp   what the machine can do: raw pipe and message-queue
-//                   ping-pong, raw pipe bulk copy, memcpy bandwidth;
+//                   ping-pong, a raw pipe stream and request/reply copy,
+//                   memcpy bandwidth;
 //   channels.cpp    the lab's request channels, through the bundled server,
 //                   with the data delay at 0.
 //
@@ -17,8 +18,11 @@
 //   figures.add("pipe_pingpong", 0, "p50_us", 11.2);
 //   std::cout << figures.line();   // ipclab-bench {"figures":[...]}
 
+#include <cstddef>
 #include <string>
 #include <vector>
+
+#include "labs/channels/channels_lab.h"
 
 namespace bench {
 
@@ -34,6 +38,13 @@ inline constexpr Sizes kQuick{500, 100, 4LL << 20};
 
 // The chunk sizes of every throughput measurement.
 inline const std::vector<int> kChunks{4 << 10, 64 << 10, 1 << 20};
+
+// The file every throughput measurement asks for (in BIMDC/, where the
+// server looks), and the size of one FILE request for it: a FileRequest,
+// the name and its NUL. The raw request/reply baseline sends requests of
+// this size too.
+inline constexpr char kBenchFile[] = "bench.bin";
+inline constexpr std::size_t kFileRequestBytes = sizeof(channels::FileRequest) + sizeof kBenchFile;
 
 struct Figure {
   std::string subject;  // "pipe_pingpong", "f", ...
