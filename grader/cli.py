@@ -56,7 +56,8 @@ from grader.checks import corpus, selfcheck
 from grader.classroom import class_report, gradebook, shard, unpack
 from grader.grading import pipeline, sandbox
 from grader.publishing import export, handout, policy, starter_pack
-from grader.reports import report
+from grader.reports import autolab, machine, terminal
+from grader import atomic
 from grader import overview as lab_overview
 from grader.errors import GraderError
 from grader.grading.lab import REPO, Lab, available_labs, load_lab
@@ -109,7 +110,7 @@ def check_corpus(argv: list[str]) -> int:
             )
         with console.status(f"{name}: grading the bug corpus …"):
             verdicts += [(lab, v) for v in corpus.check_lab(lab, box, args.jobs)]
-    report.print_corpus(verdicts, console)
+    terminal.print_corpus(verdicts, console)
     return Exit.OK if all(v.ok for _, v in verdicts) else Exit.LAB_BROKEN
 
 
@@ -206,7 +207,7 @@ def grade_batch(argv: list[str]) -> int:
                             compile_first=args.compile_first, shard=args.shard,
                             canvas_assignment=args.canvas_assignment)  # fmt: skip
     outcome = batch.run(lab, args.submissions, args.out, options, detect_sandbox(), console)
-    report.print_batch(outcome.summary, console)
+    terminal.print_batch(outcome.summary, console)
     if outcome.graded_now:
         rate = 60 * outcome.graded_now / outcome.seconds
         stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.stages.items())
@@ -231,7 +232,7 @@ def merge_gradebooks(argv: list[str]) -> int:
     parser.add_argument("--output", type=Path, required=True, help="a new directory for the whole class")
     args = parser.parse_args(argv)
     data = shard.merge(args.shards, args.output)
-    report.print_batch(data, _console())
+    terminal.print_batch(data, _console())
     print(f"gradebook: {args.output / 'gradebook.csv'}; feedback: {args.output / 'feedback'}/")
     return Exit.OK
 
@@ -317,14 +318,14 @@ def autograde(argv: list[str]) -> int:
             reference = pipeline.prepare_reference(lab, box)
             grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)
             board = _scoreboard(lab, grade, found.directory, box, args.format)
-    text = report.render_machine(grade, args.format, board)
+    text = machine.render_machine(grade, args.format, board)
     if decision is not None:
         text = json.dumps(policy.apply(json.loads(text), decision), indent=2) + "\n"
     elif unread:
         text = json.dumps(policy.not_applied(json.loads(text), unread), indent=2) + "\n"
     if args.format == "autolab":
         # Autolab shows the output and reads its last line: feedback first.
-        text = report.autolab_feedback(grade) + text
+        text = autolab.autolab_feedback(grade) + text
     _emit(text, args.output)
     return Exit.OK
 
@@ -343,7 +344,7 @@ def _submission_decision(lab: Lab, path: Path | None) -> tuple[policy.Metadata |
 
 def _emit(text: str, output: Path | None) -> None:
     if output:
-        report.write_atomically(output, text)
+        atomic.write_atomically(output, text)
     else:
         sys.stdout.write(text)
 
@@ -424,7 +425,7 @@ def run_bench(argv: list[str]) -> int:
     else:
         bench_report.print_report(data, console)
     if args.output:
-        report.write_atomically(args.output, text)
+        atomic.write_atomically(args.output, text)
         console.print(f"report: {args.output}")
     if args.plot:
         bench_report.plot(data, args.plot)
@@ -458,7 +459,7 @@ def parse_grade_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("lab", help="the lab to grade: " + ", ".join(available_labs()))
     parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
-    parser.add_argument("--format", choices=("text", *report.MACHINE_FORMATS), default="text")
+    parser.add_argument("--format", choices=("text", *machine.MACHINE_FORMATS), default="text")
     parser.add_argument("--output", type=Path, help="write the report to this file instead of standard output")
     _add_jobs(parser, "tests run at once, each in a sandbox of its own")
     return parser.parse_args(argv)
@@ -491,11 +492,11 @@ def grade_one(args: argparse.Namespace) -> int:
         grade = pipeline.grade(lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box,
                                args.jobs)
     if args.format == "text" and args.output is None:
-        report.print_grade(grade, console)
+        terminal.print_grade(grade, console)
     else:
-        text = report.render_machine(grade, args.format) if args.format != "text" else _plain_text(grade)
+        text = machine.render_machine(grade, args.format) if args.format != "text" else _plain_text(grade)
         if args.output:
-            report.write_atomically(args.output, text)
+            atomic.write_atomically(args.output, text)
             console.print(f"{lab.name}: {grade.score:g} / {grade.max_score:g} — report written to {args.output}")
         else:
             sys.stdout.write(text)
@@ -552,5 +553,5 @@ def detect_sandbox() -> sandbox.Sandbox:
 
 def _plain_text(grade) -> str:
     console = Console(record=True, width=120, file=open("/dev/null", "w"), emoji=False, highlight=False)
-    report.print_grade(grade, console)
+    terminal.print_grade(grade, console)
     return console.export_text()

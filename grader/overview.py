@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.grading import pipeline
-from grader.reports import report
+from grader.reports import terminal
 from grader.grading.lab import Lab
 from grader.grading.sandbox import Sandbox
 from grader.grading.score import Grade
@@ -81,7 +81,7 @@ def print_details(standings: list[Standing], console: Console) -> None:
     """`./grade --details`: each lab's two grades in full, before the table."""
     for standing in standings:
         for grade in (standing.reference, standing.skeleton):
-            report.print_grade(grade, console)
+            terminal.print_grade(grade, console)
             console.print()
 
 

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from grader.grading import pipeline
-from grader.reports import report
+from grader.reports import feedback
 from grader.grading.lab import Lab
 from grader.grading.run import Leak
 from grader.grading.sandbox import Sandbox
@@ -191,16 +191,16 @@ def _print_tests(title: str, results: list[TestResult], mark: str, style: str, c
     for r in results:
         console.print(Text(f"  {mark} ", style=style) + Text(r.spec.name + (" (hidden)" if r.spec.hidden else "")))
         if not r.passed:
-            _print_evidence(report.feedback_parts(r), console)
+            _print_evidence(feedback.feedback_parts(r), console)
 
 
-def _print_evidence(parts: report.Feedback, console: Console) -> None:
+def _print_evidence(parts: feedback.Feedback, console: Console) -> None:
     """A failure in three lines at most: what happened, the first line the
     test printed (quoted: the submission's words), the hint. The rest is in
     ./grade LAB's full report."""
     printed = [line for line in parts.printed.splitlines() if line.strip()][:1]
     lines = [Text(line) for line in parts.detail.splitlines()[:1]]
-    lines += [Text(report.QUOTE, style="dim") + Text(line) for line in printed]
+    lines += [Text(feedback.QUOTE, style="dim") + Text(line) for line in printed]
     lines += [Text(parts.hint)] if parts.hint else []
     for line in lines:
         console.print(Text("      ") + line, no_wrap=True, overflow="ellipsis")

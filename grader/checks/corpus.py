@@ -27,7 +27,7 @@ from grader import toml
 from grader.grading import pipeline, stage
 from grader.errors import GraderError
 from grader.grading.lab import Lab
-from grader.reports.report import feedback, feedback_parts
+from grader.reports.feedback import feedback, feedback_parts
 from grader.grading.sandbox import Sandbox
 from grader.grading.score import Grade, TestResult
 

@@ -40,7 +40,8 @@ from typing import Any
 from urllib.parse import quote
 
 from grader.classroom import gradebook
-from grader.reports import report, untrusted
+from grader.reports import feedback, machine, untrusted
+from grader import atomic
 from grader.errors import GraderError
 from grader.grading.lab import Lab, TestSpec, load_lab
 from grader.grading.run import Status
@@ -67,7 +68,7 @@ def details_path(out: Path, key: str) -> Path:
 def write_details(out: Path, key: str, grade: Grade) -> None:
     """Called by the batch before a student's record: the per-test statuses
     and leak kinds that the Gradescope results do not keep."""
-    report.write_atomically(details_path(out, key), report.render_machine(grade, "json"))
+    atomic.write_atomically(details_path(out, key), machine.render_machine(grade, "json"))
 
 
 # ---- safe text -------------------------------------------------------------
@@ -304,8 +305,8 @@ def cause(status: Status | str, output: str) -> str:
     if status is Status.FAILED:
         if first.startswith("failed; the checks"):
             # The same check failing is the same mistake, wherever it is.
-            # The output is quoted line by line (report.QUOTE) below the detail.
-            lines = (line.removeprefix(report.QUOTE) for line in output.splitlines())
+            # The output is quoted line by line (feedback.QUOTE) below the detail.
+            lines = (line.removeprefix(feedback.QUOTE) for line in output.splitlines())
             check = next((m.group(1) for m in map(_CHECK.match, lines) if m), None)
             return f"failed check: {check}" if check else "failed checks"
         if "processes" in first and "fork()" in first:
@@ -449,9 +450,9 @@ def to_json(figures: ClassFigures) -> dict[str, Any]:
 def write(out: Path) -> Path:
     """report.html and class_report.json in DIR, from DIR alone; atomically."""
     figures = class_figures(out)
-    report.write_atomically(out / FIGURES, json.dumps(to_json(figures), indent=2, ensure_ascii=False) + "\n")
+    atomic.write_atomically(out / FIGURES, json.dumps(to_json(figures), indent=2, ensure_ascii=False) + "\n")
     page = out / PAGE
-    report.write_atomically(page, render(figures))
+    atomic.write_atomically(page, render(figures))
     return page
 
 

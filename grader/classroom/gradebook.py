@@ -27,7 +27,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from grader.reports import report
+from grader.reports import feedback, machine, markdown
+
+from grader import atomic
 from grader.errors import GraderError
 from grader.grading.lab import Lab
 from grader.grading.run import Status
@@ -90,7 +92,7 @@ def check_manifest(out: Path, lab: Lab, resume: bool) -> None:
         if previous.get("lab") != lab.name:
             raise GraderError(f"{out} holds a batch of {previous.get('lab')!r}, not of {lab.name!r}",
                               tip="choose another --out for this lab")  # fmt: skip
-    report.write_atomically(manifest, json.dumps({"format_version": FORMAT_VERSION, "lab": lab.name}) + "\n")
+    atomic.write_atomically(manifest, json.dumps({"format_version": FORMAT_VERSION, "lab": lab.name}) + "\n")
 
 
 # ---- one student --------------------------------------------------------
@@ -126,8 +128,8 @@ def write_student(out: Path, submission: Submission, grade: Grade, status: str, 
     """Results, feedback, then the record: a student is done only once all
     three are on disk."""
     key = submission.key
-    report.write_atomically(out / "results" / f"{key}.json", report.render_machine(grade, "gradescope"))
-    report.write_atomically(out / "feedback" / f"{key}.md", report.to_markdown(grade, submission.notes))
+    atomic.write_atomically(out / "results" / f"{key}.json", machine.render_machine(grade, "gradescope"))
+    atomic.write_atomically(out / "feedback" / f"{key}.md", markdown.to_markdown(grade, submission.notes))
     record = {
         "format_version": FORMAT_VERSION,
         "lab": grade.lab.name,
@@ -141,12 +143,12 @@ def write_student(out: Path, submission: Submission, grade: Grade, status: str, 
         "reason": reason,
         "score": grade.score,
         "max_score": grade.max_score,
-        "tests": {r.spec.name: r.score for r in report.not_graded_results(grade)},
+        "tests": {r.spec.name: r.score for r in feedback.not_graded_results(grade)},
         "leak_deduction": grade.leak_deduction,
         "timed_out": _timed_out(grade),
         "seconds": round(grade.seconds, 3),
     }
-    report.write_atomically(record_path(out, key), json.dumps(record, indent=2) + "\n")
+    atomic.write_atomically(record_path(out, key), json.dumps(record, indent=2) + "\n")
 
 
 # ---- the whole class ----------------------------------------------------
@@ -253,10 +255,10 @@ def distribution(lab: Lab, scores: list[float]) -> dict[str, int]:
 def write_class(out: Path, lab: Lab, layout: str, submissions: list[Submission],
                 canvas_assignment: str | None = None) -> dict[str, Any]:  # fmt: skip
     rows = records(out, submissions)
-    report.write_atomically(out / "gradebook.csv", gradebook_csv(lab, rows))
-    report.write_atomically(out / "canvas.csv", canvas_csv(lab, layout, rows, canvas_assignment))
+    atomic.write_atomically(out / "gradebook.csv", gradebook_csv(lab, rows))
+    atomic.write_atomically(out / "canvas.csv", canvas_csv(lab, layout, rows, canvas_assignment))
     data = summary(lab, rows)
-    report.write_atomically(out / "summary.json", json.dumps(data, indent=2) + "\n")
+    atomic.write_atomically(out / "summary.json", json.dumps(data, indent=2) + "\n")
     return data
 
 

@@ -29,7 +29,7 @@ from grader.classroom import class_report, gradebook
 from grader.classroom.submission import Submission
 from grader.errors import GraderError
 from grader.grading.lab import REPO, Lab, load_lab
-from grader.reports import report
+from grader import atomic
 
 FORMAT_VERSION = 1
 MANIFEST = "shard.json"
@@ -99,7 +99,7 @@ def write_manifest(out: Path, lab: Lab, shard: Shard, layout: str, everyone: lis
     if previous is not None and previous.get("shard") != manifest["shard"]:
         raise GraderError(f"{out} holds shard {'/'.join(map(str, previous.get('shard', [])))}, not {shard}",
                           tip="choose another --out for this shard")  # fmt: skip
-    report.write_atomically(path, json.dumps(manifest, indent=2) + "\n")
+    atomic.write_atomically(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def refuse_unsharded(out: Path) -> None:

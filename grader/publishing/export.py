@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.grading.lab import REPO, Lab
-from grader.reports import report
+from grader.reports import autolab
 
 SETUP = """\
 #!/usr/bin/env bash
@@ -307,7 +307,7 @@ def autolab_package(lab: Lab, output: Path) -> Package:
             _add_to_tar(archive, f"{AUTOLAB_SOURCE}/{relative.as_posix()}", (REPO / relative).read_bytes(),
                         executable=bool(mode & stat.S_IXUSR))  # fmt: skip
     temporary.replace(output / "autograde.tar")
-    problems = ", ".join(f"{name} ({points:g})" for name, points in report.autolab_problems(lab).items())
+    problems = ", ".join(f"{name} ({points:g})" for name, points in autolab.autolab_problems(lab).items())
     return Package(output, len(files), (f"create these problems in the assessment, in this order: {problems}",))
 
 

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from grader.atomic import write_atomically
 from grader import toml
 from grader.publishing import handout
 from grader.errors import GraderError
@@ -506,15 +505,7 @@ def write(repo: Path, scaffold: Scaffold) -> None:
 
 
 def _replace(path: Path, content: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(content)
-        os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, content, mode=path.stat().st_mode & 0o777)
 
 
 def next_steps(name: str) -> str:

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from grader import cli
-from grader.reports import report
+from grader import atomic
 
 DEFAULT_ROOT = Path("/grade")
 
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
         else:
             message = "the grader stopped with an error: see the job's standard error"
     if status != cli.Exit.OK or not results.exists():
-        report.write_atomically(results, grader_failed(message))
+        atomic.write_atomically(results, grader_failed(message))
     return 0
 
 

@@ -21,9 +21,9 @@ import io
 import os
 import re
 import tarfile
-import tempfile
 from pathlib import Path
 
+from grader.atomic import write_atomically
 from grader import toml
 from grader.grading import build as bazel_build
 from grader.publishing import handout
@@ -325,13 +325,4 @@ def write(pack: Pack, directory: Path) -> Path:
 
 def write_public_file(path: Path, content: bytes) -> None:
     """Written atomically, readable by everyone: dist/ is for a web server."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, content, mode=0o644)

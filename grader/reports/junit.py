@@ -25,12 +25,12 @@ import xml.etree.ElementTree as ElementTree
 
 from grader.grading.run import Status
 from grader.grading.score import Grade, TestResult
-from grader.reports import report
+from grader.reports import feedback
 from grader.reports.untrusted import escape_controls
 
 
 def to_junit(grade: Grade) -> str:
-    results = [r for r in report.not_graded_results(grade) if not r.spec.secret]
+    results = [r for r in feedback.not_graded_results(grade) if not r.spec.secret]
     outcomes = [_outcome(r) for r in results]
     counts = {kind: str(outcomes.count(kind)) for kind in ("failure", "error", "skipped")}
     seconds = f"{sum(r.seconds for r in results):.3f}"
@@ -45,12 +45,12 @@ def to_junit(grade: Grade) -> str:
         case = ElementTree.SubElement(suite, "testcase", {"classname": f"{grade.lab.name}.{r.spec.category}",
                                                           "name": r.spec.name, "time": f"{r.seconds:.3f}"})  # fmt: skip
         if not outcome and r.leaks:  # passed, and left something behind: a finding, not a failure
-            ElementTree.SubElement(case, "system-out").text = report.leak_feedback(r)
+            ElementTree.SubElement(case, "system-out").text = feedback.leak_feedback(r)
         elif outcome == "skipped":
             ElementTree.SubElement(case, "skipped", {"message": escape_controls(r.detail)})
         elif outcome:
-            element = ElementTree.SubElement(case, outcome, {"type": report.status_text(r), "message": escape_controls(r.detail)})
-            element.text = report.feedback(r)
+            element = ElementTree.SubElement(case, outcome, {"type": feedback.status_text(r), "message": escape_controls(r.detail)})
+            element.text = feedback.feedback(r)
     if not grade.gradable:
         ElementTree.SubElement(suite, "system-out").text = "the submission could not be graded:\n" + escape_controls(grade.diagnostics)
     ElementTree.indent(root)

@@ -23,3 +23,7 @@ def grader_version() -> str:
             continue
         digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{RELEASE}+{digest.hexdigest()[:12]}"
+
+
+# The version of the grader's own JSON report (./grade LAB --format json).
+FORMAT_VERSION = 1

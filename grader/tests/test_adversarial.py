@@ -214,7 +214,7 @@ def test_each_attack_costs_only_its_own_test_and_gets_a_precise_verdict(verdicts
     assert verdict.ok, verdict.problems()
     expected_text = ATTACKS[name][1]
     target = next(r for r in verdict.grade.results if r.spec.name == TARGET)
-    from grader.reports.report import feedback
+    from grader.reports.feedback import feedback
 
     assert expected_text in feedback(target), feedback(target)
 
@@ -730,13 +730,13 @@ def what_people_see(grade, tmp_path: Path) -> dict[str, str]:
     of each JSON report, the gradebook's files."""
     from grader import cli
     from grader.classroom import gradebook
-    from grader.reports import report
-    from grader.tests.test_report import strings_in, terminal
+    from grader.reports import machine, markdown
+    from grader.tests.test_report import strings_in, terminal_output
     from grader.classroom.unpack import Submission
 
-    seen = {"terminal": terminal(grade), "plain text": cli._plain_text(grade), "markdown": report.to_markdown(grade)}
+    seen = {"terminal": terminal_output(grade), "plain text": cli._plain_text(grade), "markdown": markdown.to_markdown(grade)}
     for fmt in ("json", "gradescope", "prairielearn"):
-        seen[fmt] = "\n".join(strings_in(json.loads(report.render_machine(grade, fmt))))
+        seen[fmt] = "\n".join(strings_in(json.loads(machine.render_machine(grade, fmt))))
     student = Submission("attacker", key="attacker")
     gradebook.write_student(tmp_path, student, grade, *gradebook.verdict(grade))
     gradebook.write_class(tmp_path, PIPE, "folders", [student])

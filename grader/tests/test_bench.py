@@ -14,7 +14,7 @@ import pytest
 from grader import cli
 from grader.bench import measure as bench
 from grader.grading import pipeline
-from grader.reports import report
+from grader.reports import machine
 from grader.grading.lab import REPO, load_lab
 from grader.tests.test_report import demo_grade
 
@@ -97,8 +97,8 @@ BOARD = [bench.Entry("SHM round trip p50 (µs)", 3.1, ascending=True), bench.Ent
 
 
 def test_gradescope_results_carry_leaderboard_entries_and_the_same_score() -> None:
-    plain = json.loads(report.render_machine(demo_grade(), "gradescope"))
-    results = json.loads(report.render_machine(demo_grade(), "gradescope", BOARD))
+    plain = json.loads(machine.render_machine(demo_grade(), "gradescope"))
+    results = json.loads(machine.render_machine(demo_grade(), "gradescope", BOARD))
     assert results["leaderboard"] == [{"name": "SHM round trip p50 (µs)", "value": 3.1, "order": "asc"},
                                       {"name": "SHM 1 MiB chunks (MB/s)", "value": 1500.0}]  # fmt: skip
     assert "leaderboard" not in plain
@@ -106,8 +106,8 @@ def test_gradescope_results_carry_leaderboard_entries_and_the_same_score() -> No
 
 
 def test_autolab_scoreboard_gets_the_figures_after_the_scores() -> None:
-    plain = json.loads(report.render_machine(demo_grade(), "autolab"))
-    result = json.loads(report.render_machine(demo_grade(), "autolab", BOARD))
+    plain = json.loads(machine.render_machine(demo_grade(), "autolab"))
+    result = json.loads(machine.render_machine(demo_grade(), "autolab", BOARD))
     assert result["scoreboard"] == [*plain["scoreboard"], 3.1, 1500.0] and result["scores"] == plain["scores"]
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from grader import cli
 from grader.publishing import export
-from grader.reports import report
+from grader.reports import autolab as autolab_results, feedback, machine, prairielearn as prairielearn_results
 from grader.grading.lab import REPO, Lab, TestSpec, load_lab
 from grader.grading.run import Leak, Status
 from grader.tests.test_report import demo_grade
@@ -281,7 +281,7 @@ def test_the_grading_path_imports_no_rich_newer_than_11_2(python310) -> None:
     listing = "import sys, grader.cli; print('\\n'.join(sorted(m for m in sys.modules if m.startswith('grader.'))))"
     loaded = subprocess.run([str(interpreter), "-c", listing], cwd=REPO, env={**os.environ, "PYTHONPATH": f"{REPO}:{shim}"},
                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
-    assert "grader.reports.report" in loaded and "grader.classroom.batch" not in loaded
+    assert "grader.reports.terminal" in loaded and "grader.classroom.batch" not in loaded
     used = {(node.module, alias.name) for module in loaded
             for node in ast.walk(ast.parse(_source_of(module).read_text()))
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rich") for alias in node.names}  # fmt: skip
@@ -308,7 +308,7 @@ def test_batch_itself_is_what_needs_rich_12() -> None:
 
 
 def test_prairielearn_results_have_the_documented_fields() -> None:
-    data = json.loads(report.render_machine(demo_grade(), "prairielearn"))
+    data = json.loads(machine.render_machine(demo_grade(), "prairielearn"))
     assert data["gradable"] is True
     assert 0.0 <= data["score"] <= 1.0
     assert data["score"] == pytest.approx(demo_grade().score / demo_grade().max_score)
@@ -324,18 +324,18 @@ def test_prairielearn_results_have_the_documented_fields() -> None:
 
 def test_prairielearn_marks_an_unbuildable_submission_not_gradable() -> None:
     grade = Grade(lab=demo_grade().lab, label="s", isolation=Isolation(True), gradable=False, diagnostics="demo.cpp:3:1: error: x")
-    data = json.loads(report.render_machine(grade, "prairielearn"))
+    data = json.loads(machine.render_machine(grade, "prairielearn"))
     assert data["gradable"] is False
     assert data["format_errors"] == ["demo.cpp:3:1: error: x"]
 
 
 def test_the_autolab_autoresult_is_one_line_of_scores_per_problem() -> None:
     grade = demo_grade()
-    line = report.render_machine(grade, "autolab")
+    line = machine.render_machine(grade, "autolab")
     assert line.count("\n") == 1 and line.endswith("\n")
     data = json.loads(line)
     assert set(data) == {"scores", "scoreboard"}
-    assert list(data["scores"]) == list(report.autolab_problems(grade.lab)) == ["eof", "blocking", "boundaries", "errors", "leaks"]
+    assert list(data["scores"]) == list(autolab_results.autolab_problems(grade.lab)) == ["eof", "blocking", "boundaries", "errors", "leaks"]
     assert data["scores"] == {"eof": 6, "blocking": 0, "boundaries": 0, "errors": 2, "leaks": -2}
     assert data["scoreboard"] == [grade.score, *data["scores"].values()]
 
@@ -345,7 +345,7 @@ def test_autograde_for_autolab_ends_with_the_autoresult(tmp_path: Path, capsys) 
     assert cli.main(["autograde", "pipe", str(tmp_path / "submission"), "--format", "autolab"]) == cli.Exit.OK
     lines = capsys.readouterr().out.strip().splitlines()
     assert "Not gradable" in "\n".join(lines[:-1])
-    assert json.loads(lines[-1])["scores"] == dict.fromkeys(report.autolab_problems(PIPE), 0.0)
+    assert json.loads(lines[-1])["scores"] == dict.fromkeys(autolab_results.autolab_problems(PIPE), 0.0)
 
 
 # ---- hidden tests never leak, in either format --------------------------
@@ -368,11 +368,11 @@ def secret_grade() -> Grade:
 
 
 def test_prairielearn_shows_hidden_tests_as_one_line_without_name_output_or_hint() -> None:
-    text = report.render_machine(secret_grade(), "prairielearn")
+    text = machine.render_machine(secret_grade(), "prairielearn")
     for word in SECRET_WORDS:
         assert word not in text, word
     data = json.loads(text)
-    assert [t["name"] for t in data["tests"]] == ["a public test", report.HIDDEN_TESTS, "Cleanup: what the tests left behind"]
+    assert [t["name"] for t in data["tests"]] == ["a public test", feedback.HIDDEN_TESTS, "Cleanup: what the tests left behind"]
     hidden = data["tests"][1]
     assert (hidden["points"], hidden["max_points"]) == (0, 4)
     assert "0 of 1 passed" in hidden["message"] and hidden["output"] == ""
@@ -382,7 +382,7 @@ def test_prairielearn_shows_hidden_tests_as_one_line_without_name_output_or_hint
 
 def test_autolab_names_no_hidden_test_in_its_feedback_or_autoresult() -> None:
     grade = secret_grade()
-    text = report.autolab_feedback(grade) + report.render_machine(grade, "autolab")
+    text = autolab_results.autolab_feedback(grade) + machine.render_machine(grade, "autolab")
     for word in SECRET_WORDS:
         assert word not in text, word
     assert "a public test" in text and "Hidden tests: 0 of 1 passed, 0 / 4 points" in text
@@ -394,19 +394,19 @@ def test_prairielearn_results_stay_under_one_megabyte_and_say_they_were_cut() ->
     # Control characters are escaped twice over (\x01 → "\\x01" → JSON): the cut must count bytes as written.
     grade.results[0].output = ("x\x01" * 400_000 + "\n") * 2
     grade.results[0].detail = "é" * 300_000
-    text = report.render_machine(grade, "prairielearn")
-    assert len(text.encode()) < report.PRAIRIELEARN_LIMIT
+    text = machine.render_machine(grade, "prairielearn")
+    assert len(text.encode()) < prairielearn_results.PRAIRIELEARN_LIMIT
     data = json.loads(text)
     assert "cut to keep the results under PrairieLearn's 1 MB limit" in data["message"]
     assert "characters cut: PrairieLearn keeps results under 1 MB" in data["tests"][0]["output"]
-    small = json.loads(report.render_machine(secret_grade(), "prairielearn"))
+    small = json.loads(machine.render_machine(secret_grade(), "prairielearn"))
     assert "cut" not in small["message"]
 
 
 def test_prairielearn_cuts_a_long_compiler_error_too() -> None:
     grade = Grade(lab=PIPE, label="s", isolation=Isolation(True), gradable=False, diagnostics="error: x\n" * 200_000)
-    data = json.loads(report.render_machine(grade, "prairielearn"))
-    assert len(json.dumps(data, indent=2).encode()) < report.PRAIRIELEARN_LIMIT
+    data = json.loads(machine.render_machine(grade, "prairielearn"))
+    assert len(json.dumps(data, indent=2).encode()) < prairielearn_results.PRAIRIELEARN_LIMIT
     assert data["format_errors"][0].startswith("error: x\n") and data["format_errors"][0].endswith("under 1 MB")
 
 
@@ -486,7 +486,7 @@ def test_the_prairielearn_grader_grades_a_real_submission_in_a_grade_directory(t
     assert results["gradable"] is True and results["score"] == 1.0
     hidden = [t for t in PIPE.tests if t.hidden]
     assert len(results["tests"]) == len(PIPE.tests) - len(hidden) + 1
-    assert results["tests"][-1]["name"] == report.HIDDEN_TESTS
+    assert results["tests"][-1]["name"] == feedback.HIDDEN_TESTS
     assert results["tests"][-1]["points"] == results["tests"][-1]["max_points"] == sum(t.points for t in hidden)
     text = json.dumps(results)
     assert not [t.name for t in hidden if t.name in text or t.hint in text]
@@ -520,7 +520,7 @@ def test_the_exported_entrypoint_grades_a_job_in_its_own_workspace(prairielearn:
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["gradable"] is True and results["score"] == 1.0
-    assert results["tests"][-1]["name"] == report.HIDDEN_TESTS
+    assert results["tests"][-1]["name"] == feedback.HIDDEN_TESTS
 
 
 # ---- the Autolab package ----------------------------------------------------
@@ -551,7 +551,7 @@ def test_the_autolab_package_is_a_makefile_and_a_tar_of_the_grader(autolab: Path
 def test_the_autolab_export_prints_the_problems_to_create(tmp_path: Path, capsys) -> None:
     assert cli.main(["export", "autolab", "pipe", "--output", str(tmp_path / "out")]) == cli.Exit.OK
     printed = capsys.readouterr().out
-    for problem, points in report.autolab_problems(PIPE).items():
+    for problem, points in autolab_results.autolab_problems(PIPE).items():
         assert f"{problem} ({points:g})" in printed
     assert not [t.name for t in PIPE.tests if t.name in printed]
 
@@ -575,7 +575,7 @@ def run_tango_job(package: Path, job: Path, handin: dict[str, bytes]) -> list[st
 def test_a_tango_job_ends_with_the_autoresult_for_an_unusable_handin(autolab: Path, tmp_path: Path) -> None:
     lines = run_tango_job(autolab, tmp_path / "job", {"handin.cpp": b"// not the lab's file\n"})
     result = json.loads(lines[-1])
-    assert result["scores"] == dict.fromkeys(report.autolab_problems(PIPE), 0.0)
+    assert result["scores"] == dict.fromkeys(autolab_results.autolab_problems(PIPE), 0.0)
     assert "pipe_lab.cpp is missing (the submission holds handin.cpp)" in "\n".join(lines[:-1])
 
 
@@ -583,7 +583,7 @@ def test_a_tango_job_ends_with_the_autoresult_for_an_unusable_handin(autolab: Pa
 def test_a_tango_job_grades_a_real_handin_and_names_no_hidden_test(autolab: Path, tmp_path: Path) -> None:
     lines = run_tango_job(autolab, tmp_path / "job", {"pipe_lab.cpp": (REPO / "solutions/pipe/pipe_lab.cpp").read_bytes()})
     result = json.loads(lines[-1])
-    assert result["scores"] == report.autolab_problems(PIPE) and result["scoreboard"][0] == PIPE.max_score
+    assert result["scores"] == autolab_results.autolab_problems(PIPE) and result["scoreboard"][0] == PIPE.max_score
     hidden = [t for t in PIPE.tests if t.hidden]
     assert not [t.name for t in hidden if t.name in "\n".join(lines)]
-    assert any(line.startswith(f"{report.HIDDEN_TESTS}: {len(hidden)} of {len(hidden)} passed") for line in lines)
+    assert any(line.startswith(f"{feedback.HIDDEN_TESTS}: {len(hidden)} of {len(hidden)} passed") for line in lines)

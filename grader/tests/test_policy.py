@@ -14,7 +14,7 @@ import pytest
 
 from grader import cli
 from grader.publishing import policy
-from grader.reports import report
+from grader.reports import gradescope
 from grader.errors import GraderError
 from grader.grading.lab import SubmissionPolicy, _parse, load_lab
 from grader.tests.test_report import DEMO, demo_grade
@@ -92,7 +92,7 @@ def test_the_late_penalty_is_per_started_day_and_capped(tmp_path: Path, created_
 def test_a_late_submission_gets_an_entry_of_its_own_and_the_output_says_why(tmp_path: Path) -> None:
     lab = with_policy(DEMO, late_penalty_per_day=10)
     decision = policy.decide(lab, policy.read_metadata(metadata_file(tmp_path, "2026-03-05T12:00:00-08:00")))
-    results = policy.apply(report.to_gradescope(demo_grade()), decision)
+    results = policy.apply(gradescope.to_gradescope(demo_grade()), decision)
     late = results["tests"][-1]
     assert late["name"] == policy.LATE_ENTRY and late["score"] == -8 and late["max_score"] == 0  # 3 days 12 hours: 4 days, 40 % of DEMO's 20
     assert late["visibility"] == "visible" and late["output_format"] == "text" and late["number"] == str(len(results["tests"]))
@@ -108,7 +108,7 @@ def test_submissions_up_to_the_limit_are_graded_and_say_which_they_are(tmp_path:
                                               [previous("2026-02-28T10:00:00-08:00", 5), previous("2026-02-27T10:00:00-08:00", 3)]))  # fmt: skip
     decision = policy.decide(lab, meta)
     assert (decision.number, decision.over_limit) == (3, False)
-    assert "Submission 3 of 3 graded." in policy.apply(report.to_gradescope(demo_grade()), decision)["output"]
+    assert "Submission 3 of 3 graded." in policy.apply(gradescope.to_gradescope(demo_grade()), decision)["output"]
 
 
 def test_a_submission_over_the_limit_keeps_the_last_results_with_a_message(tmp_path: Path) -> None:

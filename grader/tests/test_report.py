@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from grader.reports import report
+from grader.reports import feedback, machine, markdown, terminal
+
+from grader import atomic
 from grader.grading.lab import Lab, TestSpec
 from grader.grading.run import Leak, Status
 from grader.grading.score import Grade, TestResult
@@ -58,7 +60,7 @@ def demo_grade() -> Grade:
 @pytest.mark.parametrize("fmt", ["json", "gradescope"])
 def test_machine_reports_match_the_saved_output(fmt: str) -> None:
     # The grader's version changes with every change to the grader: stripped.
-    rendered = report.render_machine(demo_grade(), fmt).replace(grader_version(), "VERSION")
+    rendered = machine.render_machine(demo_grade(), fmt).replace(grader_version(), "VERSION")
     expected = EXPECTED / f"demo.{fmt}.json"
     if os.environ.get("IPCLAB_REGENERATE"):
         expected.write_text(rendered)
@@ -66,7 +68,7 @@ def test_machine_reports_match_the_saved_output(fmt: str) -> None:
 
 
 def test_gradescope_results_have_the_documented_fields_and_types() -> None:
-    data = json.loads(report.render_machine(demo_grade(), "gradescope"))
+    data = json.loads(machine.render_machine(demo_grade(), "gradescope"))
     assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
     assert isinstance(data["output"], str)
     assert data["visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
@@ -88,30 +90,30 @@ def test_a_leak_costs_its_deduction_once_per_kind_and_is_named_in_the_feedback()
     assert grade.leak_kinds == ["message queue", "zombie process"]
     assert grade.leak_deduction == 4
     assert grade.score == 8 - 4
-    assert 'left behind — message queue: /dev/mqueue/requests — clean it up with mq_unlink("/requests")' in report.feedback(grade.results[0])
+    assert 'left behind — message queue: /dev/mqueue/requests — clean it up with mq_unlink("/requests")' in feedback.feedback(grade.results[0])
 
 
 def test_an_unbuildable_submission_lists_every_test_at_zero() -> None:
     grade = Grade(lab=DEMO, label="s", isolation=Isolation(True), gradable=False, diagnostics="demo.cpp:3:1: error: x")
-    data = json.loads(report.render_machine(grade, "json"))
+    data = json.loads(machine.render_machine(grade, "json"))
     assert data["gradable"] is False and data["score"] == 0
     assert [t["score"] for t in data["tests"]] == [0] * len(SPECS)
     assert "demo.cpp:3:1: error" in data["diagnostics"]
-    gradescope = json.loads(report.render_machine(grade, "gradescope"))
+    gradescope = json.loads(machine.render_machine(grade, "gradescope"))
     assert "could not be graded" in gradescope["output"]
 
 
 def test_feedback_keeps_the_evidence_and_drops_doctest_framing() -> None:
-    text = report.feedback(demo_grade().results[1])
+    text = feedback.feedback(demo_grade().results[1])
     assert "logged: process 12 never blocked" in text
     assert "[doctest]" not in text and "=====" not in text
     assert text.endswith("hint: Do not busy-wait.")
-    assert report.feedback(demo_grade().results[0]).startswith("left behind — message queue")
+    assert feedback.feedback(demo_grade().results[0]).startswith("left behind — message queue")
 
 
 def test_reports_are_written_atomically(tmp_path: Path) -> None:
     target = tmp_path / "out" / "results.json"
-    report.write_atomically(target, "{}\n")
+    atomic.write_atomically(target, "{}\n")
     assert target.read_text() == "{}\n"
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]
 
@@ -123,7 +125,7 @@ def test_the_terminal_report_keeps_line_numbers_as_written() -> None:
     grade.results[1].output = "public_test.cpp:100: ERROR: CHECK( x ) is NOT correct!\n"
     console = cli._console()
     with console.capture() as captured:
-        report.print_grade(grade, console)
+        terminal.print_grade(grade, console)
     assert "public_test.cpp:100: ERROR" in captured.get()
 
 
@@ -175,13 +177,13 @@ def unbuildable_hostile_grade() -> Grade:
                  diagnostics=f"demo.cpp:3:2: error: #error {HOSTILE}")  # fmt: skip
 
 
-def terminal(grade: Grade) -> str:
+def terminal_output(grade: Grade) -> str:
     """What print_grade sends to a colour terminal, escape sequences and all."""
     from rich.console import Console
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, color_system="truecolor", width=120, emoji=False, highlight=False)
-    report.print_grade(grade, console)
+    terminal.print_grade(grade, console)
     return out.getvalue()
 
 
@@ -200,16 +202,16 @@ def shown(grade: Grade, fmt: str) -> list[str]:
     (json.dumps writes ESC as \\u001b, and the platform decodes it again)."""
     if fmt == "terminal":
         # Rich's own styling is ESC sequences too: keep only the text.
-        return [re.sub(r"\x1b\[[0-9;]*m", "", terminal(grade))]
+        return [re.sub(r"\x1b\[[0-9;]*m", "", terminal_output(grade))]
     if fmt == "markdown":
-        return [report.to_markdown(grade, notes=(f"found {HTML} in {BIDI}",))]
+        return [markdown.to_markdown(grade, notes=(f"found {HTML} in {BIDI}",))]
     if fmt == "plain text":
         from grader import cli
 
         return [cli._plain_text(grade)]
     if fmt == "junit":
-        return xml_strings(report.render_machine(grade, fmt))
-    return strings_in(json.loads(report.render_machine(grade, fmt)))
+        return xml_strings(machine.render_machine(grade, fmt))
+    return strings_in(json.loads(machine.render_machine(grade, fmt)))
 
 
 def xml_strings(document: str) -> list[str]:
@@ -231,7 +233,7 @@ def test_no_format_passes_a_raw_control_character_from_the_submission_through(fm
 
 @pytest.mark.parametrize("make", [hostile_grade, unbuildable_hostile_grade], ids=["graded", "unbuildable"])
 def test_the_terminal_shows_escape_sequences_and_rich_markup_as_written(make) -> None:
-    printed = terminal(make())
+    printed = terminal_output(make())
     for sequence in ("\x1b[2J", "\x1b]52;", "\x1b]8;", "\x07", "\r"):
         assert sequence not in printed, f"{sequence!r} reached the terminal"
     text = shown(make(), "terminal")[0]
@@ -244,20 +246,20 @@ def test_output_that_forges_grader_lines_is_shown_only_as_what_the_test_printed(
     in plain text and the terminal, every line of the test's output starts
     with the quote bar, and no line of the grader's does."""
     grade = hostile_grade()
-    for text in (report.feedback(grade.results[1]), shown(grade, "terminal")[0], shown(grade, "plain text")[0]):
+    for text in (feedback.feedback(grade.results[1]), shown(grade, "terminal")[0], shown(grade, "plain text")[0]):
         lines = text.splitlines()
         for forged in (FORGED_LEAK, FORGED_FINDING, FORGED_SCORE):
             posing = [line for line in lines if forged in line and not line.lstrip().startswith(QUOTE_BAR)]
             assert not posing, f"{forged!r} shown as the grader's: {posing}"
         assert any(line.lstrip().startswith(REAL_FINDING) for line in lines), "the real finding is the grader's"
-    assert "the test printed:" in report.feedback(grade.results[1])
+    assert "the test printed:" in feedback.feedback(grade.results[1])
 
 
 def rendered_markdown(grade: Grade, notes: tuple[str, ...] = ()) -> str:
     from markdown_it import MarkdownIt
 
     # html=True: render as the most permissive viewer would.
-    return MarkdownIt("commonmark", {"html": True}).enable("table").render(report.to_markdown(grade, notes))
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown.to_markdown(grade, notes))
 
 
 @pytest.mark.parametrize("make", [hostile_grade, unbuildable_hostile_grade], ids=["graded", "unbuildable"])
@@ -270,10 +272,10 @@ def test_markdown_feedback_renders_hostile_text_as_text(make) -> None:
 
 
 def test_markdown_feedback_quotes_the_tests_output_apart_from_the_graders_findings() -> None:
-    markdown = report.to_markdown(hostile_grade())
-    fence = re.search(r"^(`{3,})text$", markdown.split("The test printed:", 1)[1], re.MULTILINE)
+    text = markdown.to_markdown(hostile_grade())
+    fence = re.search(r"^(`{3,})text$", text.split("The test printed:", 1)[1], re.MULTILINE)
     assert fence, "the output is a code block labelled as what the test printed"
-    outside = re.sub(r"^(`{3,})text\n.*?^\1$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    outside = re.sub(r"^(`{3,})text\n.*?^\1$", "", text, flags=re.MULTILINE | re.DOTALL)
     for forged in (FORGED_LEAK, "/forged", FORGED_SCORE, "<script>"):
         assert forged not in outside, f"{forged!r} outside the quoted output"
     assert "left behind — FIFO node" in outside, "the grader's own finding is outside it"
@@ -282,7 +284,7 @@ def test_markdown_feedback_quotes_the_tests_output_apart_from_the_graders_findin
 def test_gradescope_is_told_to_show_every_text_as_plain_text() -> None:
     """Gradescope renders a top-level output as HTML by default
     ("simple_format"): the submission's diagnostics are in it."""
-    data = json.loads(report.render_machine(unbuildable_hostile_grade(), "gradescope"))
+    data = json.loads(machine.render_machine(unbuildable_hostile_grade(), "gradescope"))
     assert data["output_format"] == "text"
     assert data["test_output_format"] == "text" and data["test_name_format"] == "text"
     assert all(t["output_format"] == "text" and t["name_format"] == "text" for t in data["tests"])
@@ -290,10 +292,10 @@ def test_gradescope_is_told_to_show_every_text_as_plain_text() -> None:
 
 def test_machine_reports_carry_the_same_safe_text_as_the_feedback() -> None:
     grade = hostile_grade()
-    expected = report.feedback(grade.results[1])
+    expected = feedback.feedback(grade.results[1])
     assert not RAW_CONTROL.search(expected)
     for fmt in ("json", "gradescope", "prairielearn"):
-        assert expected in strings_in(json.loads(report.render_machine(grade, fmt))), fmt
+        assert expected in strings_in(json.loads(machine.render_machine(grade, fmt))), fmt
 
 
 def test_the_gradebook_neither_runs_a_students_formula_nor_passes_a_control_character(tmp_path: Path) -> None:
@@ -324,7 +326,7 @@ def test_the_gradebook_neither_runs_a_students_formula_nor_passes_a_control_char
 
 def test_a_long_comparison_is_summarised_by_size_and_first_difference() -> None:
     expected, got = "ab" * 300, "ab" * 100 + "zz"
-    summary = report.feedback_output(f'  values: CHECK( "{got}" == "{expected}" )\n  logged: x')
+    summary = feedback.feedback_output(f'  values: CHECK( "{got}" == "{expected}" )\n  logged: x')
     assert summary.splitlines()[0] == (
         "values: CHECK( <202 characters> == <600 characters> ) — first difference at character 200: 'zz' against 'abababababababab'"
     )
@@ -333,18 +335,18 @@ def test_a_long_comparison_is_summarised_by_size_and_first_difference() -> None:
 
 def test_binary_bytes_in_a_comparison_are_never_shown() -> None:
     line = "  values: CHECK( t\ufffd+\\x11p\\x19 == x )"
-    assert report.feedback_output(line) == "values: CHECK( … binary bytes, not shown … )"
-    assert report.feedback_output("  values: CHECK( 1 == 2 )") == "values: CHECK( 1 == 2 )"
+    assert feedback.feedback_output(line) == "values: CHECK( … binary bytes, not shown … )"
+    assert feedback.feedback_output("  values: CHECK( 1 == 2 )") == "values: CHECK( 1 == 2 )"
 
 
 def test_the_hint_is_the_one_for_the_cause_the_test_observed() -> None:
     spec = TestSpec("status", 3, "errors", "Return the last stage's status.",
                     hints=(("sigpipe", "141 is 128 + SIGPIPE: an earlier stage's status."),))  # fmt: skip
     seen = TestResult(spec, Status.FAILED, 0, 1.0, "failed", observed=("sigpipe",))
-    assert "hint: 141 is 128 + SIGPIPE: an earlier stage's status." in report.feedback(seen)
-    assert "Return the last stage's status." not in report.feedback(seen)
+    assert "hint: 141 is 128 + SIGPIPE: an earlier stage's status." in feedback.feedback(seen)
+    assert "Return the last stage's status." not in feedback.feedback(seen)
     unseen = TestResult(spec, Status.FAILED, 0, 1.0, "failed")
-    assert "hint: Return the last stage's status." in report.feedback(unseen)
+    assert "hint: Return the last stage's status." in feedback.feedback(unseen)
 
 
 # ---- Gradescope's results.json, JUnit XML, and secret tests ----------------
@@ -375,12 +377,12 @@ def student_texts(fmt: str, grade: Grade) -> list[str]:
     Gradescope, the top level and every entry whose visibility is "visible"
     (Gradescope holds back the others itself)."""
     if fmt == "gradescope":
-        data = json.loads(report.render_machine(grade, fmt))
+        data = json.loads(machine.render_machine(grade, fmt))
         entries = [t for t in data["tests"] if t["visibility"] == "visible"]
         return strings_in({k: v for k, v in data.items() if k != "tests"}) + strings_in(entries)
     if fmt == "markdown":
-        return [report.to_markdown(grade)]
-    return xml_strings(report.render_machine(grade, fmt))
+        return [markdown.to_markdown(grade)]
+    return xml_strings(machine.render_machine(grade, fmt))
 
 
 @pytest.mark.parametrize("fmt", ["gradescope", "markdown", "junit"])
@@ -400,14 +402,14 @@ def test_no_total_a_student_reads_counts_a_secret_test(fmt: str) -> None:
     assert not re.search(r"\b27\b", texts), texts
     expected = {"gradescope": "demo: 4 / 17 on the tests shown now", "markdown": "Score on the tests shown: 4 / 17"}
     if fmt == "junit":
-        properties = {p.get("name"): p.get("value") for p in ElementTree.fromstring(report.render_machine(grade, fmt)).iter("property")}
+        properties = {p.get("name"): p.get("value") for p in ElementTree.fromstring(machine.render_machine(grade, fmt)).iter("property")}
         assert (properties["score"], properties["max_score"], properties["secret_tests_left_out"]) == ("4", "17", "2")
     else:
         assert expected[fmt] in texts
 
 
 def test_gradescope_still_gets_the_secret_test_under_its_visibility_and_the_whole_score() -> None:
-    data = json.loads(report.render_machine(secret_grade(), "gradescope"))
+    data = json.loads(machine.render_machine(secret_grade(), "gradescope"))
     entry = next(t for t in data["tests"] if t["name"] == SECRET_NAME)
     assert entry["visibility"] == "after_due_date" and SECRET_OUTPUT in entry["output"] and SECRET_HINT in entry["output"]
     assert data["score"] == 4 and data["score"] == sum(t["score"] for t in data["tests"])
@@ -416,15 +418,15 @@ def test_gradescope_still_gets_the_secret_test_under_its_visibility_and_the_whol
 
 
 def test_without_secret_tests_the_summary_gives_the_whole_score() -> None:
-    data = json.loads(report.render_machine(demo_grade(), "gradescope"))
+    data = json.loads(machine.render_machine(demo_grade(), "gradescope"))
     public = Grade(lab=Lab(name="p", title="t", student_files=("p.cpp",), timeout=1, tests=SPECS[:2]), label="s",
                    isolation=Isolation(True), results=demo_grade().results[:2])  # fmt: skip
-    assert json.loads(report.render_machine(public, "gradescope"))["output"] == "p: 6 / 10"
+    assert json.loads(machine.render_machine(public, "gradescope"))["output"] == "p: 6 / 10"
     assert "on the tests shown now" in data["output"]
 
 
 def test_a_test_the_reference_fails_shows_on_gradescope_as_passed_with_full_points() -> None:
-    data = json.loads(report.render_machine(demo_grade(), "gradescope"))
+    data = json.loads(machine.render_machine(demo_grade(), "gradescope"))
     broken = next(t for t in data["tests"] if t["name"] == "a test the reference fails")
     assert (broken["status"], broken["score"], broken["max_score"]) == ("passed", 2, 2)
 
@@ -432,12 +434,12 @@ def test_a_test_the_reference_fails_shows_on_gradescope_as_passed_with_full_poin
 def test_gradescope_extra_data_names_the_grader_version_and_the_isolation() -> None:
     grade = demo_grade()
     grade.isolation = Isolation(False, "bubblewrap cannot create a user namespace here")
-    data = json.loads(report.render_machine(grade, "gradescope"))
+    data = json.loads(machine.render_machine(grade, "gradescope"))
     extra = data["extra_data"]
     assert re.fullmatch(r"\d+\.\d+\+[0-9a-f]{12}", extra["grader_version"])
     assert extra["isolation"] == {"full": False, "level": "reduced: bubblewrap cannot create a user namespace here"}
     assert "Tests ran in reduced isolation: bubblewrap cannot create a user namespace here" in data["output"]
-    assert "reduced isolation" not in json.loads(report.render_machine(demo_grade(), "gradescope"))["output"]
+    assert "reduced isolation" not in json.loads(machine.render_machine(demo_grade(), "gradescope"))["output"]
 
 
 def test_a_compilers_angle_brackets_reach_gradescope_as_text_to_show_as_written() -> None:
@@ -445,14 +447,14 @@ def test_a_compilers_angle_brackets_reach_gradescope_as_text_to_show_as_written(
     would be eaten as a tag. The diagnostics arrive verbatim, marked text."""
     diagnostics = "demo.cpp:3:10: error: no match for 'operator<<' (operand types are 'std::ostream' and 'std::vector<int>')"
     grade = Grade.not_gradable(DEMO, "s", Isolation(True), diagnostics)
-    data = json.loads(report.render_machine(grade, "gradescope"))
+    data = json.loads(machine.render_machine(grade, "gradescope"))
     assert diagnostics in data["output"]
     assert (data["output_format"], data["test_output_format"], data["test_name_format"]) == ("text", "text", "text")
     assert all(t["output_format"] == "text" and t["name_format"] == "text" for t in data["tests"])
 
 
 def junit_tree(grade: Grade) -> ElementTree.Element:
-    return ElementTree.fromstring(report.render_machine(grade, "junit"))
+    return ElementTree.fromstring(machine.render_machine(grade, "junit"))
 
 
 def test_junit_has_the_layout_of_the_jenkins_schema() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FAKE_HARNESS
 from grader.grading import run
-from grader.reports import report
+from grader.reports import feedback
 from grader.grading.lab import Lab, TestSpec
 from grader.grading.run import Status
 from grader.grading.score import Grade, score_run
@@ -178,7 +178,8 @@ def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
     import subprocess
 
     tree = top / "tree"
-    shutil.copytree(Path(run.__file__).parent, tree / "grader", ignore=shutil.ignore_patterns("tests", "harness", "__pycache__"))
+    grader_package = Path(run.__file__).parents[1]
+    shutil.copytree(grader_package, tree / "grader", ignore=shutil.ignore_patterns("tests", "harness", "__pycache__"))
     binary = tree / "tests"
     binary.write_text(f"{FAKE_HARNESS}id -u\n{PASSED_SUMMARY}\n")
     # The copy is no Bazel workspace: it gets the launcher and the inspector built.
@@ -188,7 +189,7 @@ def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
     for path in [top, tree, *tree.rglob("*")]:
         path.chmod(0o755)
     script = (
-        "from pathlib import Path; from grader import run, sandbox; "
+        "from pathlib import Path; from grader.grading import run, sandbox; "
         f"sandbox.programs = lambda: sandbox.Programs(Path('{tree}/launcher'), Path('{tree}/inspector')); "
         "box = sandbox.detect(); "
         f"r = run.run_test(box, Path('{binary}'), 't', 10); print(box.kind, r.status.value, r.output.split()[0])"
@@ -267,7 +268,7 @@ def test_what_processes_killed_at_the_test_s_deadline_left_is_said_and_not_deduc
     graded = Grade(lab=lab, label="student", isolation=each_sandbox.isolation, results=[score_run(spec, result, None)])
     assert graded.leak_kinds == [] and graded.leak_deduction == 0
     assert "left behind by processes killed at the test's deadline (no clean-up could run, so not deducted)" in (
-        report.feedback(graded.results[0])
+        feedback.feedback(graded.results[0])
     )
 
 

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from grader import watch
 from grader.grading import stage
-from grader.reports import report
+from grader.reports import feedback
 from grader.grading.lab import REPO, load_lab
 from grader.grading.run import Leak, Status
 from grader.grading.score import Grade, TestResult
@@ -254,7 +254,7 @@ def test_tests_now_passing_and_now_failing_are_named() -> None:
     assert f"score: {FIRST.points + SECOND.points:g} → {FIRST.points + THIRD.points:g} / 100" in out
     assert f"now passing (1):\n  ✓ {THIRD.name}" in out
     assert f"now failing (1):\n  ✗ {SECOND.name}\n      failed; the checks that did not hold:\n" in out
-    assert f"      {report.QUOTE}test.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n      hint: {SECOND.hint}" in out
+    assert f"      {feedback.QUOTE}test.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n      hint: {SECOND.hint}" in out
     assert "2 of 3 tests pass" in out
 
 
