@@ -18,6 +18,7 @@
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
 #include "grader/harness/snapshot.h"
+#include "grader/harness/verdict.h"
 #include "labs/fifo/fifo_lab.h"
 #include "labs/fifo/fifo_test_support.h"
 
@@ -59,6 +60,9 @@ std::string tagged_message(char tag, std::uint32_t index) {
 }
 
 constexpr std::uint32_t kPerWriter = 1500;
+
+// More memory than a reader of short messages can need (MiB of peak RSS).
+constexpr std::uint64_t kHugeBufferMib = 256;
 
 // Receives until end-of-stream; "" when each writer's messages arrived whole
 // and in order, else the first problem.
@@ -270,8 +274,17 @@ TEST_CASE("receive reports end-of-stream when the last writer closes") {
   ipclab::Fd writer = open_writer_for(path, reader);
   ipclab::write_fully(writer.get(), frame("first") + frame("") + frame("last"));
   ipclab::Blocked waiting = ipclab::wait_until_blocked(reader.pid());
-  CHECK_MESSAGE(waiting.yes, "after three messages, with a writer still open, receive must wait for more: ",
-                waiting.evidence);
+  // Three short messages need a few KiB. A reader that took a length from
+  // the wrong bytes fills a buffer of up to 4 GiB, whose page faults look
+  // like busy-waiting while they last: tell the two apart, whichever the
+  // blocking check saw (on an idle machine the filling may be over by then).
+  const auto after = ipclab::sample_process(reader.pid());
+  const std::uint64_t peak_mib = after ? after->peak_rss_kib / 1024 : 0;
+  const bool huge_buffer = waiting.growing_memory || peak_mib >= kHugeBufferMib;
+  if (huge_buffer) ipclab::verdict::observed("a buffer sized from the wrong bytes");
+  CHECK_MESSAGE(!huge_buffer, "receive grew to ", peak_mib, " MiB of memory for three messages of at most 5 bytes");
+  CHECK_MESSAGE((waiting.yes || huge_buffer),
+                "after three messages, with a writer still open, receive must wait for more: ", waiting.evidence);
   writer.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), got.describe());
