@@ -187,6 +187,12 @@ TEST_CASE("send and receive carry one message") {
     fifolab::FifoWriter(path).send("hello, fifo");
     return std::string();
   });
+  // The writer waits in open() for a reader: let it get there before the
+  // reader starts, so which child the scheduler runs first never decides
+  // this test, on which five others depend. A reader whose open() does not
+  // wait for a writer is the business of "opening a FifoReader blocks until
+  // a writer opens the FIFO".
+  (void)ipclab::wait_until_blocked(writer.pid());
   ipclab::Child reader([&] {
     const auto got = fifolab::FifoReader(path).receive();
     return got ? "[" + *got + "]" : std::string("end-of-stream");
@@ -196,7 +202,13 @@ TEST_CASE("send and receive carry one message") {
   Outcome sent = writer.finish(deadline.left());
   REQUIRE_MESSAGE(sent.ok(), "the writer: ", sent.describe());
   REQUIRE_MESSAGE(received.ok(), "the reader: ", received.describe());
-  CHECK(received.value == "[hello, fifo]");
+  if (received.value == "end-of-stream") {
+    // The writer sent its message, yet the reader saw no writer: it read
+    // before the writer had opened, which its own open() should prevent.
+    ipclab::verdict::observed("the reader read before a writer opened");
+  }
+  CHECK_MESSAGE(received.value == "[hello, fifo]", "the writer sent \"hello, fifo\"; the reader got ",
+                received.value);
 }
 
 TEST_CASE("thousands of messages of mixed sizes arrive whole and in order") {
@@ -353,9 +365,12 @@ TEST_CASE("replies are matched to their requests") {
   make_fifo(fifolab::requests_path(base));
   make_fifo(fifolab::replies_path(base));
   // The test's server reads three requests, then answers them last to first.
+  // It opens the reply FIFO first, O_RDWR (which never waits), so a writer is
+  // there before the client can read: whether a client that reads without
+  // waiting for a writer wins its race never decides this test.
   ipclab::Child server([&] {
+    ipclab::Fd replies = open_blocking(fifolab::replies_path(base), O_RDWR);
     ipclab::Fd requests = open_blocking(fifolab::requests_path(base), O_RDONLY);
-    ipclab::Fd replies = open_blocking(fifolab::replies_path(base), O_WRONLY);
     std::vector<std::string> received;
     std::set<fifolab::RequestId> ids;
     for (int i = 0; i < 3; ++i) {
