@@ -2,6 +2,7 @@
 
 #include "grader/harness/errno_error.h"
 #include "grader/harness/leaks.h"
+#include "grader/harness/observe.h"
 #include "grader/harness/verdict.h"
 
 #include <fcntl.h>
@@ -152,7 +153,9 @@ std::string Outcome::describe() const {
       return "the process was killed by signal " + std::to_string(code) + " (" + ::strsignal(code) +
              ")";
     case Kind::timed_out:
-      return "timed out after " + seconds_text(elapsed) + " (the whole process group was killed)";
+      return "timed out after " + seconds_text(elapsed) + " (the whole process group was killed)" +
+             (blocked_in_fifo_open ? ", blocked in open() of a FIFO, waiting for a process to open its other end"
+                                   : "");
   }
   return "ended in an unknown way";
 }
@@ -215,6 +218,9 @@ Outcome Child::finish(milliseconds deadline) {
     drain(result_fd_, received);
     if (has_ended()) break;
     if (clock::now() >= until) {
+      // Before the kill, while the kernel can still say where it sleeps.
+      const auto last_seen = sample_process(pid_);
+      outcome.blocked_in_fifo_open = last_seen && in_fifo_open(*last_seen);
       kill_group();
       ::waitpid(pid_, &status, 0);
       reaped_ = true;

@@ -45,6 +45,9 @@ struct Outcome {
   // descriptors, mappings, children. Also written to standard output.
   std::string leaks;
   milliseconds elapsed{0};
+  // timed_out: the child was asleep in open() of a FIFO when its deadline
+  // came, waiting for a process to open the other end (a deadlock of opens).
+  bool blocked_in_fifo_open = false;
 
   [[nodiscard]] bool ok() const { return kind == Kind::returned; }
   // One sentence for a failure message, e.g.

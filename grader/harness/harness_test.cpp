@@ -65,6 +65,7 @@ TEST_CASE("a body that hangs is killed at its deadline with its whole process gr
       300ms);
   CHECK(outcome.kind == Outcome::Kind::timed_out);
   CHECK(outcome.describe().find("timed out after") == 0);
+  CHECK_FALSE(outcome.blocked_in_fifo_open);  // asleep in pause(), not in open()
   grandchild_pid.write.reset();
   const pid_t grandchild = std::stoi(ipclab::read_until_eof(grandchild_pid.read.get()));
   // The grandchild was killed; it may linger as a zombie until init reaps it.
@@ -117,6 +118,42 @@ TEST_CASE("wait_until_blocked rejects a busy-waiting reader") {
   CHECK(blocked.evidence.find("never blocked") != std::string::npos);
   // The evidence shows the spinning: CPU time over the whole wait, not 0 ms.
   CHECK_MESSAGE(blocked.evidence.find(" used 0 ms of CPU") == std::string::npos, blocked.evidence);
+  CHECK_FALSE(blocked.growing_memory);  // it spins without touching new memory
+  CHECK(blocked.evidence.find("busy-waiting") != std::string::npos);
+}
+
+TEST_CASE("a body asleep in open() of a FIFO at its deadline is said to be") {
+  ipclab::ScratchDir dir;
+  const std::string path = dir.path().string() + "/f";
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        const int fd = ::open(path.c_str(), O_RDONLY);  // no writer ever comes
+        return std::to_string(fd);
+      },
+      500ms);
+  CHECK(outcome.kind == Outcome::Kind::timed_out);
+  CHECK(outcome.blocked_in_fifo_open);
+  CHECK_MESSAGE(outcome.describe().find("blocked in open() of a FIFO") != std::string::npos, outcome.describe());
+}
+
+TEST_CASE("wait_until_blocked tells a process filling memory from one that polls") {
+  ipclab::Child filler([] {
+    // Touches fresh pages for ever (64 MiB at a time, given back and taken
+    // again), as a receive filling a buffer of a garbage length does.
+    constexpr std::size_t kChunk = std::size_t{64} << 20;
+    for (;;) {
+      volatile char* memory = static_cast<volatile char*>(std::malloc(kChunk));
+      for (std::size_t at = 0; memory && at < kChunk; at += 4096) memory[at] = 1;
+      std::free(const_cast<char*>(memory));
+    }
+    return std::string();
+  });
+  ipclab::Blocked blocked = ipclab::wait_until_blocked(filler.pid(), 1s);
+  CHECK_FALSE(blocked.yes);
+  CHECK_MESSAGE(blocked.growing_memory, blocked.evidence);
+  CHECK_MESSAGE(blocked.evidence.find("page faults") != std::string::npos, blocked.evidence);
+  CHECK_MESSAGE(blocked.evidence.find("busy-waiting") == std::string::npos, blocked.evidence);
 }
 
 TEST_CASE("wait_until_blocked rejects a reader that polls and sleeps") {

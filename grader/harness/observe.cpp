@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace ipclab {
 namespace {
@@ -32,7 +33,21 @@ std::uint64_t field_of(const std::string& status, const std::string& key) {
   return std::stoull(status.substr(at + key.size() + 1));
 }
 
+// The fields after the command name, from the state (field 3 of proc(5)) on.
+std::vector<std::string> fields_after_command(const std::string& stat) {
+  std::vector<std::string> fields;
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return fields;
+  std::istringstream rest(stat.substr(close + 1));
+  for (std::string field; rest >> field;) fields.push_back(field);
+  return fields;
+}
+
 bool is_sleeping(char state) { return state == 'S' || state == 'D'; }
+
+// Faults past this many pages (64 MiB of 4 KiB pages) in one wait are memory
+// being filled, not the few pages a polling loop touches.
+constexpr std::uint64_t kGrowingFaults = 16384;
 
 std::string describe(const ProcessSample& s) {
   std::string text = std::string("state ") + s.state;
@@ -53,12 +68,21 @@ std::optional<ProcessSample> sample_process(pid_t pid) {
   sample.context_switches =
       field_of(status, "voluntary_ctxt_switches") + field_of(status, "nonvoluntary_ctxt_switches");
   sample.wait_channel = read_text(proc_path(pid, "wchan"));
+  sample.peak_rss_kib = field_of(status, "VmHWM");
+  // minflt is field 10 of proc(5), the 8th after the command name.
+  const auto fields = fields_after_command(stat);
+  if (fields.size() > 7) sample.minor_faults = std::stoull(fields[7]);
   return sample;
 }
 
 bool has_ended(pid_t pid) {
   const auto sample = sample_process(pid);
   return !sample || sample->state == 'Z';
+}
+
+bool in_fifo_open(const ProcessSample& sample) {
+  // fifo_open() sleeps in wait_for_partner(), which may be inlined into it.
+  return sample.wait_channel == "wait_for_partner" || sample.wait_channel == "fifo_open";
 }
 
 Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience,
@@ -102,11 +126,22 @@ Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience,
   if (!last) return {false, who + " was not observed: the patience was 0 ms"};
   const auto watched =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
-  return {false, who + " never blocked in " + std::to_string(patience.count()) + " ms: last seen in " +
-                     describe(*last) + "; over " + std::to_string(watched) + " ms it used " +
-                     std::to_string((last->cpu_ns - earliest->cpu_ns) / 1000000) +
-                     " ms of CPU, was awake in " + std::to_string(awake) + " of " +
-                     std::to_string(samples) + " samples and was woken up " +
+  const std::string seen = who + " never blocked in " + std::to_string(patience.count()) +
+                           " ms: last seen in " + describe(*last) + "; over " + std::to_string(watched) +
+                           " ms it used " + std::to_string((last->cpu_ns - earliest->cpu_ns) / 1000000) +
+                           " ms of CPU";
+  const std::uint64_t faults = last->minor_faults - earliest->minor_faults;
+  if (faults >= kGrowingFaults) {
+    Blocked growing{false,
+                    seen + " and took " + std::to_string(faults) + " page faults, its memory growing to " +
+                        std::to_string(last->peak_rss_kib / 1024) +
+                        " MiB: that CPU went into filling new memory, not into polling. Is it allocating a "
+                        "buffer whose size came from the wrong bytes?"};
+    growing.growing_memory = true;
+    return growing;
+  }
+  return {false, seen + ", was awake in " + std::to_string(awake) + " of " + std::to_string(samples) +
+                     " samples and was woken up " +
                      std::to_string(last->context_switches - earliest->context_switches) +
                      " times. Is it polling (busy-waiting) instead of waiting in a blocking call?"};
 }

@@ -13,6 +13,8 @@
 // (/proc/PID/schedstat, in nanoseconds) nor its context-switch count moved.
 // A busy-wait (O_NONBLOCK and EAGAIN in a loop) runs and is rescheduled all
 // the time, and a poll-and-sleep loop is woken at every tick; both fail.
+// So does a process filling a huge allocation, whose page faults use CPU: its
+// minor faults (/proc/PID/stat) tell that apart (Blocked::growing_memory).
 
 #include <sys/types.h>
 
@@ -28,7 +30,13 @@ struct ProcessSample {
   std::uint64_t cpu_ns = 0;          // time spent on a CPU
   std::uint64_t context_switches = 0;  // voluntary + involuntary
   std::string wait_channel;          // kernel function it sleeps in, when the kernel tells
+  std::uint64_t minor_faults = 0;    // pages it has touched for the first time, and the like
+  std::uint64_t peak_rss_kib = 0;    // the most memory it has held at once (VmHWM)
 };
+
+// Whether the sample shows a process asleep in open() of a FIFO, waiting for
+// a process to open the other end: the kernel's wait channel names it.
+[[nodiscard]] bool in_fifo_open(const ProcessSample& sample);
 
 // One reading of /proc/PID; nullopt once the process is gone (or reaped).
 [[nodiscard]] std::optional<ProcessSample> sample_process(pid_t pid);
@@ -40,6 +48,9 @@ struct ProcessSample {
 struct Blocked {
   bool yes = false;
   std::string evidence;  // one sentence either way, for the failure message
+  // It never blocked, and its CPU went into page faults of memory it kept
+  // growing (a huge allocation being filled), not into polling.
+  bool growing_memory = false;
   explicit operator bool() const { return yes; }
 };
 

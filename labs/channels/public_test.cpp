@@ -8,6 +8,7 @@
 // from the header's wire contract, on the other end.
 #include <doctest/doctest.h>
 
+#include "grader/harness/verdict.h"
 #include "labs/channels/channels_test_support.h"
 
 using ipclab::Outcome;
@@ -38,6 +39,13 @@ void check_sequences(char mechanism) {
   });
   const Outcome client_end = client->finish(kDeadline);
   const Outcome server_end = server->finish(kDeadline);
+  // Two sides asleep in open() at their deadlines: the opens deadlocked,
+  // whatever a timeout alone would suggest. Said before either REQUIRE stops.
+  const bool opens_deadlocked = client_end.blocked_in_fifo_open && server_end.blocked_in_fifo_open;
+  if (opens_deadlocked) ipclab::verdict::observed("both sides blocked in open");
+  INFO((opens_deadlocked ? "both sides were blocked in open() of a FIFO, each waiting for the other to open "
+                           "the FIFO it opened first; the client side: " + client_end.describe()
+                         : std::string("the client side: ") + client_end.describe()));
   REQUIRE_RETURNED(server_end, "the server side: ");
   REQUIRE_RETURNED(client_end, "the client side: ");
   CHECK_MESSAGE(server_end.value == "", server_end.value);

@@ -18,6 +18,7 @@
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
 #include "grader/harness/snapshot.h"
+#include "grader/harness/verdict.h"
 #include "labs/fifo/fifo_lab.h"
 #include "labs/fifo/fifo_test_support.h"
 
@@ -59,6 +60,9 @@ std::string tagged_message(char tag, std::uint32_t index) {
 }
 
 constexpr std::uint32_t kPerWriter = 1500;
+
+// More memory than a reader of short messages can need (MiB of peak RSS).
+constexpr std::uint64_t kHugeBufferMib = 256;
 
 // Receives until end-of-stream; "" when each writer's messages arrived whole
 // and in order, else the first problem.
@@ -183,6 +187,12 @@ TEST_CASE("send and receive carry one message") {
     fifolab::FifoWriter(path).send("hello, fifo");
     return std::string();
   });
+  // The writer waits in open() for a reader: let it get there before the
+  // reader starts, so which child the scheduler runs first never decides
+  // this test, on which five others depend. A reader whose open() does not
+  // wait for a writer is the business of "opening a FifoReader blocks until
+  // a writer opens the FIFO".
+  (void)ipclab::wait_until_blocked(writer.pid());
   ipclab::Child reader([&] {
     const auto got = fifolab::FifoReader(path).receive();
     return got ? "[" + *got + "]" : std::string("end-of-stream");
@@ -192,7 +202,13 @@ TEST_CASE("send and receive carry one message") {
   Outcome sent = writer.finish(deadline.left());
   REQUIRE_RETURNED(sent, "the writer: ");
   REQUIRE_RETURNED(received, "the reader: ");
-  CHECK(received.value == "[hello, fifo]");
+  if (received.value == "end-of-stream") {
+    // The writer sent its message, yet the reader saw no writer: it read
+    // before the writer had opened, which its own open() should prevent.
+    ipclab::verdict::observed("the reader read before a writer opened");
+  }
+  CHECK_MESSAGE(received.value == "[hello, fifo]", "the writer sent \"hello, fifo\"; the reader got ",
+                received.value);
 }
 
 TEST_CASE("thousands of messages of mixed sizes arrive whole and in order") {
@@ -270,8 +286,17 @@ TEST_CASE("receive reports end-of-stream when the last writer closes") {
   ipclab::Fd writer = open_writer_for(path, reader);
   ipclab::write_fully(writer.get(), frame("first") + frame("") + frame("last"));
   ipclab::Blocked waiting = ipclab::wait_until_blocked(reader.pid());
-  CHECK_MESSAGE(waiting.yes, "after three messages, with a writer still open, receive must wait for more: ",
-                waiting.evidence);
+  // Three short messages need a few KiB. A reader that took a length from
+  // the wrong bytes fills a buffer of up to 4 GiB, whose page faults look
+  // like busy-waiting while they last: tell the two apart, whichever the
+  // blocking check saw (on an idle machine the filling may be over by then).
+  const auto after = ipclab::sample_process(reader.pid());
+  const std::uint64_t peak_mib = after ? after->peak_rss_kib / 1024 : 0;
+  const bool huge_buffer = waiting.growing_memory || peak_mib >= kHugeBufferMib;
+  if (huge_buffer) ipclab::verdict::observed("a buffer sized from the wrong bytes");
+  CHECK_MESSAGE(!huge_buffer, "receive grew to ", peak_mib, " MiB of memory for three messages of at most 5 bytes");
+  CHECK_MESSAGE((waiting.yes || huge_buffer),
+                "after three messages, with a writer still open, receive must wait for more: ", waiting.evidence);
   writer.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_RETURNED(got);
@@ -340,9 +365,12 @@ TEST_CASE("replies are matched to their requests") {
   make_fifo(fifolab::requests_path(base));
   make_fifo(fifolab::replies_path(base));
   // The test's server reads three requests, then answers them last to first.
+  // It opens the reply FIFO first, O_RDWR (which never waits), so a writer is
+  // there before the client can read: whether a client that reads without
+  // waiting for a writer wins its race never decides this test.
   ipclab::Child server([&] {
+    ipclab::Fd replies = open_blocking(fifolab::replies_path(base), O_RDWR);
     ipclab::Fd requests = open_blocking(fifolab::requests_path(base), O_RDONLY);
-    ipclab::Fd replies = open_blocking(fifolab::replies_path(base), O_WRONLY);
     std::vector<std::string> received;
     std::set<fifolab::RequestId> ids;
     for (int i = 0; i < 3; ++i) {

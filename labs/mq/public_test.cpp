@@ -300,12 +300,14 @@ TEST_CASE("try_receive on an empty queue returns nothing at once") {
   });
   // try_receive must return; then receive (a blocking call again) must wait.
   ipclab::Blocked blocked = ipclab::wait_until_blocked(receiver.pid());
+  // Checked before the REQUIREs: a receive that fails with EAGAIN instead of
+  // waiting ends the receiver, and this sentence is what explains why.
+  CHECK_MESSAGE(blocked.yes, "after try_receive, receive must block again: ", blocked.evidence);
   REQUIRE(queue.send("later", 1));
   Outcome got = receiver.finish(kDeadline);
   REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "nothing, then later@1",
                 "try_receive returns std::nullopt on an empty queue, and receive blocks afterwards");
-  CHECK_MESSAGE(blocked.yes, "after try_receive, receive must block again: ", blocked.evidence);
 }
 
 TEST_CASE("try_send on a full queue returns false at once") {
@@ -320,11 +322,12 @@ TEST_CASE("try_send on a full queue returns false at once") {
   });
   // try_send must return; then send (a blocking call again) must wait.
   ipclab::Blocked blocked = ipclab::wait_until_blocked(sender.pid());
+  // Before the REQUIRE, which a send failing with EAGAIN stops at.
+  CHECK_MESSAGE(blocked.yes, "after try_send, send must block again: ", blocked.evidence);
   std::string received = queue.take().value_or(Message{"nothing", 0}).data;
   Outcome got = sender.finish(kDeadline);
   REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "false, then sent", "try_send returns false on a full queue");
-  CHECK_MESSAGE(blocked.yes, "after try_send, send must block again: ", blocked.evidence);
   while (const auto m = queue.take()) received += " " + m->data;
   CHECK_MESSAGE(received == "a b d", "the queue should have carried a, b and d, not c");
 }

@@ -24,6 +24,7 @@
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
+#include "grader/harness/verdict.h"
 #include "labs/sem/sem_lab.h"
 
 namespace semlab::testing {
@@ -225,6 +226,28 @@ inline void take_turn(EventLog& log, int side, int round) {
   return "";
 }
 
+// The first process that left a round before every process had arrived at
+// it, said as such; "" if none did. Each process logs its arrival before it
+// calls arrive_and_wait, so with a right barrier every arrival of a round
+// comes before any departure from it. A barrier that lets one through too
+// many often hangs later: this is what explains the timeout.
+[[nodiscard]] inline std::string first_early_leave(const std::vector<Event>& events, int parties) {
+  std::vector<int> arrived;
+  for (const Event& e : events) {
+    if (e.round < 0) continue;
+    const auto round = static_cast<std::size_t>(e.round);
+    if (arrived.size() <= round) arrived.resize(round + 1, 0);
+    if (e.mark == Mark::arrive) {
+      ++arrived[round];
+    } else if (e.mark == Mark::leave && arrived[round] < parties) {
+      return "process " + std::to_string(e.who) + " left round " + std::to_string(e.round) + " when only " +
+             std::to_string(arrived[round]) + " of the " + std::to_string(parties) +
+             " processes had arrived at it: the barrier let a process through before the last one came";
+    }
+  }
+  return "";
+}
+
 // Waits until each process is blocked or has ended, `patience` in all.
 inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds patience) {
   const ipclab::Deadline deadline(patience);
@@ -283,6 +306,10 @@ inline void settle(const std::vector<pid_t>& pids, std::chrono::milliseconds pat
   done.raise();
   const ipclab::Outcome owner = creator.finish(kDeadline);
   if (!early.empty()) return early;
+  if (const std::string too_early = first_early_leave(log->all(), parties); !too_early.empty()) {
+    ipclab::verdict::observed("a process left a round early");
+    return too_early;
+  }
   if (!failed.empty()) return failed;
   if (!owner.ok()) return "the creator: " + owner.describe();
   return check_rounds(log->all(), parties, rounds);

@@ -19,6 +19,7 @@
 #include "grader/harness/observe.h"
 #include "grader/harness/signal_state.h"
 #include "grader/harness/snapshot.h"
+#include "grader/harness/verdict.h"
 #include "labs/signals/signals_lab.h"
 #include "labs/signals/signals_test_support.h"
 
@@ -379,16 +380,26 @@ TEST_CASE("SignalBlock restores the previous mask") {
         std::string log;
         {
           siglab::SignalBlock outer{SIGUSR1};
+          log = "in the outer block: " + blocked_among({SIGUSR1, SIGUSR2}) + "; ";
           { siglab::SignalBlock inner{SIGUSR1, SIGUSR2}; }
-          log = "after the inner block: " + blocked_among({SIGUSR1, SIGUSR2});
+          log += "after the inner block: " + blocked_among({SIGUSR1, SIGUSR2});
         }
         return log + "; after the outer block: " + blocked_among({SIGUSR1, SIGUSR2});
       },
       kDeadline);
   REQUIRE_RETURNED(outcome);
-  CHECK_MESSAGE(outcome.value == "after the inner block: SIGUSR1 SIGUSR2; after the outer block: SIGUSR2",
-                "each SignalBlock should put back the mask it found (SIG_SETMASK), not unblock its "
-                "signals; blocked: ",
+  // SIGUSR2, blocked before, must still be blocked once the outer block is
+  // made: if it is not, the constructor replaced the mask, and the
+  // destructor is not to blame.
+  const std::string expected =
+      "in the outer block: SIGUSR1 SIGUSR2; after the inner block: SIGUSR1 SIGUSR2; after the outer block: SIGUSR2";
+  if (outcome.value != expected) {
+    const bool added = outcome.value.starts_with("in the outer block: SIGUSR1 SIGUSR2;");
+    ipclab::verdict::observed(added ? "the destructor did not restore the mask" : "the constructor replaced the mask");
+  }
+  CHECK_MESSAGE(outcome.value == expected,
+                "each SignalBlock should add its signals to the mask it found (SIG_BLOCK), then put that "
+                "mask back (SIG_SETMASK), not unblock its signals; blocked: ",
                 outcome.value);
 }
 
