@@ -87,13 +87,17 @@ def compile_box(sandbox: Sandbox) -> compiling.Box:
     return compiling.Box(isolated=sandbox.isolated, drop_to_uid=sandbox.drop_to_uid, reason=sandbox.reason)
 
 
-def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1) -> Grade:
-    """The submission's grade; `jobs` of its tests run at once."""
+def grade(
+    lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1, first_failure: bool = False
+) -> Grade:
+    """The submission's grade; `jobs` of its tests run at once. With
+    `first_failure`, tests not yet started once one has failed are skipped:
+    mutation analysis needs only to know that some test fails."""
     started = time.monotonic()
     verdict = Grade(lab=lab, label=label, isolation=sandbox.isolation)
     staged = stage.stage(lab, submission, stage.slot_name(label))
     try:
-        return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox, jobs), started)
+        return _finished(_build_and_run(lab, staged, submission, verdict, reference, sandbox, jobs, first_failure), started)
     finally:
         # Its files, objects and linked tests: nothing of it is left for a
         # later build or student to read.
@@ -144,7 +148,14 @@ def _source_of(path: Path, staged: stage.Staged) -> str:
 
 
 def _build_and_run(
-    lab: Lab, staged: stage.Staged, submission: Path, verdict: Grade, reference: Reference, sandbox: Sandbox, jobs: int
+    lab: Lab,
+    staged: stage.Staged,
+    submission: Path,
+    verdict: Grade,
+    reference: Reference,
+    sandbox: Sandbox,
+    jobs: int,
+    first_failure: bool = False,
 ) -> Grade:
     if staged.missing:
         verdict.gradable = False
@@ -178,8 +189,23 @@ def _build_and_run(
         return verdict
     labs.check_against_binary(lab, listed)
     tests = [spec for spec in lab.tests if spec.name in listed]  # hidden tests are not in a starter pack
-    verdict.results = run_tests(tests, lambda spec: _judge(lab, spec, staged.binary, reference, sandbox), jobs)
+    judge: Callable[[TestSpec], TestResult] = lambda spec: _judge(lab, spec, staged.binary, reference, sandbox)
+    verdict.results = run_tests(tests, _stopping_at_first_failure(judge) if first_failure else judge, jobs)
     return verdict
+
+
+def _stopping_at_first_failure(judge: Callable[[TestSpec], TestResult]) -> Callable[[TestSpec], TestResult]:
+    failed = threading.Event()
+
+    def judge_until_failed(spec: TestSpec) -> TestResult:
+        if failed.is_set():
+            return TestResult(spec, run.Status.SKIPPED, 0.0, detail="not run: an earlier test already failed")
+        result = judge(spec)
+        if not result.passed or result.leaks:
+            failed.set()
+        return result
+
+    return judge_until_failed
 
 
 def _judge(lab: Lab, spec: TestSpec, binary: Path, reference: Reference, sandbox: Sandbox) -> TestResult:
