@@ -373,6 +373,7 @@ def write_json(path: Path, data: dict[str, object]) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as out:
         json.dump(data, out, indent=1, sort_keys=True)
         out.write("\n")
+    os.chmod(out.name, 0o644)  # a result beside the solution is committed like any file
     os.replace(out.name, path)
 
 
@@ -407,24 +408,38 @@ def judge(lab: Lab, mutant: Mutant, submission: Path, reference: pipeline.Refere
     return Judged(mutant, Outcome.SURVIVED, "")
 
 
+def judge_all(lab: Lab, todo: list[Mutant], sandbox: Sandbox, jobs: int, record: Callable[[Judged], None]) -> None:
+    """Grades each mutant, `jobs` at once, handing each verdict to `record`
+    as it comes; all are compiled and linked first, both cores busy."""
+    if not todo:
+        return
+    reference = pipeline.prepare_reference(lab, sandbox)
+    with tempfile.TemporaryDirectory(prefix=f"ipclab-mutants-{lab.name}-") as scratch:
+        submissions = {}
+        for mutant in todo:
+            directory = Path(scratch) / mutant.id
+            directory.mkdir()
+            submissions[mutant.id] = corpus.materialize(lab, mutant.as_bug(), directory)
+        pipeline.compile_first(lab, [(submissions[m.id], slot(lab, m)) for m in todo], sandbox, corpus.COMPILE_JOBS)
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mutant") as pool:
+            list(pool.map(lambda m: record(judge(lab, m, submissions[m.id], reference, sandbox)), todo))
+
+
 def run(
     lab: Lab,
     sandbox: Sandbox,
     jobs: int = 1,
     resume: bool = False,
     count: int | None = None,
-    only: list[str] | None = None,
     on_judged: Callable[[Judged], None] = lambda _: None,
 ) -> tuple[Result, list[Mutant]]:
-    """Judges the lab's mutants (all, `count` of them, or the ids in `only`),
+    """Judges the lab's mutants (all, or the same `count` of them each time),
     `jobs` at once, each one test at a time (busy-waiting mutants spin a
     core each). Every verdict is saved as it comes; a complete run of all
     mutants is also kept beside the solution."""
     started = time.monotonic()
     everything = generate(lab)
-    chosen = [m for m in everything if m.id in set(only)] if only is not None else everything
-    if count is not None:
-        chosen = sample(chosen, count, lab.name)
+    chosen = everything if count is None else sample(everything, count, lab.name)
     result = Result(lab.name, fingerprint(lab), generated=len(everything),
                     sample=None if len(chosen) == len(everything) else len(chosen))  # fmt: skip
     previous = load_result(progress_file(lab)) if resume else None
@@ -443,20 +458,10 @@ def run(
             write_json(progress_file(lab), result.to_json({}))
         on_judged(judged)
 
-    if todo:
-        reference = pipeline.prepare_reference(lab, sandbox)
-        with tempfile.TemporaryDirectory(prefix=f"ipclab-mutants-{lab.name}-") as scratch:
-            submissions = {}
-            for mutant in todo:
-                directory = Path(scratch) / mutant.id
-                directory.mkdir()
-                submissions[mutant.id] = corpus.materialize(lab, mutant.as_bug(), directory)
-            pipeline.compile_first(lab, [(submissions[m.id], slot(lab, m)) for m in todo], sandbox, corpus.COMPILE_JOBS)
-            with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mutant") as pool:
-                list(pool.map(lambda m: record(judge(lab, m, submissions[m.id], reference, sandbox)), todo))
+    judge_all(lab, todo, sandbox, jobs, record)
     result.seconds += time.monotonic() - started
     write_json(progress_file(lab), result.to_json({}))
-    if result.sample is None and only is None:
+    if result.sample is None:
         write_json(result_file(lab), result.to_json(load_equivalents(lab)))
     return result, chosen
 
@@ -488,3 +493,63 @@ def print_report(
 
 def equivalents_file_name(lab: str) -> str:
     return f"solutions/{lab}/mutants.toml"
+
+
+# ---- selfcheck's line --------------------------------------------------------------
+
+
+class BelowStandard(Exception):
+    """The lab's mutation result does not meet its floor; says what to do."""
+
+
+def floor_of(lab: Lab) -> float | None:
+    path = equivalents_file(lab)
+    if not path.exists():
+        return None
+    floor = tomllib.loads(path.read_text()).get("floor")
+    return None if floor is None else float(floor)
+
+
+def selfcheck_line(lab: Lab) -> str:
+    """The score of the last full run against the lab's floor. A result
+    made on other files is still shown, marked stale: a full run takes
+    minutes per lab, and a change of the harness must not fail every lab."""
+    result = load_result(result_file(lab))
+    if result is None:
+        raise BelowStandard(f"no mutation result in solutions/{lab.name}/mutants.result.json: {rerun_command(lab.name)}")
+    floor = floor_of(lab)
+    if floor is None:
+        raise BelowStandard(f"{equivalents_file_name(lab.name)} sets no `floor` (the lowest mutation score allowed)")
+    return verdict_line(result, load_equivalents(lab), floor, stale_markings(lab, generate(lab)), staleness(lab, result))
+
+
+def rerun_command(lab: str) -> str:
+    return f"run ./grade mutants {lab} --jobs 2"
+
+
+def verdict_line(
+    result: Result, equivalent: dict[str, Equivalent], floor: float, stale: list[str], changed: list[str]
+) -> str:
+    """selfcheck's detail for a result, or BelowStandard saying what to fix."""
+    killed, counted = result.score(equivalent)
+    score = killed / counted if counted else 0.0
+    problems = []
+    if score < floor:
+        problems.append(f"mutation score {score:.0%} is below the lab's floor {floor:.0%}")
+    survivors = result.survivors(equivalent)
+    if survivors:
+        problems.append(f"surviving mutants: {', '.join(survivors)}: add a test that kills each, or mark it "
+                        f"equivalent in {equivalents_file_name(result.lab)} with why")  # fmt: skip
+    if stale:
+        problems.append(f"marked equivalent in {equivalents_file_name(result.lab)} but no longer mutants of the "
+                        f"reference: {', '.join(stale)}")  # fmt: skip
+    if problems:
+        raise BelowStandard("\n".join(problems))
+    line = (
+        f"{killed}/{counted} killed ({score:.0%}, floor {floor:.0%}) of {result.generated} mutants; "
+        f"{result.count(Outcome.STILLBORN, {})} stillborn, {sum(1 for i in equivalent if i in result.verdicts)} "
+        f"equivalent; full run {result.seconds:.0f} s"
+    )
+    if changed:
+        line += f"\nstale: the {', the '.join(changed)} changed since this run; {rerun_command(result.lab)}"
+    return line

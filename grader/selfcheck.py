@@ -11,6 +11,9 @@ not run when the first step could not make it):
     handout       the write-up follows handouts/README.md and renders
     starter pack  the pack holds no solutions/, no hidden test name and no
                   line of the lab's solution
+    mutants       the last full mutation run (./grade mutants) reaches the
+                  lab's floor, its survivors are all marked equivalent, no
+                  marking is stale; a result made on other files says so
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import corpus, handout, lab as labs, pipeline, run, starter_pack
+from grader import corpus, handout, lab as labs, mutants, pipeline, run, starter_pack
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
@@ -149,6 +152,10 @@ def pack_check(ctx: Context) -> str:
     return detail
 
 
+def mutation_score(ctx: Context) -> str:
+    return mutants.selfcheck_line(ctx.lab)  # raises mutants.BelowStandard
+
+
 # Ordering rule: lab.toml comes first, it builds the reference the next
 # four steps use; the handout renders before the pack, which ships it.
 STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
@@ -159,6 +166,7 @@ STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
     ("hidden tests", hidden_tests, True),
     ("handout", handout_check, False),
     ("starter pack", pack_check, False),
+    ("mutants", mutation_score, False),
 )  # (name, step, needs the reference build)
 
 
@@ -179,7 +187,7 @@ def check_lab(lab: Lab, sandbox: Sandbox, console: Console, jobs: int = 1, skip:
         with console.status(f"{lab.name}: {name} …"):
             try:
                 checks.append(Check(lab.name, name, Verdict.OK, step(ctx)))
-            except (Failed, GraderError) as e:
+            except (Failed, GraderError, mutants.BelowStandard) as e:
                 message = e.message if isinstance(e, GraderError) else str(e)
                 checks.append(Check(lab.name, name, Verdict.FAILED, message))
             except NotRun as e:
