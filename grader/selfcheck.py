@@ -11,6 +11,9 @@ not run when the first step could not make it):
     handout       the write-up follows handouts/README.md and renders
     starter pack  the pack holds no solutions/, no hidden test name and no
                   line of the lab's solution
+    contract      each entry of solutions/LAB/contract.toml holds (sentence in
+                  the header, tests in lab.toml, a bug or mutant that fails
+                  them); the table shows every sentence, gaps included
     mutants       the last full mutation run (./grade mutants) reaches the
                   lab's floor, its survivors are all marked equivalent, no
                   marking is stale; a result made on other files says so
@@ -26,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import corpus, handout, lab as labs, mutants, pipeline, run, starter_pack
+from grader import contract, corpus, handout, lab as labs, mutants, pipeline, run, starter_pack
 from grader.errors import GraderError
 from grader.lab import Lab
 from grader.sandbox import Sandbox
@@ -156,6 +159,13 @@ def mutation_score(ctx: Context) -> str:
     return mutants.selfcheck_line(ctx.lab)  # raises mutants.BelowStandard
 
 
+def contract_table(ctx: Context) -> str:
+    table = contract.table(ctx.lab)
+    if table.errors:
+        raise Failed("\n".join(table.errors))
+    return contract.summary(table)
+
+
 # Ordering rule: lab.toml comes first, it builds the reference the next
 # four steps use; the handout renders before the pack, which ships it.
 STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
@@ -167,6 +177,7 @@ STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
     ("handout", handout_check, False),
     ("starter pack", pack_check, False),
     ("mutants", mutation_score, False),
+    ("contract", contract_table, False),
 )  # (name, step, needs the reference build)
 
 
