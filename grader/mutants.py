@@ -104,6 +104,8 @@ COMPARISONS = {" < ": " <= ", " <= ": " < ", " > ": " >= ", " >= ": " > ", " == 
 _STATEMENT_CALL = re.compile(r"^(\s*)((?:if \(.*\) )?)((?:::)?[\w.>\-\[\]()]*?\b(\w+)\(.*\));(\s*//.*)?$")
 _WHILE_CALL = re.compile(r"^(\s*)while \((.*\w\(.*)\) \{$")
 _CALL_WITH_ARGS = re.compile(r"::(\w+)\(")
+# Functions whose arguments swapped give the same result.
+SYMMETRIC = ("swap", "min", "max")
 
 
 def delete_call(line: str) -> Iterator[tuple[str, str]]:
@@ -116,14 +118,21 @@ def delete_call(line: str) -> Iterator[tuple[str, str]]:
     yield "delete-call", f"{indent}{condition}{{}}" if condition else f"{indent}// (deleted)"
 
 
+def _in_string(line: str, position: int) -> bool:
+    """Inside a string literal: a message's words, not code."""
+    return line.count('"', 0, position) % 2 == 1
+
+
 def flag(line: str) -> Iterator[tuple[str, str]]:
     for name in FLAGS:
         for pattern in (rf" \| {name}\b", rf"\b{name} \| "):
-            if re.search(pattern, line):
-                yield "drop-flag", re.sub(pattern, "", line, count=1)
+            match = re.search(pattern, line)
+            if match and not _in_string(line, match.start()):
+                yield "drop-flag", line[:match.start()] + line[match.end():]
     for present, added in ADDED_FLAGS.items():
-        if re.search(rf"\b{present}\b", line) and added not in line and ("open" in line or "|" in line):
-            yield "add-flag", re.sub(rf"\b{present}\b", f"{present} | {added}", line, count=1)
+        match = re.search(rf"\b{present}\b", line)
+        if match and not _in_string(line, match.start()) and added not in line and ("open" in line or "|" in line):
+            yield "add-flag", line[:match.end()] + f" | {added}" + line[match.end():]
     if re.search(r"sa_flags = 0;", line):
         yield "add-flag", line.replace("sa_flags = 0;", "sa_flags = SA_RESTART;")
 
@@ -144,16 +153,19 @@ def off_by_one(line: str) -> Iterator[tuple[str, str]]:
         while start >= 0:
             # `a <b` in a template or a stream is not a comparison: only a
             # spaced operator between two operands is one.
-            yield "off-by-one", line[:start] + new + line[start + len(old):]
+            if not _in_string(line, start):
+                yield "off-by-one", line[:start] + new + line[start + len(old):]
             start = line.find(old, start + 1)
     for old, new in ((" + 1", ""), (" - 1", "")):
         start = line.find(old)
-        if start >= 0 and not line[start + len(old):start + len(old) + 1].isdigit():
+        if start >= 0 and not _in_string(line, start) and not line[start + len(old):start + len(old) + 1].isdigit():
             yield "off-by-one", line[:start] + new + line[start + len(old):]
 
 
 def swap_arguments(line: str) -> Iterator[tuple[str, str]]:
     for match in _CALL_WITH_ARGS.finditer(line):
+        if match.group(1) in SYMMETRIC:
+            continue
         arguments = _top_level_arguments(line, match.end())
         if arguments is None or len(arguments) < 2:
             continue

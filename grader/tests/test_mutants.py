@@ -28,6 +28,7 @@ def test_flags_are_dropped_and_added() -> None:
     assert ("add-flag", "  int q = ::mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);") in list(
         mutants.flag("  int q = ::mq_open(name, O_CREAT | O_RDWR, 0600, &attr);"))
     assert list(mutants.flag("  action.sa_flags = 0;")) == [("add-flag", "  action.sa_flags = SA_RESTART;")]
+    assert list(mutants.flag('  throw_errno("sem_open(O_CREAT | O_EXCL)");')) == []  # a message, not code
 
 
 def test_a_retry_loop_becomes_one_call_and_eintr_stops_it() -> None:
@@ -47,6 +48,7 @@ def test_two_arguments_of_a_call_are_swapped() -> None:
     assert list(mutants.swap_arguments("  ::dup2(a.get(), STDIN_FILENO);")) == [
         ("swap-arguments", "  ::dup2(STDIN_FILENO, a.get());")]
     assert list(mutants.swap_arguments("  ::close(fd);")) == []
+    assert list(mutants.swap_arguments("  std::swap(fd_, other.fd_);")) == []  # the same either way
 
 
 # ---- generating: edits in the corpus's format ------------------------------------
@@ -140,23 +142,28 @@ def test_every_marking_names_a_mutant_of_the_reference() -> None:
 
 # ---- the fixed sample, graded for real ---------------------------------------------
 
-# Per lab: a mutant the tests must kill, and an equivalent one (marked in
-# the lab's mutants.toml) that must survive every test.
-SAMPLE = {
-    "pipe": ("delete-call-b9484d13", "swap-arguments-e76c5431"),
+# Per lab: a mutant the tests must kill, one that does not compile, and an
+# equivalent one (marked in the lab's mutants.toml) that must survive every
+# test; None where every surviving mutant got a test that kills it.
+SAMPLE: dict[str, tuple[str, str, str | None]] = {
+    "pipe": ("off-by-one-17a8241d", "swap-arguments-72831de3", "off-by-one-fb920f89"),
+    "fifo": ("off-by-one-17a6612d", "swap-arguments-328e30e7", "off-by-one-5204db2b"),
+    "mq": ("drop-flag-c4c7e920", "swap-arguments-0ffd45aa", None),
 }
 
 
 @pytest.mark.long
 @pytest.mark.parametrize("name", sorted(SAMPLE))
-def test_the_sample_mutants_are_killed_and_the_equivalent_survives(name: str, box) -> None:
+def test_the_sample_mutants_are_killed_stillborn_and_surviving_as_expected(name: str, box) -> None:
     lab: Lab = load_lab(name)
-    killed_id, equivalent_id = SAMPLE[name]
-    assert equivalent_id in mutants.load_equivalents(lab)
-    chosen = [m for m in mutants.generate(lab) if m.id in (killed_id, equivalent_id)]
-    assert {m.id for m in chosen} == {killed_id, equivalent_id}, "the sample is no longer a mutant of the reference"
+    killed_id, stillborn_id, equivalent_id = SAMPLE[name]
+    expected = {killed_id: mutants.Outcome.KILLED, stillborn_id: mutants.Outcome.STILLBORN}
+    if equivalent_id is not None:
+        assert equivalent_id in mutants.load_equivalents(lab)
+        expected[equivalent_id] = mutants.Outcome.SURVIVED
+    chosen = [m for m in mutants.generate(lab) if m.id in expected]
+    assert {m.id for m in chosen} == set(expected), "a sample mutant is no longer a mutant of the reference"
     judged: dict[str, mutants.Judged] = {}
     mutants.judge_all(lab, chosen, box, 2, lambda j: judged.__setitem__(j.mutant.id, j))
-    assert judged[killed_id].outcome is mutants.Outcome.KILLED, judged[killed_id]
-    assert judged[killed_id].by
-    assert judged[equivalent_id].outcome is mutants.Outcome.SURVIVED, judged[equivalent_id]
+    assert {i: j.outcome for i, j in judged.items()} == expected, judged
+    assert judged[killed_id].by  # the test that killed it

@@ -208,7 +208,7 @@ TEST_CASE("the owner's own handle blocks in receive on an empty queue") {
   CHECK(got.value == "hello");
 }
 
-TEST_CASE("the smallest queue is accepted: a one-character name, capacity 1, message size 1") {
+TEST_CASE("the smallest queue is accepted: a one-character name with capacity 1 and message size 1") {
   Outcome outcome = ipclab::run_in_child(
       [] {
         // A one-character name cannot be unique to this test: take the first free one.
