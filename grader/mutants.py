@@ -552,9 +552,12 @@ def verdict_line(
     if survivors:
         problems.append(f"surviving mutants: {', '.join(survivors)}: add a test that kills each, or mark it "
                         f"equivalent in {equivalents_file_name(result.lab)} with why")  # fmt: skip
-    if stale:
-        problems.append(f"marked equivalent in {equivalents_file_name(result.lab)} but no longer mutants of the "
-                        f"reference: {', '.join(stale)}")  # fmt: skip
+    marked_but_gone = (f"marked equivalent in {equivalents_file_name(result.lab)} but no longer mutants of the "
+                       f"reference: {', '.join(stale)}")  # fmt: skip
+    # Once the reference has changed, markings of its old lines are
+    # expected to go stale: the result as a whole needs a new run.
+    if stale and not changed:
+        problems.append(marked_but_gone)
     if problems:
         raise BelowStandard("\n".join(problems))
     line = (
@@ -564,4 +567,6 @@ def verdict_line(
     )
     if changed:
         line += f"\nstale: the {', the '.join(changed)} changed since this run; {rerun_command(result.lab)}"
+    if stale and changed:
+        line += f"\n{marked_but_gone}"
     return line

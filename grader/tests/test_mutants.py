@@ -115,6 +115,9 @@ def test_a_result_made_on_other_files_is_shown_stale_not_failed() -> None:
     line = mutants.verdict_line(result(a="killed"), {}, 1.0, [], ["tests", "harness"])
     assert "stale: the tests, the harness changed since this run" in line
     assert "./grade mutants pipe" in line
+    # A changed reference makes old markings stale too: reported, not failed.
+    line = mutants.verdict_line(result(a="killed"), {}, 1.0, ["gone-1234"], ["reference"])
+    assert "stale: the reference changed" in line and "no longer mutants of the reference: gone-1234" in line
 
 
 def test_a_result_is_stale_once_a_test_file_changes() -> None:
