@@ -138,7 +138,7 @@ def test_an_equivalent_marking_needs_a_reason(tmp_path, monkeypatch) -> None:
 
 
 def test_every_marking_names_a_mutant_of_the_reference() -> None:
-    for name in ("pipe", "fifo", "mq", "shm", "sem", "signals"):
+    for name in ("pipe", "fifo", "mq", "shm", "sem", "signals", "channels"):
         lab = load_lab(name)
         assert mutants.stale_markings(lab, mutants.generate(lab)) == [], name
 
@@ -152,6 +152,8 @@ SAMPLE: dict[str, tuple[str, str, str | None]] = {
     "pipe": ("off-by-one-17a8241d", "swap-arguments-72831de3", "off-by-one-fb920f89"),
     "fifo": ("off-by-one-17a6612d", "swap-arguments-328e30e7", "off-by-one-5204db2b"),
     "mq": ("drop-flag-c4c7e920", "swap-arguments-0ffd45aa", None),
+    "shm": ("drop-flag-72ff5baa", "swap-arguments-0672fabe", "off-by-one-c0fc4e9b"),
+    "sem": ("drop-flag-caa71d6a", "retry-once-8a6db15f", "off-by-one-e8b6b43a"),
 }
 
 
