@@ -67,6 +67,11 @@ class NotRun(Exception):
     """A step that cannot run because an earlier one failed."""
 
 
+class LeftOut(Exception):
+    """A step the lab has not taken up yet: shown, and the lab is not fit to
+    publish, as with --skip."""
+
+
 @dataclass
 class Context:
     lab: Lab
@@ -156,6 +161,9 @@ def pack_check(ctx: Context) -> str:
 
 
 def mutation_score(ctx: Context) -> str:
+    if not mutants.equivalents_file(ctx.lab).exists():
+        raise LeftOut(f"no mutation analysis yet (no solutions/{ctx.lab.name}/mutants.toml): "
+                      f"{mutants.rerun_command(ctx.lab.name)}, then mark its equivalent mutants and set a floor")
     return mutants.selfcheck_line(ctx.lab)  # raises mutants.BelowStandard
 
 
@@ -203,6 +211,8 @@ def check_lab(lab: Lab, sandbox: Sandbox, console: Console, jobs: int = 1, skip:
                 checks.append(Check(lab.name, name, Verdict.FAILED, message))
             except NotRun as e:
                 checks.append(Check(lab.name, name, Verdict.NOT_RUN, str(e)))
+            except LeftOut as e:
+                checks.append(Check(lab.name, name, Verdict.SKIPPED, str(e)))
     return checks
 
 
