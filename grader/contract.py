@@ -99,8 +99,11 @@ def _split(text: str) -> list[str]:
 
 
 def comment_text(lab: Lab) -> str:
-    """Every comment of the lab's headers, as one line of words."""
-    return _words(" ".join(t for p in headers(lab) for line in p.read_text().splitlines() if (t := _comment(line))))
+    """Every comment of the lab's headers, as one line of words; examples
+    and lists are left out, as the table's sentences leave them out."""
+    return _words(" ".join(
+        t for p in headers(lab) for line in p.read_text().splitlines() if (t := _comment(line)) and not _is_example(line)
+    ))  # fmt: skip
 
 
 def table(lab: Lab) -> Table:
