@@ -549,9 +549,8 @@ def verdict_line(
     if score < floor:
         problems.append(f"mutation score {score:.0%} is below the lab's floor {floor:.0%}")
     survivors = result.survivors(equivalent)
-    if survivors:
-        problems.append(f"surviving mutants: {', '.join(survivors)}: add a test that kills each, or mark it "
-                        f"equivalent in {equivalents_file_name(result.lab)} with why")  # fmt: skip
+    kill_or_mark = (f"surviving mutants: {', '.join(survivors)}: add a test that kills each, or mark it "
+                    f"equivalent in {equivalents_file_name(result.lab)} with why")  # fmt: skip
     marked_but_gone = (f"marked equivalent in {equivalents_file_name(result.lab)} but no longer mutants of the "
                        f"reference: {', '.join(stale)}")  # fmt: skip
     # Once the reference has changed, markings of its old lines are
@@ -559,12 +558,17 @@ def verdict_line(
     if stale and not changed:
         problems.append(marked_but_gone)
     if problems:
-        raise BelowStandard("\n".join(problems))
+        raise BelowStandard("\n".join([*problems, *([kill_or_mark] if survivors else [])]))
     line = (
         f"{killed}/{counted} killed ({score:.0%}, floor {floor:.0%}) of {result.generated} mutants; "
         f"{result.count(Outcome.STILLBORN, {})} stillborn, {sum(1 for i in equivalent if i in result.verdicts)} "
         f"equivalent; full run {result.seconds:.0f} s"
     )
+    # Above the floor, a survivor is shown, not failed: the floor is the
+    # lab's standard, and a survivor no test can catch deterministically
+    # (undefined behaviour) is neither killed nor equivalent.
+    if survivors:
+        line += f"\n{kill_or_mark}"
     if changed:
         line += f"\nstale: the {', the '.join(changed)} changed since this run; {rerun_command(result.lab)}"
     if stale and changed:

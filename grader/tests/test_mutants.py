@@ -108,7 +108,10 @@ def test_selfcheck_fails_a_survivor_a_score_below_the_floor_and_a_stale_marking(
     assert "below the lab's floor 100%" in message and "surviving mutants: e" in message and "gone-1234" in message
     line = mutants.verdict_line(result(a="killed", b="survived", c="stillborn"), EQUIVALENT, 1.0, [], [])
     assert line.startswith("1/1 killed (100%, floor 100%)") and "1 stillborn, 1 equivalent" in line
-    assert "stale" not in line
+    assert "stale" not in line and "surviving" not in line
+    # At or above the floor, a survivor is shown but does not fail the lab.
+    line = mutants.verdict_line(result(a="killed", e="survived"), {}, 0.5, [], [])
+    assert line.startswith("1/2 killed (50%, floor 50%)") and "surviving mutants: e" in line
 
 
 def test_a_result_made_on_other_files_is_shown_stale_not_failed() -> None:
