@@ -175,3 +175,31 @@ def test_the_sample_mutants_are_killed_stillborn_and_surviving_as_expected(name:
     mutants.judge_all(lab, chosen, box, 2, lambda j: judged.__setitem__(j.mutant.id, j))
     assert {i: j.outcome for i, j in judged.items()} == expected, judged
     assert judged[killed_id].by  # the test that killed it
+
+
+# ---- resuming ------------------------------------------------------------------------
+
+
+def test_resume_skips_the_mutants_judged_against_the_same_files(tmp_path, monkeypatch) -> None:
+    lab = load_lab("pipe")
+    monkeypatch.setattr(mutants, "PROGRESS_DIRECTORY", tmp_path / "progress")
+    monkeypatch.setattr(mutants, "result_file", lambda _: tmp_path / "result.json")
+    graded: list[list[str]] = []
+
+    def pretend_to_grade(_lab, todo, _sandbox, _jobs, record) -> None:
+        graded.append([m.id for m in todo])
+        for mutant in todo:
+            record(mutants.Judged(mutant, mutants.Outcome.KILLED, "a test"))
+
+    monkeypatch.setattr(mutants, "judge_all", pretend_to_grade)
+    everything = [m.id for m in mutants.generate(lab)]
+    mutants.run(lab, None, count=3)  # type: ignore[arg-type]
+    assert len(graded[-1]) == 3 and not (tmp_path / "result.json").exists()  # a sample is not a full result
+    result, _ = mutants.run(lab, None, resume=True)  # type: ignore[arg-type]
+    assert sorted(graded[-1]) == sorted(set(everything) - set(graded[0]))
+    assert len(result.verdicts) == len(everything) and (tmp_path / "result.json").exists()
+    mutants.run(lab, None, resume=True)  # type: ignore[arg-type]
+    assert graded[-1] == []
+    monkeypatch.setattr(mutants, "fingerprint", lambda _: {"reference": "changed", "tests": "t", "harness": "h"})
+    mutants.run(lab, None, resume=True)  # type: ignore[arg-type]
+    assert sorted(graded[-1]) == sorted(everything)  # judged against other files: all again
