@@ -157,6 +157,7 @@ SAMPLE: dict[str, tuple[str, str, str | None]] = {
     "mq": ("drop-flag-c4c7e920", "swap-arguments-0ffd45aa", None),
     "shm": ("drop-flag-72ff5baa", "swap-arguments-0672fabe", "off-by-one-c0fc4e9b"),
     "sem": ("drop-flag-caa71d6a", "retry-once-8a6db15f", "off-by-one-e8b6b43a"),
+    "signals": ("off-by-one-c0b90c55", "retry-once-2917330d", "off-by-one-39bd35a1"),
 }
 
 
