@@ -188,6 +188,12 @@ TEST_CASE("a thousand messages of every size up to the limit arrive intact") {
 
 TEST_CASE("the owner's own handle blocks in receive on an empty queue") {
   const std::string name = ipclab::unique_ipc_name("mq");
+  // The owner is killed at the deadline if it never returns: its
+  // destructor cannot run then, so the test removes the queue itself.
+  struct RemovedAtTheEnd {
+    const std::string& name;
+    ~RemovedAtTheEnd() { ::mq_unlink(name.c_str()); }
+  } removed{name};
   ipclab::Child owner([&] {
     MessageQueue mailbox(name, 4, 64);
     const Message got = mailbox.receive();
