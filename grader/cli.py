@@ -11,6 +11,9 @@
     ./grade selfcheck [LAB ...]  is each lab fit to publish? one table
     ./grade new-lab NAME [--title TITLE]
                                  scaffold a lab that builds, around one example
+    ./grade mutants LAB [--jobs N] [--resume] [--sample K]
+                                 mutation analysis of the reference: the
+                                 mutants no test kills, with their diff
     ./grade handout LAB ... | --all [--output DIR]
                                  write-ups (HTML) and starter packs into dist/
     ./grade batch LAB SUBMISSIONS --out DIR
@@ -52,7 +55,7 @@ from rich.text import Text
 
 from grader import watch
 from grader.bench import measure as bench, report as bench_report
-from grader.checks import corpus, selfcheck
+from grader.checks import corpus, mutants, selfcheck
 from grader.classroom import class_report, gradebook, shard, unpack
 from grader.grading import pipeline, sandbox
 from grader.publishing import export, handout, policy, starter_pack
@@ -433,12 +436,37 @@ def run_bench(argv: list[str]) -> int:
     return Exit.OK
 
 
+def mutants_of(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./grade mutants", description="Mutation analysis of a lab's reference.")
+    parser.add_argument("lab", help="the lab whose reference is mutated")
+    _add_jobs(parser, "mutants graded at once (each one test at a time)")
+    parser.add_argument("--resume", action="store_true", help="keep the verdicts of the last run, if made on the same files")
+    parser.add_argument("--sample", type=_positive, metavar="K", help="grade K mutants, the same K each time")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    args = parser.parse_args(argv)
+    lab = load_lab(args.lab)
+    _refuse_starter_pack([lab], "./grade mutants mutates the lab's reference")
+    console = _console()
+    with console.status(f"{lab.name}: grading mutants …") as status:
+        done = []
+        result, chosen = mutants.run(lab, detect_sandbox(), args.jobs, args.resume, args.sample,
+                                     on_judged=lambda j: (done.append(j), status.update(f"{lab.name}: {len(done)} mutants graded …")))  # fmt: skip
+    equivalent = mutants.load_equivalents(lab)
+    stale = mutants.stale_markings(lab, mutants.generate(lab))
+    if args.format == "json":
+        print(json.dumps({**result.to_json(equivalent), "stale_markings": stale}, indent=1, sort_keys=True))
+    else:
+        mutants.print_report(result, {m.id: m for m in chosen}, equivalent, stale, console)
+    return Exit.OK if not result.survivors(equivalent) and not stale else Exit.LAB_BROKEN
+
+
 COMMANDS = {
     "list": list_labs,
     "bench": run_bench,
     "corpus": check_corpus,
     "selfcheck": self_check,
     "new-lab": scaffold_lab,
+    "mutants": mutants_of,
     "handout": publish,
     "batch": grade_batch,
     "report": rebuild_class_report,

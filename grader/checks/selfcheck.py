@@ -11,6 +11,12 @@ not run when the first step could not make it):
     handout       the write-up follows handouts/README.md and renders
     starter pack  the pack holds no solutions/, no hidden test name and no
                   line of the lab's solution
+    contract      each entry of solutions/LAB/contract.toml holds (sentence in
+                  the header, tests in lab.toml, a bug or mutant that fails
+                  them); the table shows every sentence, gaps included
+    mutants       the last full mutation run (./grade mutants) reaches the
+                  lab's floor, its survivors are all marked equivalent, no
+                  marking is stale; a result made on other files says so
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.checks import corpus
+from grader.checks import contract, corpus, mutants
 from grader.grading import pipeline
 from grader.publishing import handout, starter_pack
 from grader.errors import GraderError
@@ -61,6 +67,11 @@ class Failed(Exception):
 
 class NotRun(Exception):
     """A step that cannot run because an earlier one failed."""
+
+
+class LeftOut(Exception):
+    """A step the lab has not taken up yet: shown, and the lab is not fit to
+    publish, as with --skip."""
 
 
 @dataclass
@@ -156,6 +167,20 @@ def pack_check(ctx: Context) -> str:
     return detail
 
 
+def mutation_score(ctx: Context) -> str:
+    if not mutants.equivalents_file(ctx.lab).exists():
+        raise LeftOut(f"no mutation analysis yet (no solutions/{ctx.lab.name}/mutants.toml): "
+                      f"{mutants.rerun_command(ctx.lab.name)}, then mark its equivalent mutants and set a floor")
+    return mutants.selfcheck_line(ctx.lab)  # raises mutants.BelowStandard
+
+
+def contract_table(ctx: Context) -> str:
+    table = contract.table(ctx.lab)
+    if table.errors:
+        raise Failed("\n".join(table.errors))
+    return contract.summary(table)
+
+
 # Ordering rule: lab.toml comes first, it builds the reference the next
 # four steps use; the handout renders before the pack, which ships it.
 STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
@@ -166,6 +191,8 @@ STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
     ("hidden tests", hidden_tests, True),
     ("handout", handout_check, False),
     ("starter pack", pack_check, False),
+    ("mutants", mutation_score, False),
+    ("contract", contract_table, False),
 )  # (name, step, needs the reference build)
 
 
@@ -186,11 +213,13 @@ def check_lab(lab: Lab, sandbox: Sandbox, console: Console, jobs: int = 1, skip:
         with console.status(f"{lab.name}: {name} …"):
             try:
                 checks.append(Check(lab.name, name, Verdict.OK, step(ctx)))
-            except (Failed, GraderError) as e:
+            except (Failed, GraderError, mutants.BelowStandard) as e:
                 message = e.message if isinstance(e, GraderError) else str(e)
                 checks.append(Check(lab.name, name, Verdict.FAILED, message))
             except NotRun as e:
                 checks.append(Check(lab.name, name, Verdict.NOT_RUN, str(e)))
+            except LeftOut as e:
+                checks.append(Check(lab.name, name, Verdict.SKIPPED, str(e)))
     return checks
 
 

@@ -105,19 +105,24 @@ class Grading:
     jobs: int
     grade: Grade
     staged: stage.Staged
+    first_failure: bool = False  # skip the tests not yet started once one has failed
     listed: dict[str, bool] = field(default_factory=dict)
 
 
 Stage = Callable[[Grading], str | None]
 
 
-def grade(lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1) -> Grade:
+def grade(
+    lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1, first_failure: bool = False
+) -> Grade:
     """The submission's grade, made by STAGES in order; `jobs` of its tests
-    run at once."""
+    run at once. With `first_failure`, tests not yet started once one has
+    failed are skipped: mutation analysis needs only to know that some test
+    fails."""
     started = time.monotonic()
     staged = stage.stage(lab, submission, stage.slot_name(label))
     state = Grading(lab, submission, reference, sandbox.with_limits(lab.limits), jobs,
-                    Grade(lab=lab, label=label, isolation=sandbox.isolation), staged)
+                    Grade(lab=lab, label=label, isolation=sandbox.isolation), staged, first_failure)
     try:
         for _, step in STAGES:
             why = step(state)
@@ -215,8 +220,23 @@ def _list(state: Grading) -> str | None:
 
 def _run_and_score(state: Grading) -> str | None:
     tests = [spec for spec in state.lab.tests if spec.name in state.listed]  # hidden tests are not in a starter pack
-    state.grade.results = run_tests(tests, lambda spec: _judge(state, spec), state.jobs)
+    judge: Callable[[TestSpec], TestResult] = lambda spec: _judge(state, spec)
+    state.grade.results = run_tests(tests, _stopping_at_first_failure(judge) if state.first_failure else judge, state.jobs)
     return None
+
+
+def _stopping_at_first_failure(judge: Callable[[TestSpec], TestResult]) -> Callable[[TestSpec], TestResult]:
+    failed = threading.Event()
+
+    def judge_until_failed(spec: TestSpec) -> TestResult:
+        if failed.is_set():
+            return TestResult(spec, run.Status.SKIPPED, 0.0, detail="not run: an earlier test already failed")
+        result = judge(spec)
+        if not result.passed or result.leaks:
+            failed.set()
+        return result
+
+    return judge_until_failed
 
 
 STAGES: tuple[tuple[str, Stage], ...] = (

@@ -41,6 +41,7 @@ void write_all(int fd, std::string_view data);
 
 // Reads from `fd` until end-of-file and returns every byte read, in order.
 // Blocks while the pipe is empty and a write end is still open anywhere.
+// A read interrupted by a signal (EINTR) is retried.
 // Throws std::system_error carrying errno on a read error.
 std::string read_all(int fd);
 
@@ -73,7 +74,8 @@ std::string ask_child(std::string_view request,
 //
 // Returns what a shell would report as the pipeline's status: the last
 // stage's exit status; 128 + N if it was killed by signal N; 127 if its
-// program could not be run. Every stage is reaped before returning.
+// program could not be run. Every stage is reaped before returning, even
+// when a signal interrupts the wait (EINTR).
 // Throws std::invalid_argument if `stages` or any stage is empty.
 int run_pipeline(const std::vector<std::vector<std::string>>& stages);
 

@@ -1,6 +1,8 @@
 // Lab `fifo`: hidden tests, graded but not shipped in the starter pack.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -15,6 +17,37 @@
 
 using ipclab::Outcome;
 using namespace fifolab::testing;
+
+namespace {
+
+void ignore_signal(int) {}
+
+// A handler installed without SA_RESTART: a blocking call it interrupts
+// fails with EINTR instead of being restarted by the kernel.
+void interrupt_on_sigusr1() {
+  struct sigaction action {};
+  action.sa_handler = ignore_signal;
+  ::sigaction(SIGUSR1, &action, nullptr);
+}
+
+// Interrupts `child`, which must be waiting, with SIGUSR1, and checks that
+// it waits again afterwards; on failure says how the child ended.
+void interrupt_while_waiting(ipclab::Child& child, const std::string& call) {
+  ipclab::Blocked before = ipclab::wait_until_blocked(child.pid());
+  if (!before.yes) {
+    const Outcome early = child.finish(kDeadline);
+    FAIL(call, " should wait here (", before.evidence, "), but it ", early.describe());
+  }
+  ::kill(child.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(child.pid());
+  if (!after.yes) {
+    const Outcome early = child.finish(kDeadline);
+    FAIL("a signal handler interrupted ", call, " while it waited (the system call returned -1 with errno EINTR); ",
+         "it should retry and wait again, but it ", early.describe());
+  }
+}
+
+}  // namespace
 
 TEST_SUITE("fifo (hidden)") {
 
@@ -161,6 +194,98 @@ TEST_CASE("two hundred requests of every size each get their own reply") {
   REQUIRE_RETURNED(run.client, "the client: ");
   CHECK_MESSAGE(run.client.value == "", run.client.value);
   CHECK_MESSAGE(run.server.value == "served 200", "the server: ", run.server.ok() ? run.server.value : run.server.describe());
+}
+
+TEST_CASE("opening a FifoReader goes on waiting after a signal interrupts it") {
+  ipclab::ScratchDir dir;
+  const fs::path path = make_fifo(dir.path() / "f");
+  ipclab::Child reader([&] {
+    interrupt_on_sigusr1();
+    fifolab::FifoReader end(path);
+    const auto message = end.receive();
+    return message ? *message : std::string("end-of-stream");
+  });
+  interrupt_while_waiting(reader, "opening a FifoReader with no writer yet");
+  ipclab::Fd writer = open_writer_for(path, reader);
+  ipclab::write_fully(writer.get(), frame("opened after the signal"));
+  writer.reset();
+  Outcome got = reader.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK(got.value == "opened after the signal");
+}
+
+TEST_CASE("receive goes on waiting after a signal interrupts it") {
+  ipclab::ScratchDir dir;
+  const fs::path path = make_fifo(dir.path() / "f");
+  ipclab::Child reader([&] {
+    interrupt_on_sigusr1();
+    fifolab::FifoReader end(path);
+    const auto first = end.receive();
+    const auto second = end.receive();
+    return (first ? *first : std::string("end-of-stream")) + " / " + (second ? *second : std::string("end-of-stream"));
+  });
+  ipclab::Fd writer = open_writer_for(path, reader);
+  interrupt_while_waiting(reader, "receive on an empty FIFO");
+  ipclab::write_fully(writer.get(), frame("sent after the signal"));
+  writer.reset();
+  Outcome got = reader.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK_MESSAGE(got.value == "sent after the signal / end-of-stream",
+                "expected the message, then end-of-stream once the writer closed; got: ", got.value);
+}
+
+TEST_CASE("send goes on writing after a signal interrupts it") {
+  ipclab::ScratchDir dir;
+  const fs::path path = make_fifo(dir.path() / "f");
+  // The test fills the FIFO with one frame first, so the student's first
+  // write() waits before it has moved a byte: a signal then makes it fail
+  // with EINTR (a write that had moved bytes would return their count).
+  ipclab::Fd reader = open_end(path, O_RDONLY, ::getpid());
+  const int capacity = ::fcntl(reader.get(), F_GETPIPE_SZ);
+  REQUIRE_MESSAGE(capacity > static_cast<int>(fifolab::kHeaderSize), "F_GETPIPE_SZ failed");
+  const std::string filler = ipclab::pattern(static_cast<std::size_t>(capacity) - fifolab::kHeaderSize, 3);
+  {
+    ipclab::Fd filling = open_end(path, O_WRONLY | O_NONBLOCK, ::getpid());
+    ::fcntl(filling.get(), F_SETFL, O_NONBLOCK);
+    const std::string bytes = frame(filler);
+    REQUIRE_MESSAGE(::write(filling.get(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()),
+                    "the test could not fill the FIFO");
+  }
+  const std::string message = "written after the signal";
+  ipclab::Child writer([&] {
+    interrupt_on_sigusr1();
+    fifolab::FifoWriter end(path);
+    end.send(message);
+    return std::string("sent");
+  });
+  interrupt_while_waiting(writer, "send on a full FIFO");
+  const auto first = read_frame(reader.get());
+  const auto second = read_frame(reader.get());
+  Outcome sent = writer.finish(kDeadline);
+  REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  CHECK_MESSAGE((first && *first == filler), "the frame that filled the FIFO came back changed");
+  REQUIRE_MESSAGE(second.has_value(), "the reader saw end-of-stream instead of the message sent after the signal");
+  CHECK_MESSAGE(*second == message, ipclab::first_difference(message, *second));
+}
+
+TEST_CASE("a non-blocking FifoWriter's ENXIO error says no reader is there") {
+  ipclab::ScratchDir dir;
+  const fs::path path = make_fifo(dir.path() / "f");
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        try {
+          fifolab::FifoWriter end(path, fifolab::Open::nonblocking);
+        } catch (const std::system_error& e) {
+          return std::string(e.what());
+        }
+        return std::string("no exception: the open succeeded with no reader");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  std::string lower = outcome.value;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CHECK_MESSAGE(lower.find("read") != std::string::npos, "the error should say that no process has the FIFO open for reading: ",
+                outcome.value);
 }
 
 }  // TEST_SUITE

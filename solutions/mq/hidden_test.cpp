@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <signal.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -29,6 +31,18 @@ std::string pending_in(const std::string& name) {
   ::mq_getattr(queue, &attributes);
   ::mq_close(queue);
   return std::to_string(attributes.mq_curmsgs);
+}
+
+void ignore_signal(int) {}
+
+std::string shown(const Message& m) { return m.data + "@" + std::to_string(m.priority); }
+
+// A handler installed without SA_RESTART: a blocking call it interrupts
+// fails with EINTR instead of being restarted by the kernel.
+void interrupt_on_sigusr1() {
+  struct sigaction action {};
+  action.sa_handler = ignore_signal;
+  ::sigaction(SIGUSR1, &action, nullptr);
 }
 
 }  // namespace
@@ -170,6 +184,140 @@ TEST_CASE("a thousand messages of every size up to the limit arrive intact") {
   REQUIRE_MESSAGE(received.value == "", received.value);
   Outcome sent = sender.finish(kDeadline);  // only now: a failed receiver leaves it waiting for room
   CHECK_MESSAGE(sent.ok(), "the test's sender: ", sent.describe());
+}
+
+TEST_CASE("the owner's own handle blocks in receive on an empty queue") {
+  const std::string name = ipclab::unique_ipc_name("mq");
+  // The owner is killed at the deadline if it never returns: its
+  // destructor cannot run then, so the test removes the queue itself.
+  struct RemovedAtTheEnd {
+    const std::string& name;
+    ~RemovedAtTheEnd() { ::mq_unlink(name.c_str()); }
+  } removed{name};
+  ipclab::Child owner([&] {
+    MessageQueue mailbox(name, 4, 64);
+    const Message got = mailbox.receive();
+    return got.data;
+  });
+  ipclab::Blocked blocked = ipclab::wait_until_blocked(owner.pid());
+  if (!blocked.yes) {
+    const Outcome early = owner.finish(kDeadline);
+    FAIL("receive on the owner's empty queue should wait (", blocked.evidence, "), but it ", early.describe(),
+         ": a queue is created blocking (no O_NONBLOCK)");
+  }
+  const mqd_t queue = ::mq_open(name.c_str(), O_WRONLY);
+  REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "the test could not open the owner's queue ", name);
+  ::mq_send(queue, "hello", 5, 0);
+  ::mq_close(queue);
+  Outcome got = owner.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK(got.value == "hello");
+}
+
+TEST_CASE("the smallest queue is accepted: a one-character name with capacity 1 and message size 1") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        // A one-character name cannot be unique to this test: take the first free one.
+        for (char c = 'a'; c <= 'z'; ++c) {
+          try {
+            MessageQueue mailbox(std::string("/") + c, 1, 1);
+            mailbox.send("x");
+            return "received " + mailbox.receive().data;
+          } catch (const std::system_error& e) {
+            if (e.code() != std::errc::file_exists) throw;
+          } catch (const std::invalid_argument& e) {
+            return std::string("refused: ") + e.what();
+          }
+        }
+        return std::string("every one-character name was taken");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK_MESSAGE(outcome.value == "received x", "a name of 1 character after '/', a capacity of 1 and a message ",
+                "size of 1 are all valid: ", outcome.value);
+}
+
+TEST_CASE("send goes on waiting after a signal interrupts it") {
+  TestQueue queue(1, 64);
+  REQUIRE(queue.send("filled by the test"));
+  ipclab::Child sender([&] {
+    interrupt_on_sigusr1();
+    MessageQueue(queue.name()).send("sent after the signal");
+    return std::string("sent");
+  });
+  ipclab::Blocked before = ipclab::wait_until_blocked(sender.pid());
+  if (!before.yes) {
+    const Outcome early = sender.finish(kDeadline);
+    FAIL("send on a full queue should wait (", before.evidence, "), but it ", early.describe());
+  }
+  ::kill(sender.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(sender.pid());
+  if (!after.yes) {
+    const Outcome early = sender.finish(kDeadline);
+    FAIL("a signal handler interrupted send's mq_send on a full queue (it returned -1 with errno EINTR); send ",
+         "should call it again and wait, but it ", early.describe());
+  }
+  const auto first = queue.take();
+  Outcome sent = sender.finish(kDeadline);
+  REQUIRE_MESSAGE(sent.ok(), sent.describe());
+  const auto second = queue.take();
+  CHECK((first && first->data == "filled by the test"));
+  CHECK_MESSAGE((second && second->data == "sent after the signal"), "the message sent after the signal is missing");
+}
+
+// Runs `call` in a child with SIGUSR1 interrupting it while it waits on an
+// empty queue, then sends one message; what the child returned.
+Outcome interrupted_while_receiving(TestQueue& queue, const std::string& call,
+                                     const std::function<std::string(MessageQueue&)>& receive) {
+  ipclab::Child receiver([&] {
+    interrupt_on_sigusr1();
+    MessageQueue mailbox(queue.name());
+    return receive(mailbox);
+  });
+  ipclab::Blocked before = ipclab::wait_until_blocked(receiver.pid());
+  if (!before.yes) {
+    const Outcome early = receiver.finish(kDeadline);
+    FAIL(call, " on an empty queue should wait (", before.evidence, "), but it ", early.describe());
+  }
+  ::kill(receiver.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(receiver.pid());
+  if (!after.yes) {
+    const Outcome early = receiver.finish(kDeadline);
+    FAIL("a signal handler interrupted ", call, " on an empty queue (the call returned -1 with errno EINTR); it ",
+         "should call it again and wait, but it ", early.describe());
+  }
+  REQUIRE(queue.send("sent after the signal", 1));
+  return receiver.finish(kDeadline);
+}
+
+TEST_CASE("receive goes on waiting after a signal interrupts it") {
+  TestQueue queue(4, 64);
+  Outcome got = interrupted_while_receiving(queue, "receive", [](MessageQueue& q) { return shown(q.receive()); });
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK(got.value == "sent after the signal@1");
+}
+
+TEST_CASE("receive_for goes on waiting after a signal interrupts it") {
+  TestQueue queue(4, 64);
+  Outcome got = interrupted_while_receiving(queue, "receive_for", [](MessageQueue& q) {
+    const auto m = q.receive_for(std::chrono::milliseconds(kDeadline));
+    return m ? shown(*m) : std::string("timed out");
+  });
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK(got.value == "sent after the signal@1");
+}
+
+TEST_CASE("receive_for returns an empty message") {
+  TestQueue queue(4, 64);
+  REQUIRE(queue.send("", 3));
+  Outcome got = ipclab::run_in_child(
+      [&] {
+        const auto m = MessageQueue(queue.name()).receive_for(std::chrono::milliseconds(kDeadline));
+        return m ? "[" + shown(*m) + "]" : std::string("timed out");
+      },
+      kDeadline + kDeadline);
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK_MESSAGE(got.value == "[@3]", "a message of 0 bytes is a message: ", got.value);
 }
 
 }  // TEST_SUITE

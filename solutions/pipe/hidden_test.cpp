@@ -1,12 +1,15 @@
 // Lab `pipe`: hidden tests, graded but not shipped in the starter pack.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <stdexcept>
 
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
+#include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
+#include "grader/harness/snapshot.h"
 #include "grader/harness/verdict.h"
 #include "labs/pipe/pipe_lab.h"
 #include "labs/pipe/pipe_test_support.h"
@@ -14,6 +17,20 @@
 using ipclab::Outcome;
 using pipelab::testing::kDeadline;
 using pipelab::testing::run_pipeline_captured;
+
+namespace {
+
+void ignore_signal(int) {}
+
+// A handler installed without SA_RESTART: a blocking call it interrupts
+// fails with EINTR instead of being restarted by the kernel.
+void interrupt_on_sigusr1() {
+  struct sigaction action {};
+  action.sa_handler = ignore_signal;
+  ::sigaction(SIGUSR1, &action, nullptr);
+}
+
+}  // namespace
 
 TEST_SUITE("pipe (hidden)") {
 
@@ -92,6 +109,61 @@ TEST_CASE("run_pipeline runs a single stage") {
   REQUIRE_RETURNED(run.outcome);
   CHECK(run.output == "one\n");
   CHECK(run.outcome.value == "7");
+}
+
+TEST_CASE("read_all goes on reading after a signal interrupts it") {
+  ipclab::Pipe pipe;
+  ipclab::Child reader([&] {
+    pipe.write.reset();
+    interrupt_on_sigusr1();
+    return pipelab::read_all(pipe.read.get());
+  });
+  pipe.read.reset();
+  ipclab::write_fully(pipe.write.get(), "before the signal, ");
+  ipclab::Blocked before = ipclab::wait_until_blocked(reader.pid());
+  if (!before.yes) {
+    const Outcome early = reader.finish(kDeadline);
+    FAIL("read_all on an empty pipe with a write end open should wait (", before.evidence, "), but it ",
+         early.describe());
+  }
+  ::kill(reader.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(reader.pid());
+  if (!after.yes) {
+    const Outcome early = reader.finish(kDeadline);
+    FAIL("a signal handler interrupted read_all's read() on an empty pipe (read returned -1 with errno EINTR); ",
+         "read_all should call read() again and wait for end-of-file, but it ", early.describe());
+  }
+  ipclab::write_fully(pipe.write.get(), "after the signal");
+  pipe.write.reset();
+  Outcome got = reader.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), "after a signal interrupted its read(), read_all ", got.describe(),
+                  ": it should go on reading until end-of-file");
+  CHECK(got.value == "before the signal, after the signal");
+}
+
+TEST_CASE("run_pipeline reaps every stage when a signal interrupts its wait") {
+  ipclab::Pipe gate;  // the stage's stdin: it ends when the test closes the write end
+  ipclab::Child runner([&] {
+    interrupt_on_sigusr1();
+    ::dup2(gate.read.get(), STDIN_FILENO);
+    gate.read.reset();
+    gate.write.reset();
+    const int status = pipelab::run_pipeline({{"sh", "-c", "read line"}});
+    return "status " + std::to_string(status) + ipclab::leak_report(ipclab::children_of());
+  });
+  gate.read.reset();
+  ipclab::Blocked waiting = ipclab::wait_until_blocked(runner.pid());
+  CHECK_MESSAGE(waiting.yes, "run_pipeline should wait for its stage: ", waiting.evidence);
+  ::kill(runner.pid(), SIGUSR1);
+  ipclab::Blocked again = ipclab::wait_until_blocked(runner.pid());
+  ipclab::write_fully(gate.write.get(), "go\n");
+  gate.write.reset();
+  Outcome got = runner.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), "a signal handler interrupted run_pipeline's waitpid() (it returned -1 with errno ",
+                  "EINTR), and run_pipeline ", got.describe(), ": EINTR is no error, call waitpid() again");
+  CHECK_MESSAGE(again.yes, "after the signal handler ran, run_pipeline should wait again for its stage: ",
+                again.evidence);
+  CHECK_MESSAGE(got.value == "status 0", "expected the stage's status 0 and no child left; got: ", got.value);
 }
 
 }  // TEST_SUITE

@@ -7,6 +7,7 @@
 
 #include "grader/harness/child.h"
 #include "grader/harness/children.h"
+#include "grader/harness/fd.h"
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/shared.h"
@@ -194,6 +195,76 @@ TEST_CASE("the barrier's creator unlinks every semaphore it made") {
                 ipclab::leak_report("made", made), "; after they were gone ", ipclab::leak_report("left", while_owned));
   const auto left = ipclab::IpcObjects::now().created_since(before);
   CHECK_MESSAGE(left.empty(), ipclab::leak_report("after the creator was gone, IPC objects left behind", left));
+}
+
+TEST_CASE("run_exclusively reaps its children even when a signal interrupts its wait") {
+  ipclab::Pipe go, done;
+  ipclab::Child runner([&] {
+    struct sigaction action {};
+    action.sa_handler = on_signal;  // no SA_RESTART: the waiting waitpid fails with EINTR
+    ::sigaction(SIGUSR1, &action, nullptr);
+    go.write.reset();
+    done.read.reset();
+    semlab::run_exclusively(2, 1, [&] {
+      char byte = 0;
+      if (::read(go.read.get(), &byte, 1) != 1) throw std::runtime_error("the test's go pipe closed");
+      if (::write(done.write.get(), &byte, 1) != 1) throw std::runtime_error("the test's done pipe closed");
+    });
+    return ipclab::leak_report(ipclab::children_of());
+  });
+  go.read.reset();
+  done.write.reset();
+  ipclab::Blocked before = ipclab::wait_until_blocked(runner.pid());
+  if (!before.yes) {
+    const Outcome early = runner.finish(kDeadline);
+    FAIL("run_exclusively should wait for its children (", before.evidence, "), but it ", early.describe());
+  }
+  ::kill(runner.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(runner.pid());
+  if (!after.yes) {
+    const Outcome early = runner.finish(kDeadline);
+    FAIL("a signal handler interrupted run_exclusively's waitpid (it returned -1 with errno EINTR); it should ",
+         "wait again for every child, but it ", early.describe());
+  }
+  ipclab::write_fully(go.write.get(), "ab");
+  go.write.reset();
+  Outcome got = runner.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK_MESSAGE(got.value == "", got.value);
+  CHECK_MESSAGE(ipclab::read_until_eof(done.read.get()) == "ab", "both critical sections must have run to the end");
+}
+
+TEST_CASE("run_exclusively accepts a single process and zero times") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe calls;
+        const auto call = [&] { ipclab::write_fully(calls.write.get(), "x"); };
+        semlab::run_exclusively(1, 3, call);
+        semlab::run_exclusively(2, 0, call);
+        calls.write.reset();
+        return ipclab::read_until_eof(calls.read.get());
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), "processes = 1 and times = 0 are valid (only processes < 1 or times < 0 throw): ",
+                  outcome.describe());
+  CHECK_MESSAGE(outcome.value == "xxx", "one process calling 3 times, then 2 processes calling 0 times, should make 3 ",
+                "calls in all; the critical section was called ", outcome.value.size(), " times");
+}
+
+TEST_CASE("a barrier of one party lets its process through at once") {
+  const std::string name = ipclab::unique_ipc_name("barrier");
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        const semlab::Barrier barrier = semlab::Barrier::create(name, 1);
+        semlab::Barrier mine = semlab::Barrier::open(name, 1);
+        mine.arrive_and_wait();
+        mine.arrive_and_wait();
+        return std::string("passed two rounds");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), "a barrier for 1 process is valid (only parties < 1 throws), and its one process ",
+                  "is everybody: ", outcome.describe());
+  CHECK(outcome.value == "passed two rounds");
 }
 
 }  // TEST_SUITE

@@ -1,5 +1,8 @@
 // Lab `shm`: hidden tests, graded but not shipped in the starter pack.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <cstring>
@@ -10,6 +13,7 @@
 #include "grader/harness/child.h"
 #include "grader/harness/children.h"
 #include "grader/harness/names.h"
+#include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
 #include "grader/harness/shared.h"
 #include "grader/harness/snapshot.h"
@@ -65,6 +69,35 @@ std::string check_exchange(const std::vector<std::string>& got, int producers, s
   }
   return "";
 }
+
+void ignore_signal(int) {}
+
+// A semaphore the test makes and removes itself, with the POSIX calls.
+class TestSemaphore {
+ public:
+  explicit TestSemaphore(unsigned int value) : name_(ipclab::unique_ipc_name("sem")) {
+    handle_ = ::sem_open(name_.c_str(), O_CREAT | O_EXCL, 0600, value);
+    if (handle_ == SEM_FAILED) throw std::system_error(errno, std::generic_category(), "the test's sem_open " + name_);
+  }
+  ~TestSemaphore() {
+    ::sem_close(handle_);
+    ::sem_unlink(name_.c_str());  // may be gone already if the code under test removed it
+  }
+  TestSemaphore(const TestSemaphore&) = delete;
+  TestSemaphore& operator=(const TestSemaphore&) = delete;
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] int value() const {
+    int value = -1;
+    ::sem_getvalue(handle_, &value);
+    return value;
+  }
+  void post() { ::sem_post(handle_); }
+
+ private:
+  std::string name_;
+  sem_t* handle_;
+};
 
 }  // namespace
 
@@ -176,6 +209,51 @@ TEST_CASE("a buffer of one slot hands over items one at a time") {
   REQUIRE_RETURNED(owned, "the owner: ");
   CHECK_MESSAGE(consumed.value == produced.value, "the consumer's checksum differs from the producer's: ",
                 consumed.value);
+}
+
+TEST_CASE("NamedSemaphore::create refuses an existing name with EEXIST and leaves it alone") {
+  TestSemaphore existing(3);
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        try {
+          const auto taken = shmlab::NamedSemaphore::create(existing.name(), 0);
+        } catch (const std::system_error& e) {
+          return std::string(e.code() == std::errc::file_exists ? "EEXIST" : "another errno: ") + " " + e.what();
+        }
+        return std::string("no exception: create opened the existing semaphore");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK_MESSAGE(outcome.value.rfind("EEXIST", 0) == 0, "create must use O_CREAT | O_EXCL: ", outcome.value);
+  CHECK_MESSAGE(existing.value() == 3, "the semaphore that was there must keep its value 3, and its name");
+}
+
+TEST_CASE("NamedSemaphore::P goes on waiting after a signal interrupts it") {
+  TestSemaphore semaphore(0);
+  ipclab::Child waiter([&] {
+    struct sigaction action {};
+    action.sa_handler = ignore_signal;  // no SA_RESTART: the waiting sem_wait fails with EINTR
+    ::sigaction(SIGUSR1, &action, nullptr);
+    shmlab::NamedSemaphore::open(semaphore.name()).P();
+    return std::string("took it");
+  });
+  ipclab::Blocked before = ipclab::wait_until_blocked(waiter.pid());
+  if (!before.yes) {
+    const Outcome early = waiter.finish(kDeadline);
+    FAIL("P on a semaphore at 0 should wait (", before.evidence, "), but it ", early.describe());
+  }
+  ::kill(waiter.pid(), SIGUSR1);
+  ipclab::Blocked after = ipclab::wait_until_blocked(waiter.pid());
+  if (!after.yes) {
+    const Outcome early = waiter.finish(kDeadline);
+    FAIL("a signal handler interrupted P's sem_wait (it returned -1 with errno EINTR); P should wait again, but it ",
+         early.describe());
+  }
+  semaphore.post();
+  Outcome got = waiter.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), got.describe());
+  CHECK(got.value == "took it");
+  CHECK_MESSAGE(semaphore.value() == 0, "P took the one unit posted after the signal: the value is 0 again");
 }
 
 }  // TEST_SUITE

@@ -1,13 +1,16 @@
 // Lab `signals`: hidden tests, graded but not shipped in the starter pack.
 #include <doctest/doctest.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <mqueue.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -242,6 +245,117 @@ TEST_CASE("run_server removes what it created when it cannot start") {
   const auto left = server.existing();
   CHECK_MESSAGE(left == std::vector<std::string>{"/dev/mqueue" + server.names().queue},
                 "only the queue that was there before should remain; ", ipclab::leak_report("found", left));
+}
+
+TEST_CASE("run_server refuses to start when its shared-memory name is taken") {
+  ServerUnderTest server;
+  // Someone else's object already has the name: the server must not start,
+  // must not take that object over, and must remove the FIFO and queue it made.
+  const int taken = ::shm_open(server.names().shm.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const std::string why = ::strerror(errno);
+  REQUIRE_MESSAGE(taken >= 0, "shm_open: ", why);
+  ::close(taken);
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        try {
+          siglab::run_server(server.names());
+        } catch (const std::system_error&) {
+          return std::string("system_error");
+        }
+        return std::string("returned");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error (shm_open with ",
+                "O_CREAT | O_EXCL fails with EEXIST); it ", outcome.value);
+  const auto left = server.existing();
+  CHECK_MESSAGE(left == std::vector<std::string>{"/dev/shm" + server.names().shm},
+                "only the shared-memory object that was there before should remain; ",
+                ipclab::leak_report("found", left));
+}
+
+TEST_CASE("run_server waits for room in a full queue and still cleans up on SIGTERM") {
+  ServerUnderTest server;
+  ipclab::Child child([&] {
+    siglab::run_server(server.names());
+    return std::string("returned");
+  });
+  const std::string not_serving = server.wait_until_serving(child);
+  REQUIRE_MESSAGE(not_serving.empty(), not_serving);
+  ipclab::Fd fifo(::open(server.names().fifo.c_str(), O_WRONLY | O_CLOEXEC));
+  const std::string fifo_error = ::strerror(errno);
+  REQUIRE_MESSAGE(fifo.get() >= 0, "open(FIFO, O_WRONLY): ", fifo_error);
+  // The queue holds 10 messages and nobody receives: the 11th request must
+  // wait in mq_send, not fail with EAGAIN and not be dropped.
+  constexpr int kRequests = 11;
+  for (int i = 0; i < kRequests; ++i) {
+    ipclab::write_fully(fifo.get(), "request " + std::to_string(i));
+    ipclab::Blocked waiting = ipclab::wait_until_blocked(child.pid());
+    if (!waiting.yes) {
+      const Outcome early = child.finish(kDeadline);
+      FAIL("after request ", i, " the server should wait (", waiting.evidence, "), but it ", early.describe(),
+           i >= 10 ? ": the queue was full; open it without O_NONBLOCK so that mq_send waits for room" : "");
+    }
+  }
+  ::kill(child.pid(), SIGTERM);
+  (void)ipclab::wait_until_blocked(child.pid());  // still waiting for room: its stop comes after the send
+  const mqd_t queue = ::mq_open(server.names().queue.c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string queue_error = ::strerror(errno);
+  REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "mq_open(queue, O_RDONLY): ", queue_error);
+  std::string got;
+  for (int i = 0; i < kRequests; ++i) got += receive_from(queue) + "|";
+  ::mq_close(queue);
+  Outcome stopped = child.finish(kDeadline);
+  REQUIRE_MESSAGE(stopped.ok(), "once the queue had room again, the server told to stop by SIGTERM should return ",
+                  "normally, but it ", stopped.describe());
+  std::string expected;
+  for (int i = 0; i < kRequests; ++i) expected += "request " + std::to_string(i) + "|";
+  CHECK_MESSAGE(got == expected, "every request should reach the queue, in order; got ", got);
+  const auto left = server.existing();
+  CHECK_MESSAGE(left.empty(), ipclab::leak_report("objects left after SIGTERM", left));
+}
+
+TEST_CASE("reap_children returns at once with a child still running whatever errno was before") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        const pid_t still_running = ::fork();
+        if (still_running == 0) {
+          ::pause();  // still running when reap_children is called
+          ::_exit(0);
+        }
+        // A handler runs with whatever errno the interrupted code left,
+        // often EINTR: waitpid returning 0 leaves errno alone.
+        errno = EINTR;
+        const int reaped = siglab::reap_children();
+        ::kill(still_running, SIGKILL);
+        reap_for_the_test();
+        return "reaped " + std::to_string(reaped);
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe(),
+                  outcome.kind == Outcome::Kind::timed_out
+                      ? ": waitpid(-1, ..., WNOHANG) returned 0 (none has ended): that ends the loop, whatever errno says"
+                      : "");
+  CHECK(outcome.value == "reaped 0");
+}
+
+TEST_CASE("receive_values accepts the first and the last real-time signal") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        std::string got;
+        for (const int signo : {SIGRTMIN, SIGRTMAX}) {
+          try {
+            got += std::to_string(siglab::receive_values(signo, 0).size()) + " values; ";
+          } catch (const std::invalid_argument& e) {
+            got += std::string("refused: ") + e.what() + "; ";
+          }
+        }
+        return got;
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK_MESSAGE(outcome.value == "0 values; 0 values; ", "SIGRTMIN and SIGRTMAX are both real-time signals ",
+                "(the range is inclusive), and 0 values need no waiting: ", outcome.value);
 }
 
 }  // TEST_SUITE
