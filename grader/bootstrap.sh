@@ -36,12 +36,15 @@ if [[ -d "$here/solutions" && -d "$here/handouts" ]]; then
 fi
 
 # --test (./test passes it): the test suite also renders the class report
-# (grader/class_report.py) in a real browser, and runs its tests in parallel
+# (grader/classroom/class_report.py) in a real browser, and runs its tests in parallel
 # processes (pytest-xdist). Only the suite needs them: ./grade never pulls
 # chromium (about 250 MB).
 for flag in "$@"; do
   if [[ "$flag" == "--test" ]]; then
     packages+=(chromium python3-pytest-xdist)
+    # ...and checks the repository's habits: black, flake8 and mypy for
+    # Python, clang-format for C++ (grader/suite.py).
+    packages+=(black flake8 mypy clang-format)
   fi
 done
 

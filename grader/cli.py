@@ -87,7 +87,9 @@ def main(argv: list[str]) -> int:
         # from an archive): never parsed as markup, controls escaped.
         err.print(Text("error: ", style="bold red") + terminal_text(e.message), soft_wrap=True)
         if e.tip:
-            err.print(Text("tip: ", style="bold") + terminal_text(e.tip), soft_wrap=True)  # never break a sentence tests or tools look for
+            err.print(
+                Text("tip: ", style="bold") + terminal_text(e.tip), soft_wrap=True
+            )  # never break a sentence tests or tools look for
         return Exit.ERROR
 
 
@@ -125,8 +127,14 @@ def self_check(argv: list[str]) -> int:
     )
     parser.add_argument("labs", nargs="*", help="labs to check (default: all)")
     _add_jobs(parser, "tests, and bugs of the corpus, graded at once")
-    parser.add_argument("--skip", action="append", default=[], choices=selfcheck.STEP_NAMES, metavar="CHECK",
-                        help="leave a check out (repeatable): " + ", ".join(repr(n) for n in selfcheck.STEP_NAMES))
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=selfcheck.STEP_NAMES,
+        metavar="CHECK",
+        help="leave a check out (repeatable): " + ", ".join(repr(n) for n in selfcheck.STEP_NAMES),
+    )
     args = parser.parse_args(argv)
     console = _console()
     labs = [load_lab(name) for name in args.labs or available_labs()]
@@ -153,7 +161,9 @@ def publish(argv: list[str]) -> int:
     parser.add_argument("--output", type=Path, default=DIST, help="where to write (default: dist/)")
     args = parser.parse_args(argv)
     if bool(args.labs) == args.all:
-        raise GraderError("name the labs to publish, or pass --all", tip="./grade handout pipe   or   ./grade handout --all")
+        raise GraderError(
+            "name the labs to publish, or pass --all", tip="./grade handout pipe   or   ./grade handout --all"
+        )
     labs = [load_lab(name) for name in (available_labs() if args.all else args.labs)]
     console = _console()
     for lab in labs:
@@ -187,40 +197,70 @@ def grade_batch(argv: list[str]) -> int:
         "DIR/report.html (rebuilt by ./grade report DIR).",
     )
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
-    parser.add_argument("submissions", type=Path, help="a folder of student folders, a Gradescope export, "
-                        "a Canvas download, or a .zip/.tar.gz of one")  # fmt: skip
+    parser.add_argument(
+        "submissions",
+        type=Path,
+        help="a folder of student folders, a Gradescope export, " "a Canvas download, or a .zip/.tar.gz of one",
+    )
     parser.add_argument("--out", type=Path, required=True, help="where the gradebook and feedback go")
     _add_jobs(parser, "students graded at once")
-    parser.add_argument("--test-jobs", type=_positive, default=batch.Options.test_jobs, metavar="M",
-                        help=f"tests of one student run at once (default: {batch.Options.test_jobs})")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted batch: grade only what is missing")
-    parser.add_argument("--compile-first", action="store_true",
-                        help="compile and link every submission before grading any (may help on a machine with many cores)")  # fmt: skip
-    parser.add_argument("--shard", type=shard.Shard.parse, metavar="K/N",
-                        help="grade only the K-th of N slices of the class (for several machines; join the slices "
-                        "with ./grade gradebook merge)")  # fmt: skip
-    parser.add_argument("--canvas-assignment", type=gradebook.check_canvas_assignment, metavar='"TITLE (ID)"',
-                        help="canvas.csv's column: the Canvas assignment to update, named as Canvas's gradebook export "
-                        "names it, such as \"Lab 1 (1234)\" (default: the lab's name, which Canvas imports as a new "
-                        "assignment)")  # fmt: skip
+    parser.add_argument(
+        "--test-jobs",
+        type=_positive,
+        default=batch.Options.test_jobs,
+        metavar="M",
+        help=f"tests of one student run at once (default: {batch.Options.test_jobs})",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted batch: grade only what is missing"
+    )
+    parser.add_argument(
+        "--compile-first",
+        action="store_true",
+        help="compile and link every submission before grading any (may help on a machine with many cores)",
+    )
+    parser.add_argument(
+        "--shard",
+        type=shard.Shard.parse,
+        metavar="K/N",
+        help="grade only the K-th of N slices of the class (for several machines; join the slices "
+        "with ./grade gradebook merge)",
+    )
+    parser.add_argument(
+        "--canvas-assignment",
+        type=gradebook.check_canvas_assignment,
+        metavar='"TITLE (ID)"',
+        help="canvas.csv's column: the Canvas assignment to update, named as Canvas's gradebook export "
+        'names it, such as "Lab 1 (1234)" (default: the lab\'s name, which Canvas imports as a new '
+        "assignment)",
+    )
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     console = _console()
-    options = batch.Options(jobs=args.jobs, test_jobs=args.test_jobs, resume=args.resume,
-                            compile_first=args.compile_first, shard=args.shard,
-                            canvas_assignment=args.canvas_assignment)  # fmt: skip
+    options = batch.Options(
+        jobs=args.jobs,
+        test_jobs=args.test_jobs,
+        resume=args.resume,
+        compile_first=args.compile_first,
+        shard=args.shard,
+        canvas_assignment=args.canvas_assignment,
+    )
     outcome = batch.run(lab, args.submissions, args.out, options, detect_sandbox(), console)
     terminal.print_batch(outcome.summary, console)
     if outcome.graded_now:
         rate = 60 * outcome.graded_now / outcome.seconds
         stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in outcome.stages.items())
-        console.print(f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
-                      f"{rate:.1f} per minute with --jobs {args.jobs}")  # fmt: skip
+        console.print(
+            f"built and ran {outcome.graded_now} submissions in {outcome.seconds:.0f} s ({stages}): "
+            f"{rate:.1f} per minute with --jobs {args.jobs}"
+        )
     console.print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
     console.print(f"class report (for staff): {args.out / class_report.PAGE}")
     if outcome.summary["grader_errors"]:
-        raise GraderError(f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
-                          tip="fix the cause, then run the same command with --resume: only they are graded again")  # fmt: skip
+        raise GraderError(
+            f"the grader failed on {outcome.summary['grader_errors']} student(s); their rows say why",
+            tip="fix the cause, then run the same command with --resume: only they are graded again",
+        )
     return Exit.OK
 
 
@@ -262,8 +302,12 @@ def export_bundle(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade export", description="Export a lab's grader to a course platform.")
     parser.add_argument("platform", choices=tuple(EXPORT_DEFAULTS))
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
-    parser.add_argument("--output", type=Path, help="what to write (default: autograder.zip for gradescope, "
-                        "the directory prairielearn-LAB or autolab-LAB for the others)")  # fmt: skip
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="what to write (default: autograder.zip for gradescope, "
+        "the directory prairielearn-LAB or autolab-LAB for the others)",
+    )
     parser.add_argument("--image", help="prairielearn: the image name info.json gives (default: ipclabs/LAB-grader)")
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
@@ -272,19 +316,27 @@ def export_bundle(argv: list[str]) -> int:
     output: Path = args.output or Path(EXPORT_DEFAULTS[args.platform].format(lab=lab.name))
     if args.platform == "gradescope":
         files = export.gradescope_bundle(lab, output)
-        print(f"{output}: Gradescope autograder for {lab.name} ({files} files); upload it as the assignment's autograder")
+        print(
+            f"{output}: Gradescope autograder for {lab.name} ({files} files); upload it as the assignment's autograder"
+        )
         return Exit.OK
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise GraderError(f"{output} already exists and is not an empty directory",
-                          tip="remove it, or pass another --output: a package is written whole, never over an old one")  # fmt: skip
+        raise GraderError(
+            f"{output} already exists and is not an empty directory",
+            tip="remove it, or pass another --output: a package is written whole, never over an old one",
+        )
     if args.platform == "prairielearn":
         package = export.prairielearn_package(lab, output, args.image or f"ipclabs/{lab.name}-grader")
-        print(f"{output}: PrairieLearn external grader for {lab.name} ({package.files} files): build {output}/Dockerfile, "
-              f"push the image, and copy {output}/question/ into the course's questions/")  # fmt: skip
+        print(
+            f"{output}: PrairieLearn external grader for {lab.name} ({package.files} files): build {output}/Dockerfile, "
+            f"push the image, and copy {output}/question/ into the course's questions/"
+        )
     else:
         package = export.autolab_package(lab, output)
-        print(f"{output}: Autolab autograder for {lab.name} ({package.files} files in autograde.tar): upload "
-              "autograde-Makefile and autograde.tar to the assessment")  # fmt: skip
+        print(
+            f"{output}: Autolab autograder for {lab.name} ({package.files} files in autograde.tar): upload "
+            "autograde-Makefile and autograde.tar to the assessment"
+        )
     for note in package.notes:
         print(f"note: {note}")
     return Exit.OK
@@ -293,19 +345,29 @@ def export_bundle(argv: list[str]) -> int:
 def autograde(argv: list[str]) -> int:
     """What a course platform runs: one submission as the platform delivers
     it, always a result file, even when the submission is unusable."""
-    parser = argparse.ArgumentParser(prog="./grade autograde", description="Grade one submission as a course platform hands it over.")
+    parser = argparse.ArgumentParser(
+        prog="./grade autograde", description="Grade one submission as a course platform hands it over."
+    )
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("submission", type=Path, help="the platform's submission folder (or an archive)")
-    parser.add_argument("--format", choices=("gradescope", "prairielearn", "autolab", "json", "junit"), default="gradescope")
+    parser.add_argument(
+        "--format", choices=("gradescope", "prairielearn", "autolab", "json", "junit"), default="gradescope"
+    )
     parser.add_argument("--output", type=Path, help="the result file (default: standard output)")
-    parser.add_argument("--metadata", type=Path, metavar="JSON",
-                        help="Gradescope's submission_metadata.json: applies the lab's late penalty and submission "
-                        "limit (lab.toml [submissions]); with --format gradescope")  # fmt: skip
+    parser.add_argument(
+        "--metadata",
+        type=Path,
+        metavar="JSON",
+        help="Gradescope's submission_metadata.json: applies the lab's late penalty and submission "
+        "limit (lab.toml [submissions]); with --format gradescope",
+    )
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     if args.metadata is not None and args.format != "gradescope":
-        raise GraderError(f"--metadata is Gradescope's submission metadata, and the format is {args.format}",
-                          tip="use --metadata with --format gradescope")  # fmt: skip
+        raise GraderError(
+            f"--metadata is Gradescope's submission metadata, and the format is {args.format}",
+            tip="use --metadata with --format gradescope",
+        )
     metadata, decision, unread = _submission_decision(lab, args.metadata)
     if metadata is not None and decision is not None and decision.over_limit:
         # Not graded at all: Gradescope keeps the previous results, with why.
@@ -378,7 +440,9 @@ def watch_lab(argv: list[str]) -> int:
     )
     parser.add_argument("lab", help="the lab: " + ", ".join(available_labs()))
     parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: labs/LAB)")
-    parser.add_argument("--max-grades", type=int, metavar="N", help="stop after N grades (for tests and scripts; default: until Ctrl-C)")
+    parser.add_argument(
+        "--max-grades", type=int, metavar="N", help="stop after N grades (for tests and scripts; default: until Ctrl-C)"
+    )
     _add_jobs(parser, "tests run at once, each in a sandbox of its own")
     args = parser.parse_args(argv)
     if args.max_grades is not None and args.max_grades < 1:
@@ -386,10 +450,14 @@ def watch_lab(argv: list[str]) -> int:
     lab = load_lab(args.lab)
     submission: Path = args.submission or lab.directory
     if not submission.is_dir():
-        raise GraderError(f"the submission {submission} is not a directory", tip=f"pass the directory that holds {', '.join(lab.student_files)}")
+        raise GraderError(
+            f"the submission {submission} is not a directory",
+            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
+        )
     # A label of its own: a ./grade LAB in another terminal stages elsewhere.
-    session = watch.Watch(lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades,
-                          args.jobs)
+    session = watch.Watch(
+        lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades, args.jobs
+    )
     console = _console()
     try:
         session.run(detect_sandbox(), console)
@@ -405,23 +473,36 @@ def run_bench(argv: list[str]) -> int:
         "baselines of this machine measured in the same run; every figure also as a ratio to its baseline.",
     )
     parser.add_argument("lab", help="the lab: " + ", ".join(name for name in available_labs() if name in bench.BENCHES))
-    parser.add_argument("--submission", type=Path, help="directory holding the student file(s) (default: the reference alone)")
+    parser.add_argument(
+        "--submission", type=Path, help="directory holding the student file(s) (default: the reference alone)"
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="what standard output gets")
     parser.add_argument("--output", type=Path, help="also write the JSON report to this file")
     parser.add_argument("--plot", type=Path, help="write the throughput plot here (.png or .svg)")
     parser.add_argument("--quick", action="store_true", help="short measurements (noisier figures, same shape)")
-    parser.add_argument("--repetitions", type=_positive, metavar="N", help="runs of every case (default: 5, or 2 with --quick)")
+    parser.add_argument(
+        "--repetitions", type=_positive, metavar="N", help="runs of every case (default: 5, or 2 with --quick)"
+    )
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
     if args.submission is not None and not args.submission.is_dir():
-        raise GraderError(f"the submission {args.submission} is not a directory", tip=f"pass the directory that holds {', '.join(lab.student_files)}")
+        raise GraderError(
+            f"the submission {args.submission} is not a directory",
+            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
+        )
     if args.plot is not None and args.plot.suffix not in (".png", ".svg"):
         raise GraderError(f"--plot {args.plot}: the plot is a .png or a .svg file")
-    options = bench.Options(submission=args.submission, label=str(args.submission or ""), quick=args.quick,
-                            repetitions=args.repetitions or bench.DEFAULT_REPETITIONS[args.quick])  # fmt: skip
+    options = bench.Options(
+        submission=args.submission,
+        label=str(args.submission or ""),
+        quick=args.quick,
+        repetitions=args.repetitions or bench.DEFAULT_REPETITIONS[args.quick],
+    )
     console = _console(stderr=args.format == "json")
     with console.status("benchmark …") as status:
-        data = bench.run_bench(lab, options, detect_sandbox(), progress=lambda what: status.update(f"benchmark: {what}"))
+        data = bench.run_bench(
+            lab, options, detect_sandbox(), progress=lambda what: status.update(f"benchmark: {what}")
+        )
     text = json.dumps(data, indent=2) + "\n"
     if args.format == "json":
         sys.stdout.write(text)
@@ -440,7 +521,9 @@ def mutants_of(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./grade mutants", description="Mutation analysis of a lab's reference.")
     parser.add_argument("lab", help="the lab whose reference is mutated")
     _add_jobs(parser, "mutants graded at once (each one test at a time)")
-    parser.add_argument("--resume", action="store_true", help="keep the verdicts of the last run, if made on the same files")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the verdicts of the last run, if made on the same files"
+    )
     parser.add_argument("--sample", type=_positive, metavar="K", help="grade K mutants, the same K each time")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
@@ -448,9 +531,20 @@ def mutants_of(argv: list[str]) -> int:
     _refuse_starter_pack([lab], "./grade mutants mutates the lab's reference")
     console = _console()
     with console.status(f"{lab.name}: grading mutants …") as status:
-        done = []
-        result, chosen = mutants.run(lab, detect_sandbox(), args.jobs, args.resume, args.sample,
-                                     on_judged=lambda j: (done.append(j), status.update(f"{lab.name}: {len(done)} mutants graded …")))  # fmt: skip
+        done: list[mutants.Judged] = []
+
+        def judged(verdict: mutants.Judged) -> None:
+            done.append(verdict)
+            status.update(f"{lab.name}: {len(done)} mutants graded …")
+
+        result, chosen = mutants.run(
+            lab,
+            detect_sandbox(),
+            args.jobs,
+            args.resume,
+            args.sample,
+            on_judged=judged,
+        )
     equivalent = mutants.load_equivalents(lab)
     stale = mutants.stale_markings(lab, mutants.generate(lab))
     if args.format == "json":
@@ -480,7 +574,10 @@ COMMANDS = {
 def parse_grade_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="./grade",
-        description="Grade one submission of a lab. With no arguments: one table of every lab, its reference and skeleton graded.",
+        description=(
+            "Grade one submission of a lab. With no arguments: one table of every lab, its reference and skeleton "
+            "graded."
+        ),
         # The command list is the module's docstring: one list, for readers and for --help.
         epilog="commands (each has --help):\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -517,8 +614,9 @@ def grade_one(args: argparse.Namespace) -> int:
     console = _console(stderr=args.format != "text" and args.output is None)
     with console.status(f"building {lab.name} …"):
         reference = pipeline.prepare_reference(lab, box)
-        grade = pipeline.grade(lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box,
-                               args.jobs)
+        grade = pipeline.grade(
+            lab, submission.resolve(), str(args.submission or f"labs/{lab.name}"), reference, box, args.jobs
+        )
     if args.format == "text" and args.output is None:
         terminal.print_grade(grade, console)
     else:

@@ -89,8 +89,15 @@ def print_table(standings: list[Standing], console: Console) -> None:
     """One row per lab, then the isolation in force and where to go next:
     15 lines for the seven labs, within 80 columns while the verdicts are short."""
     table = Table(title="IPC Labs: each lab's reference and skeleton, graded", title_justify="left")
-    for column, justify in (("lab", "left"), ("reference", "right"), ("skeleton", "right"), ("public", "right"),
-                            ("hidden", "right"), ("verdict", "left"), ("time", "right")):  # fmt: skip
+    for column, justify in (
+        ("lab", "left"),
+        ("reference", "right"),
+        ("skeleton", "right"),
+        ("public", "right"),
+        ("hidden", "right"),
+        ("verdict", "left"),
+        ("time", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for standing in standings:
         hidden = sum(t.hidden for t in standing.lab.tests)

@@ -1,4 +1,5 @@
-"""./test — the whole test suite: `bazel test //...` (the harness's tests and
+"""./test — the whole test suite: the linters (formatting, style, types),
+`bazel test //...` (the harness's tests and
 every lab's reference against its public and hidden tests), then the
 grader's pytest suite (reports, sandbox, end-to-end grading, the bug
 corpora) in parallel processes (pytest-xdist). It ends with one line,
@@ -40,6 +41,41 @@ def run_bazel_tests() -> tuple[int, int]:
     return passed, failed
 
 
+# The repository's habits, each one check of ./test: Python formatting
+# (black), style (flake8) and types (mypy), set in pyproject.toml and
+# .flake8, and C++ formatting (clang-format), set in .clang-format.
+PYTHON_LINTERS: tuple[tuple[str, list[str]], ...] = (
+    ("black: Python formatting", ["black", "--check", "--quiet", "grader"]),
+    ("flake8: Python style", ["flake8", "grader"]),
+    ("mypy: Python types", ["mypy"]),
+)
+
+
+def cpp_sources() -> list[str]:
+    """Our C++ but the vendored code and the doctest sources (.clang-format
+    says why those are left out)."""
+    listed = subprocess.run(["git", "ls-files", "*.cpp", "*.h"], cwd=REPO, capture_output=True, text=True, check=True)
+    return [f for f in listed.stdout.split() if not f.startswith("third_party/") and not f.endswith("_test.cpp")]
+
+
+def run_linters() -> tuple[int, int]:
+    print("== linters", flush=True)
+    checks = [
+        *PYTHON_LINTERS,
+        ("clang-format: C++ formatting", ["clang-format", "--dry-run", "-Werror", *cpp_sources()]),
+    ]
+    passed = failed = 0
+    for name, command in checks:
+        process = subprocess.run(
+            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+        )
+        print(f"{name}: {'PASSED' if process.returncode == 0 else 'FAILED'}", flush=True)
+        if process.returncode != 0:
+            print(process.stdout.rstrip()[-4000:], flush=True)
+        passed, failed = passed + (process.returncode == 0), failed + (process.returncode != 0)
+    return passed, failed
+
+
 def pytest_workers() -> int:
     """Parallel pytest processes: one more than the cores, since most tests
     sleep in blocking observations or wait for Bazel's server."""
@@ -52,8 +88,22 @@ def run_pytest(extra: list[str]) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as scratch:
         junit = Path(scratch) / "pytest.xml"
         process = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "--dist", "loadgroup", "--durations=15",
-             f"--junitxml={junit}", "grader/tests", *extra],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-n",
+                str(workers),
+                "--dist",
+                "loadgroup",
+                "--durations=15",
+                f"--junitxml={junit}",
+                "grader/tests",
+                *extra,
+            ],
             cwd=REPO,
             check=False,
         )
@@ -71,10 +121,14 @@ def run_pytest(extra: list[str]) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
+    lint_passed, lint_failed = run_linters()
     bazel_passed, bazel_failed = run_bazel_tests()
     py_passed, py_failed = run_pytest(argv)
-    passed, failed = bazel_passed + py_passed, bazel_failed + py_failed
-    print(f"bazel: {bazel_passed} passed, {bazel_failed} failed; pytest: {py_passed} passed, {py_failed} failed")
+    passed, failed = lint_passed + bazel_passed + py_passed, lint_failed + bazel_failed + py_failed
+    print(
+        f"linters: {lint_passed} passed, {lint_failed} failed; bazel: {bazel_passed} passed, {bazel_failed} failed; "
+        f"pytest: {py_passed} passed, {py_failed} failed"
+    )
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

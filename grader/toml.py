@@ -8,6 +8,6 @@ from __future__ import annotations
 try:
     from tomllib import TOMLDecodeError, loads
 except ModuleNotFoundError:  # Python 3.10
-    from tomli import TOMLDecodeError, loads  # type: ignore[no-redef,assignment]
+    from tomli import TOMLDecodeError, loads  # type: ignore[assignment]
 
 __all__ = ["TOMLDecodeError", "loads"]

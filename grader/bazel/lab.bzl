@@ -102,7 +102,7 @@ def lab_submission(lab, objects, tests):
     """_stage/<slot>/<lab>/BUILD, written by the grader: one submission.
 
     objects: the student's files, compiled by the grader in its own sandbox
-    (grader/compile.py), never by Bazel: Bazel only links them with the
+    (grader/grading/compile.py), never by Bazel: Bazel only links them with the
     tests, which are already built. `lab` is kept for the reader of the
     staged BUILD file.
     """

@@ -113,8 +113,10 @@ def run_bench(lab: Lab, options: Options, box: Sandbox, progress=None) -> dict[s
     """Runs the benchmark and returns its report (see report_of)."""
     spec = BENCHES.get(lab.name)
     if spec is None or not lab.has_solution:
-        raise GraderError(f"lab {lab.name!r} has no benchmark here",
-                          tip="./grade bench channels (it needs solutions/, the course repository)")  # fmt: skip
+        raise GraderError(
+            f"lab {lab.name!r} has no benchmark here",
+            tip="./grade bench channels (it needs solutions/, the course repository)",
+        )
     _build_ours(lab, spec)
     samples = Samples()
     with _submission_binary(lab, spec, options, box, samples) as submission:
@@ -136,7 +138,9 @@ BENCH_RULE = '\nlab_bench(driver = "{driver}")\n'
 
 
 @contextlib.contextmanager
-def _submission_binary(lab: Lab, spec: LabBench, options: Options, box: Sandbox, samples: Samples) -> Iterator[Path | None]:
+def _submission_binary(
+    lab: Lab, spec: LabBench, options: Options, box: Sandbox, samples: Samples
+) -> Iterator[Path | None]:
     """The submission's bench binary, built by the grading pipeline's own
     stages; None (and a failure recorded) when it cannot be built."""
     if options.submission is None:
@@ -171,8 +175,9 @@ def _cases(spec: LabBench, quick: bool) -> list[str]:
     return [f"{word}: {subject}" for subject in ("baselines", *spec.subjects)]
 
 
-def _measure(lab: Lab, spec: LabBench, binaries: dict[str, Path], options: Options, box: Sandbox,
-             samples: Samples, progress) -> None:  # fmt: skip
+def _measure(
+    lab: Lab, spec: LabBench, binaries: dict[str, Path], options: Options, box: Sandbox, samples: Samples, progress
+) -> None:
     limited = box.with_limits(lab.limits)
     broken: set[tuple[str, str]] = set()  # a submission's case that failed once is not run again
     for repetition in range(options.repetitions):
@@ -201,7 +206,9 @@ def _take(samples: Samples, implementation: str, case: str, test_run: run.TestRu
         why = test_run.detail or test_run.status.value
         if implementation == "reference":
             raise GraderError(f"the reference's bench case {case!r} failed: {why}\n{test_run.output[-2000:]}")
-        samples.failures.append({"implementation": implementation, "case": case, "why": f"{why}\n{test_run.output[-1500:]}"})
+        samples.failures.append(
+            {"implementation": implementation, "case": case, "why": f"{why}\n{test_run.output[-1500:]}"}
+        )
         return False
     figures, skipped = parsed
     for subject, channels, chunk, metric, value in figures:
@@ -223,9 +230,11 @@ def parse_figures(output: str) -> tuple[list[tuple[str, int, int, str, float]], 
     if not lines:
         return None
     try:
-        data = json.loads(lines[-1][len(MARKER):])
+        data = json.loads(lines[-1][len(MARKER) :])
         figures = [_figure(item) for item in data["figures"][:_MAX_FIGURES]]
-        skipped = [(str(s["subject"])[:20], int(s["chunk"]), str(s["why"])[:300]) for s in data["skipped"][:_MAX_FIGURES]]
+        skipped = [
+            (str(s["subject"])[:20], int(s["chunk"]), str(s["why"])[:300]) for s in data["skipped"][:_MAX_FIGURES]
+        ]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return figures, skipped
@@ -233,7 +242,11 @@ def parse_figures(output: str) -> tuple[list[tuple[str, int, int, str, float]], 
 
 def _figure(item: dict[str, Any]) -> tuple[str, int, int, str, float]:
     subject, metric, value = str(item["subject"]), str(item["metric"]), float(item["value"])
-    if subject not in (*MECHANISMS, *BASELINE_NAMES) or metric not in _METRICS or not (math.isfinite(value) and value > 0):
+    if (
+        subject not in (*MECHANISMS, *BASELINE_NAMES)
+        or metric not in _METRICS
+        or not (math.isfinite(value) and value > 0)
+    ):
         raise ValueError(f"not a figure: {item!r}")
     return subject, int(item["channels"]), int(item["chunk"]), metric, value
 
@@ -255,15 +268,26 @@ def report_of(lab: Lab, options: Options, box: Sandbox, samples: Samples) -> dic
     """The benchmark's report: every figure with min / median / max over the
     repetitions, and each channel figure's ratio to its baseline (median over
     median, both of this run; for µs a ratio above 1 is slower)."""
-    baselines = {(s, c, m): _spread(v) for (impl, s, _, c, m), v in sorted(samples.values.items()) if impl == "reference" and s in BASELINE_NAMES}
+    baselines = {
+        (s, c, m): _spread(v)
+        for (impl, s, _, c, m), v in sorted(samples.values.items())
+        if impl == "reference" and s in BASELINE_NAMES
+    }
     figures = []
     for (impl, subject, channels, chunk, metric), values in sorted(samples.values.items()):
         if subject in BASELINE_NAMES:
             continue
         base_key = _baseline_of(subject, chunk, metric)
         base = baselines.get(base_key)
-        entry = {"implementation": impl, "mechanism": subject, "channels": channels, "chunk": chunk, "metric": metric,
-                 **_spread(values), "baseline": dict(zip(("subject", "chunk", "metric"), base_key))}  # fmt: skip
+        entry = {
+            "implementation": impl,
+            "mechanism": subject,
+            "channels": channels,
+            "chunk": chunk,
+            "metric": metric,
+            **_spread(values),
+            "baseline": dict(zip(("subject", "chunk", "metric"), base_key)),
+        }
         entry["ratio"] = entry["median"] / base["median"] if base else None
         figures.append(entry)
     data: dict[str, Any] = {
@@ -272,12 +296,18 @@ def report_of(lab: Lab, options: Options, box: Sandbox, samples: Samples) -> dic
         "quick": options.quick,
         "repetitions": options.repetitions,
         "submission": options.label if options.submission else None,
-        "machine": {"cpus": os.cpu_count(), "isolation": "bubblewrap" if box.isolated else f"reduced: {box.reason}",
-                    "cpu_limit": "one core per case (cgroup)" if box.cgroups else "none"},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "isolation": "bubblewrap" if box.isolated else f"reduced: {box.reason}",
+            "cpu_limit": "one core per case (cgroup)" if box.cgroups else "none",
+        },
         "units": UNITS,
         "baselines": [{"subject": s, "chunk": c, "metric": m, **spread} for (s, c, m), spread in baselines.items()],
         "figures": figures,
-        "skipped": [{"implementation": i, "mechanism": s, "chunk": c, "why": w} for (i, s, c), w in sorted(samples.skipped.items())],
+        "skipped": [
+            {"implementation": i, "mechanism": s, "chunk": c, "why": w}
+            for (i, s, c), w in sorted(samples.skipped.items())
+        ],
         "failures": samples.failures,
     }
     data["targets"] = targets(data, "reference") if options.reference else []
@@ -285,10 +315,22 @@ def report_of(lab: Lab, options: Options, box: Sandbox, samples: Samples) -> dic
     return data
 
 
-def figure(data: dict[str, Any], implementation: str, mechanism: str, metric: str, chunk: int = 0,
-           channels: int = 1) -> dict[str, Any] | None:  # fmt: skip
-    return next((f for f in data["figures"] if (f["implementation"], f["mechanism"], f["metric"], f["chunk"],
-                                                f["channels"]) == (implementation, mechanism, metric, chunk, channels)), None)  # fmt: skip
+def _ratio(found: dict[str, Any] | None) -> float | None:
+    return found["ratio"] if found else None
+
+
+def figure(
+    data: dict[str, Any], implementation: str, mechanism: str, metric: str, chunk: int = 0, channels: int = 1
+) -> dict[str, Any] | None:
+    return next(
+        (
+            f
+            for f in data["figures"]
+            if (f["implementation"], f["mechanism"], f["metric"], f["chunk"], f["channels"])
+            == (implementation, mechanism, metric, chunk, channels)
+        ),
+        None,
+    )
 
 
 def targets(data: dict[str, Any], implementation: str) -> list[dict[str, Any]]:
@@ -297,19 +339,25 @@ def targets(data: dict[str, Any], implementation: str) -> list[dict[str, Any]]:
 
     def target(name: str, measured: float | None, limit: float, at_least: bool) -> None:
         if measured is not None:
-            found.append({"name": name, "measured": measured, "limit": limit,
-                          "met": measured >= limit if at_least else measured <= limit})  # fmt: skip
+            found.append(
+                {
+                    "name": name,
+                    "measured": measured,
+                    "limit": limit,
+                    "met": measured >= limit if at_least else measured <= limit,
+                }
+            )
 
     for chunk in sorted({f["chunk"] for f in data["figures"] if f["metric"] == "mb_s"}):
         fifo = figure(data, implementation, "f", "mb_s", chunk)
-        target(f"FIFO throughput at {_size(chunk)} ≥ 0.8× raw pipe request/reply copy", fifo and fifo["ratio"], 0.8, True)
+        target(f"FIFO throughput at {_size(chunk)} ≥ 0.8× raw pipe request/reply copy", _ratio(fifo), 0.8, True)
     shm = figure(data, implementation, "s", "mb_s", 1 << 20)
-    target("SHM throughput at 1 MiB ≥ 0.4× memcpy", shm and shm["ratio"], 0.4, True)
+    target("SHM throughput at 1 MiB ≥ 0.4× memcpy", _ratio(shm), 0.4, True)
     shm_rt, fifo_rt = figure(data, implementation, "s", "p50_us"), figure(data, implementation, "f", "p50_us")
     if shm_rt and fifo_rt:
         target("SHM round trip (p50) ≤ FIFO round trip (×FIFO)", shm_rt["median"] / fifo_rt["median"], 1.0, False)
     mq = figure(data, implementation, "q", "p50_us")
-    target("MQ round trip (p50) ≤ 2× raw MQ ping-pong", mq and mq["ratio"], 2.0, False)
+    target("MQ round trip (p50) ≤ 2× raw MQ ping-pong", _ratio(mq), 2.0, False)
     return found
 
 
@@ -333,7 +381,11 @@ def verdict(data: dict[str, Any]) -> str:
                 worst = (behind, sentence)
     if worst is None:
         return "no figure of the submission to compare"
-    return worst[1] if worst[0] > 1.1 else "your channels keep up with the reference (within 10 % on every figure): " + worst[1]
+    return (
+        worst[1]
+        if worst[0] > 1.1
+        else "your channels keep up with the reference (within 10 % on every figure): " + worst[1]
+    )
 
 
 def _comparisons(data: dict[str, Any], mechanism: str, name: str) -> Iterator[tuple[str, float]]:
@@ -341,16 +393,24 @@ def _comparisons(data: dict[str, Any], mechanism: str, name: str) -> Iterator[tu
     chunks = sorted({f["chunk"] for f in data["figures"] if f["mechanism"] == mechanism and f["metric"] == "mb_s"})
     if chunks:
         chunk = chunks[-1]
-        mine, ref = figure(data, "submission", mechanism, "mb_s", chunk), figure(data, "reference", mechanism, "mb_s", chunk)
+        mine, ref = figure(data, "submission", mechanism, "mb_s", chunk), figure(
+            data, "reference", mechanism, "mb_s", chunk
+        )
         if mine and ref and mine["ratio"] and ref["ratio"]:
             base = BASELINE_NAMES[THROUGHPUT_BASELINE[mechanism]]
-            yield (f"your {name} channel moves {_size(chunk)} chunks at {mine['ratio']:.2f}× {base}; "
-                   f"the reference at {ref['ratio']:.2f}×", ref["ratio"] / mine["ratio"])  # fmt: skip
+            yield (
+                f"your {name} channel moves {_size(chunk)} chunks at {mine['ratio']:.2f}× {base}; "
+                f"the reference at {ref['ratio']:.2f}×",
+                ref["ratio"] / mine["ratio"],
+            )
     mine, ref = figure(data, "submission", mechanism, "p50_us"), figure(data, "reference", mechanism, "p50_us")
     if mine and ref and mine["ratio"] and ref["ratio"]:
         base = BASELINE_NAMES[LATENCY_BASELINE[mechanism]]
-        yield (f"your {name} channel's round trip takes {mine['ratio']:.2f}× a {base}; the reference's "
-               f"{ref['ratio']:.2f}×", mine["ratio"] / ref["ratio"])  # fmt: skip
+        yield (
+            f"your {name} channel's round trip takes {mine['ratio']:.2f}× a {base}; the reference's "
+            f"{ref['ratio']:.2f}×",
+            mine["ratio"] / ref["ratio"],
+        )
 
 
 # ---- the scoreboard --------------------------------------------------------
@@ -374,7 +434,13 @@ def scoreboard(data: dict[str, Any]) -> list[Entry]:
         latency = figure(data, "submission", mechanism, "p50_us")
         if latency:
             entries.append(Entry(f"{name} round trip p50 (µs)", round(latency["median"], 2), ascending=True))
-        chunks = sorted({f["chunk"] for f in data["figures"] if f["implementation"] == "submission" and f["mechanism"] == mechanism and f["metric"] == "mb_s"})
+        chunks = sorted(
+            {
+                f["chunk"]
+                for f in data["figures"]
+                if f["implementation"] == "submission" and f["mechanism"] == mechanism and f["metric"] == "mb_s"
+            }
+        )
         if chunks:
             moved = figure(data, "submission", mechanism, "mb_s", chunks[-1])
             if moved:

@@ -37,8 +37,10 @@ def _implementations(data: dict[str, Any]) -> list[str]:
 
 def print_report(data: dict[str, Any], console: Console) -> None:
     runs = f"{data['repetitions']} repetition(s){', quick sizes' if data['quick'] else ''}"
-    console.print(f"[bold]{data['lab']} benchmark[/]: {runs}; median (min–max) over repetitions; "
-                  f"isolation {data['machine']['isolation']}; CPU limit {data['machine']['cpu_limit']}")  # fmt: skip
+    console.print(
+        f"[bold]{data['lab']} benchmark[/]: {runs}; median (min–max) over repetitions; "
+        f"isolation {data['machine']['isolation']}; CPU limit {data['machine']['cpu_limit']}"
+    )
     _print_baselines(data, console)
     _print_latency(data, console)
     _print_throughput(data, console)
@@ -47,8 +49,11 @@ def print_report(data: dict[str, Any], console: Console) -> None:
         if skipped["implementation"] == "reference" or not data["figures"]:
             console.print(f"skipped: {MECHANISMS[skipped['mechanism']]} at {_size(skipped['chunk'])}: {skipped['why']}")
     for failure in data["failures"]:
-        console.print(f"[red]not measured[/]: {failure['implementation']} {failure['case']}: {failure['why']}", markup=True,
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"[red]not measured[/]: {failure['implementation']} {failure['case']}: {failure['why']}",
+            markup=True,
+            highlight=False,
+        )
     if data["verdict"]:
         console.print(f"[bold]verdict:[/] {data['verdict']}")
 
@@ -58,9 +63,13 @@ def _print_baselines(data: dict[str, Any], console: Console) -> None:
     for column in ("baseline", "size", "figure", "median (min–max)"):
         table.add_column(column)
     for b in data["baselines"]:
-        table.add_row(BASELINE_NAMES[b["subject"]], _size(b["chunk"]) if b["chunk"] else "32 B",
-                      data["units"][b["metric"]] + (" p50" if b["metric"] == "p50_us" else " p99" if b["metric"] == "p99_us" else ""),
-                      _spread(b, 2 if b["metric"] != "rps" else 0))  # fmt: skip
+        table.add_row(
+            BASELINE_NAMES[b["subject"]],
+            _size(b["chunk"]) if b["chunk"] else "32 B",
+            data["units"][b["metric"]]
+            + (" p50" if b["metric"] == "p50_us" else " p99" if b["metric"] == "p99_us" else ""),
+            _spread(b, 2 if b["metric"] != "rps" else 0),
+        )
     console.print(table)
 
 
@@ -78,8 +87,12 @@ def _print_latency(data: dict[str, Any], console: Console) -> None:
             row = [f"{name} (÷ {BASELINE_NAMES[LATENCY_BASELINE[mechanism]]})", str(channels)]
             for implementation in _implementations(data):
                 p50 = figure(data, implementation, mechanism, "p50_us", 0, channels)
-                row += [_spread(p50), _spread(figure(data, implementation, mechanism, "p99_us", 0, channels)),
-                        _spread(figure(data, implementation, mechanism, "rps", 0, channels), 0), _ratio(p50)]  # fmt: skip
+                row += [
+                    _spread(p50),
+                    _spread(figure(data, implementation, mechanism, "p99_us", 0, channels)),
+                    _spread(figure(data, implementation, mechanism, "rps", 0, channels), 0),
+                    _ratio(p50),
+                ]
             table.add_row(*row)
     console.print(table)
 
@@ -133,12 +146,18 @@ def plot(data: dict[str, Any], path: Path) -> None:
         matplotlib.use("Agg")  # no display: files only
         import matplotlib.pyplot as plt
     except ImportError as e:
-        raise GraderError("the plot needs matplotlib", tip="apt-get install python3-matplotlib (grader/bootstrap.sh does)") from e
+        raise GraderError(
+            "the plot needs matplotlib", tip="apt-get install python3-matplotlib (grader/bootstrap.sh does)"
+        ) from e
     figure_, axes = plt.subplots(figsize=(7.5, 4.8), dpi=110)
     for implementation, style in (("reference", "--"), ("submission", "-")):
         for mechanism, name in MECHANISMS.items():
-            points = sorted((f["chunk"], f["median"]) for f in data["figures"]
-                            if (f["implementation"], f["mechanism"], f["metric"], f["channels"]) == (implementation, mechanism, "mb_s", 1))  # fmt: skip
+            points = sorted(
+                (f["chunk"], f["median"])
+                for f in data["figures"]
+                if (f["implementation"], f["mechanism"], f["metric"], f["channels"])
+                == (implementation, mechanism, "mb_s", 1)
+            )
             if points:
                 xs, ys = zip(*points)
                 axes.plot(xs, ys, style, marker="o", color=COLOURS[mechanism], label=f"{name} ({implementation})")
@@ -146,7 +165,9 @@ def plot(data: dict[str, Any], path: Path) -> None:
         marks = sorted((b["chunk"], b["median"]) for b in data["baselines"] if b["subject"] == subject)
         if marks:
             xs, ys = zip(*marks)
-            axes.scatter(xs, ys, marker="_", s=900, linewidths=2.5, color=colour, label=f"{BASELINE_NAMES[subject]} (baseline)")
+            axes.scatter(
+                xs, ys, marker="_", s=900, linewidths=2.5, color=colour, label=f"{BASELINE_NAMES[subject]} (baseline)"
+            )
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
     chunks = sorted({b["chunk"] for b in data["baselines"] if b["chunk"]})

@@ -35,8 +35,13 @@ def batch_command(klass: Path, out: Path, jobs: int, *extra: str) -> list[str]:
 
 def run_batch(klass: Path, out: Path, jobs: int, *extra: str) -> float:
     started = time.monotonic()
-    subprocess.run(batch_command(klass, out, jobs, *extra), cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        batch_command(klass, out, jobs, *extra),
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 
@@ -59,8 +64,13 @@ def wrong_rows(lab: Lab, out: Path, expected: dict[str, Expected]) -> list[str]:
 
 
 def kill_and_resume(klass: Path, uninterrupted: Path, out: Path, jobs: int, kill_at: int) -> str:
-    process = subprocess.Popen(batch_command(klass, out, jobs), cwd=REPO, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        batch_command(klass, out, jobs),
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     records = gradebook.state_directory(out)
     while process.poll() is None and len(list(records.glob("*.json")) if records.exists() else []) < kill_at:
         time.sleep(0.05)
@@ -69,8 +79,10 @@ def kill_and_resume(klass: Path, uninterrupted: Path, out: Path, jobs: int, kill
     recorded = len(list(records.glob("*.json")))
     seconds = run_batch(klass, out, jobs, "--resume")
     same = all((out / f).read_bytes() == (uninterrupted / f).read_bytes() for f in ("gradebook.csv", "summary.json"))
-    return (f"killed with SIGKILL after {recorded} students were recorded; --resume took {seconds:.0f} s; "
-            f"gradebook.csv and summary.json {'are byte-identical to' if same else 'DIFFER from'} the uninterrupted run's")  # fmt: skip
+    return (
+        f"killed with SIGKILL after {recorded} students were recorded; --resume took {seconds:.0f} s; "
+        f"gradebook.csv and summary.json {'are byte-identical to' if same else 'DIFFER from'} the uninterrupted run's"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -92,8 +104,11 @@ def main(argv: list[str]) -> int:
             seconds = run_batch(klass, out, jobs, *extra)
             wrong = wrong_rows(lab, out, expected)
             failures += len(wrong)
-            print(f"--jobs {jobs}{f' --test-jobs {args.test_jobs}' if args.test_jobs else ''}: {len(expected)} students in {seconds:.0f} s = {len(expected) / seconds * 60:.1f} per minute; "
-                  f"{len(expected) - len(wrong)}/{len(expected)} rows right; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+            print(
+                f"--jobs {jobs}{f' --test-jobs {args.test_jobs}' if args.test_jobs else ''}: "
+                f"{len(expected)} students in {seconds:.0f} s = {len(expected) / seconds * 60:.1f} per minute; "
+                f"{len(expected) - len(wrong)}/{len(expected)} rows right; load average {os.getloadavg()[0]:.1f}"
+            )
             for line in wrong:
                 print("  wrong:", line)
             last = (klass, out)

@@ -15,7 +15,9 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from grader.checks import corpus
@@ -29,7 +31,9 @@ class Expected:
     reason: str  # text the row's reason must contain ("" for a clean grade)
 
 
-def make_class(root: Path, lab: Lab, copies: int = 1, salt: str = "", only: set[str] | None = None) -> dict[str, Expected]:
+def make_class(
+    root: Path, lab: Lab, copies: int = 1, salt: str = "", only: set[str] | None = None
+) -> dict[str, Expected]:
     """Writes the class into root (one folder or archive per student);
     returns student -> expected row. salt changes every file, so a new salt
     makes Bazel compile everything again (for measuring).
@@ -48,30 +52,53 @@ def make_class(root: Path, lab: Lab, copies: int = 1, salt: str = "", only: set[
     return expected
 
 
-def _kinds(lab: Lab) -> dict:
+# One kind of student: (class directory, student, the reference's code) -> its row.
+Kind = Callable[[Path, str, bytes], Expected]
+
+
+def _kinds(lab: Lab) -> dict[str, Kind]:
     name = lab.student_files[0]
-    kinds = {
+    kinds: dict[str, Kind] = {
         "reference": lambda root, s, code: _folder(root / s, {name: code}, Expected("graded", lab.max_score, "")),
         "skeleton": lambda root, s, code: _folder(root / s, {name: code}, Expected("graded", 0, "")),
-        "compile-error": lambda root, s, code: _folder(root / s, {name: code}, Expected("not gradable", None, "does not compile: ")),
-        "missing": lambda root, s, code: _folder(root / s, {"README.txt": b"forgot it"}, Expected("not gradable", None, f"{name} is missing (")),
-        "misnamed": lambda root, s, code: _folder(root / s, {name.title(): code}, Expected("not gradable", None, f"found {name.title()}")),
+        "compile-error": lambda root, s, code: _folder(
+            root / s, {name: code}, Expected("not gradable", None, "does not compile: ")
+        ),
+        "missing": lambda root, s, code: _folder(
+            root / s, {"README.txt": b"forgot it"}, Expected("not gradable", None, f"{name} is missing (")
+        ),
+        "misnamed": lambda root, s, code: _folder(
+            root / s, {name.title(): code}, Expected("not gradable", None, f"found {name.title()}")
+        ),
         "empty": lambda root, s, code: _folder(root / s, {}, Expected("not gradable", None, "empty submission")),
-        "nested": lambda root, s, code: _folder(root / s, {f"lab/src/{name}": code}, Expected("graded", lab.max_score, "")),
-        "zipped": lambda root, s, code: _zipped(root / s / "handin.zip", {f"pipe/{name}": code}, Expected("graded", lab.max_score, "")),
-        "tarred": lambda root, s, code: _tarred(root / f"{s}.tar.gz", {f"work/{name}": code}, Expected("graded", lab.max_score, "")),
-        "traversal": lambda root, s, code: _zipped(root / s / "handin.zip", {f"../../{name}": code},
-                                                   Expected("not gradable", None, "refused: path leaving the directory")),
-        "bomb": lambda root, s, code: _zipped(root / s / "handin.zip", {name: code + b"/" * (65 << 20)},
-                                              Expected("not gradable", None, "refused: expands past 64 MiB")),
+        "nested": lambda root, s, code: _folder(
+            root / s, {f"lab/src/{name}": code}, Expected("graded", lab.max_score, "")
+        ),
+        "zipped": lambda root, s, code: _zipped(
+            root / s / "handin.zip", {f"pipe/{name}": code}, Expected("graded", lab.max_score, "")
+        ),
+        "tarred": lambda root, s, code: _tarred(
+            root / f"{s}.tar.gz", {f"work/{name}": code}, Expected("graded", lab.max_score, "")
+        ),
+        "traversal": lambda root, s, code: _zipped(
+            root / s / "handin.zip",
+            {f"../../{name}": code},
+            Expected("not gradable", None, "refused: path leaving the directory"),
+        ),
+        "bomb": lambda root, s, code: _zipped(
+            root / s / "handin.zip",
+            {name: code + b"/" * (65 << 20)},
+            Expected("not gradable", None, "refused: expands past 64 MiB"),
+        ),
         "link": lambda root, s, code: _link(root / f"{s}.tar.gz", name),
-        "damaged": lambda root, s, code: _folder(root / s, {"handin.zip": b"PK\x03\x04 cut short"},
-                                                 Expected("not gradable", None, "the archive is damaged")),
-    }  # fmt: skip
+        "damaged": lambda root, s, code: _folder(
+            root / s, {"handin.zip": b"PK\x03\x04 cut short"}, Expected("not gradable", None, "the archive is damaged")
+        ),
+    }
     for bug in corpus.load_bugs(lab):
         deduction = min(lab.max_leak_deduction, lab.leak_deduction * len(bug.leaks))
         score = lab.max_score - sum(t.points for t in lab.tests if t.name in bug.fails) - deduction
-        kinds[f"bug-{bug.name}"] = lambda root, s, code, score=score: _folder(root / s, {name: code}, Expected("graded", score, ""))
+        kinds[f"bug-{bug.name}"] = partial(_bug_folder, name=name, score=score)
     return kinds
 
 
@@ -88,6 +115,10 @@ def _source(lab: Lab, kind: str, header: str) -> bytes:
     if kind == "compile-error":
         text = text.replace("return all;", "return all", 1)
     return (header + text).encode()
+
+
+def _bug_folder(root: Path, student: str, code: bytes, name: str, score: float) -> Expected:
+    return _folder(root / student, {name: code}, Expected("graded", score, ""))
 
 
 def _folder(directory: Path, files: dict[str, bytes], expected: Expected) -> Expected:

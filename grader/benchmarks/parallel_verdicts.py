@@ -32,8 +32,9 @@ def submissions(lab: Lab, scratch: Path) -> dict[str, Path]:
     return found
 
 
-def grade_all(lab: Lab, found: dict[str, Path], reference: pipeline.Reference, box: sandbox.Sandbox,
-              jobs: int) -> tuple[Verdicts, float]:  # fmt: skip
+def grade_all(
+    lab: Lab, found: dict[str, Path], reference: pipeline.Reference, box: sandbox.Sandbox, jobs: int
+) -> tuple[Verdicts, float]:
     started = time.monotonic()
     verdicts: Verdicts = {}
     for label, directory in found.items():
@@ -72,8 +73,11 @@ def main(argv: list[str]) -> int:
             many, many_seconds = grade_all(lab, found, reference, box, args.jobs)
         lab_differences = differences(one, many)
         all_differences += lab_differences
-        print(f"{name:10} {len(found):6} {one_seconds:10.1f} {many_seconds:10.1f} {many_seconds / one_seconds:6.2f} "
-              f"{len(lab_differences):6}", flush=True)  # fmt: skip
+        print(
+            f"{name:10} {len(found):6} {one_seconds:10.1f} {many_seconds:10.1f} {many_seconds / one_seconds:6.2f} "
+            f"{len(lab_differences):6}",
+            flush=True,
+        )
     for line in all_differences:
         print(line)
     return 1 if all_differences else 0

@@ -60,8 +60,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lab", nargs="?", default="pipe")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
-                        help="also time ./grade in another checkout (an older commit), taking turns with this one")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also time ./grade in another checkout (an older commit), taking turns with this one",
+    )
     args = parser.parse_args(argv)
     lab = labs.load_lab(args.lab)
     reference = pipeline.prepare_reference(lab, sandbox.detect())
@@ -76,14 +80,20 @@ def main(argv: list[str]) -> int:
         grade(lab.name, submission, cores)  # warm: Bazel's server, the tests' build
         if args.against:
             grade(lab.name, submission, cores, args.against.resolve())
+        assert reference.binary is not None  # the course repository: a reference to measure
+        binary = reference.binary
         for round_number in range(args.rounds):
-            figures["bare sequential run"].append(timed(lambda: bare_sequential(reference.binary, names)))
+            figures["bare sequential run"].append(timed(lambda: bare_sequential(binary, names)))
             runs = [(f"--jobs {jobs}", jobs, REPO) for jobs in sorted({1, cores})]
             runs += [(f"{args.against}", cores, args.against.resolve())] if args.against else []
             for index, (label, jobs, tree) in enumerate(runs):
                 edit(submission, lab, round_number * 10 + index)
-                figures.setdefault(f"after an edit, {label}", []).append(timed(lambda: grade(lab.name, submission, jobs, tree)))
-                figures.setdefault(f"unchanged, {label}", []).append(timed(lambda: grade(lab.name, submission, jobs, tree)))
+                figures.setdefault(f"after an edit, {label}", []).append(
+                    timed(lambda: grade(lab.name, submission, jobs, tree))
+                )
+                figures.setdefault(f"unchanged, {label}", []).append(
+                    timed(lambda: grade(lab.name, submission, jobs, tree))
+                )
     base = statistics.median(figures["bare sequential run"])
     print(f"{lab.name}: {len(names)} test cases, {args.rounds} rounds, seconds (wall)")
     width = max(len(what) for what in figures)

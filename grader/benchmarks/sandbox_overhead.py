@@ -59,8 +59,13 @@ def main(argv: list[str]) -> int:
         return 1
     reference = pipeline.prepare_reference(lab, box)
     reduced = sandbox.Sandbox("reduced", "benchmark", box.drop_to_uid, cgroups=box.cgroups).with_limits(lab.limits)
-    modes = {"bare": bare, "bubblewrap": sandboxed(box.with_limits(lab.limits)), "reduced isolation": sandboxed(reduced)}
+    modes = {
+        "bare": bare,
+        "bubblewrap": sandboxed(box.with_limits(lab.limits)),
+        "reduced isolation": sandboxed(reduced),
+    }
     times: dict[str, list[float]] = {mode: [] for mode in modes}
+    assert reference.binary is not None  # the course repository: a reference to measure
     for _ in range(args.rounds):
         for test in lab.tests:
             for mode, measure in modes.items():

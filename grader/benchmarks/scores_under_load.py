@@ -60,8 +60,12 @@ def main(argv: list[str]) -> int:
     which.add_argument("--bug", help="a corpus bug of the lab, by name")
     which.add_argument("--submission", type=Path, help="a directory holding the student file(s)")
     parser.add_argument("--times", type=int, default=5, help="grades to make (default 5)")
-    parser.add_argument("--spinners", type=int, default=os.cpu_count() or 2,
-                        help="CPU-bound loops run meanwhile (default: one per core)")  # fmt: skip
+    parser.add_argument(
+        "--spinners",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="CPU-bound loops run meanwhile (default: one per core)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="tests run at once (default 2)")
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
@@ -74,10 +78,15 @@ def main(argv: list[str]) -> int:
             for attempt in range(1, args.times + 1):
                 grade = pipeline.grade(lab, submission, f"under-load-{attempt}", reference, box, args.jobs)
                 scores.append(grade.score)
-                lost = [f"{r.spec.name} ({getattr(r.status, 'value', r.status)})" for r in grade.results
-                        if r.score < r.spec.points]  # fmt: skip
-                print(f"grade {attempt}: {grade.score:g} / {grade.max_score:g}; lost: {'; '.join(lost) or 'nothing'}",
-                      flush=True)  # fmt: skip
+                lost = [
+                    f"{r.spec.name} ({getattr(r.status, 'value', r.status)})"
+                    for r in grade.results
+                    if r.score < r.spec.points
+                ]
+                print(
+                    f"grade {attempt}: {grade.score:g} / {grade.max_score:g}; lost: {'; '.join(lost) or 'nothing'}",
+                    flush=True,
+                )
     print(f"scores with {args.spinners} cores busy: {' '.join(f'{s:g}' for s in scores)}")
     return 0 if len(set(scores)) == 1 else 1
 

@@ -101,9 +101,14 @@ def _split(text: str) -> list[str]:
 def comment_text(lab: Lab) -> str:
     """Every comment of the lab's headers, as one line of words; examples
     and lists are left out, as the table's sentences leave them out."""
-    return _words(" ".join(
-        t for p in headers(lab) for line in p.read_text().splitlines() if (t := _comment(line)) and not _is_example(line)
-    ))  # fmt: skip
+    return _words(
+        " ".join(
+            t
+            for p in headers(lab)
+            for line in p.read_text().splitlines()
+            if (t := _comment(line)) and not _is_example(line)
+        )
+    )
 
 
 def table(lab: Lab) -> Table:
@@ -143,7 +148,9 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _proof_problem(proof: str, tests: tuple[str, ...], bugs: dict[str, corpus.Bug], result: mutants.Result | None) -> str:
+def _proof_problem(
+    proof: str, tests: tuple[str, ...], bugs: dict[str, corpus.Bug], result: mutants.Result | None
+) -> str:
     kind, _, name = proof.partition(":")
     if kind == "bug":
         if name not in bugs:

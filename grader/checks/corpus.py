@@ -155,7 +155,7 @@ def first_evidence(result: TestResult) -> str:
     parts = feedback_parts(result)
     printed = parts.printed.splitlines()
     errors = [i for i, line in enumerate(printed) if "ERROR:" in line]
-    evidence = printed[errors[0]:errors[0] + 3] if errors else printed[:2]
+    evidence = printed[errors[0] : errors[0] + 3] if errors else printed[:2]
     return "; ".join(line.strip() for line in [parts.detail, *evidence] if line.strip())
 
 

@@ -94,10 +94,29 @@ class Judged:
 # Calls whose deletion is a realistic student bug; a line that is only such
 # a call (or `if (...) call;`) loses it.
 CLEANUP_CALLS = (
-    "close", "unlink", "sem_unlink", "mq_unlink", "shm_unlink", "munmap", "sem_close", "mq_close", "waitpid",
-    "sem_post", "sem_wait", "kill", "ftruncate", "dup2", "sigaction", "sigprocmask", "pthread_sigmask", "clear",
-    "reset", "_exit", "raise", "signal",
-)  # fmt: skip
+    "close",
+    "unlink",
+    "sem_unlink",
+    "mq_unlink",
+    "shm_unlink",
+    "munmap",
+    "sem_close",
+    "mq_close",
+    "waitpid",
+    "sem_post",
+    "sem_wait",
+    "kill",
+    "ftruncate",
+    "dup2",
+    "sigaction",
+    "sigprocmask",
+    "pthread_sigmask",
+    "clear",
+    "reset",
+    "_exit",
+    "raise",
+    "signal",
+)
 FLAGS = ("O_NONBLOCK", "O_EXCL", "O_CREAT", "SA_RESTART", "O_CLOEXEC", "SA_NOCLDSTOP", "SA_SIGINFO", "O_TRUNC")
 ADDED_FLAGS = {"O_RDONLY": "O_NONBLOCK", "O_WRONLY": "O_NONBLOCK", "O_RDWR": "O_NONBLOCK", "O_CREAT": "O_EXCL"}
 COMPARISONS = {" < ": " <= ", " <= ": " < ", " > ": " >= ", " >= ": " > ", " == ": " != ", " != ": " == "}
@@ -129,11 +148,11 @@ def flag(line: str) -> Iterator[tuple[str, str]]:
         for pattern in (rf" \| {name}\b", rf"\b{name} \| "):
             match = re.search(pattern, line)
             if match and not _in_string(line, match.start()):
-                yield "drop-flag", line[:match.start()] + line[match.end():]
+                yield "drop-flag", line[: match.start()] + line[match.end() :]
     for present, added in ADDED_FLAGS.items():
         match = re.search(rf"\b{present}\b", line)
         if match and not _in_string(line, match.start()) and added not in line and ("open" in line or "|" in line):
-            yield "add-flag", line[:match.end()] + f" | {added}" + line[match.end():]
+            yield "add-flag", line[: match.end()] + f" | {added}" + line[match.end() :]
     if re.search(r"sa_flags = 0;", line):
         yield "add-flag", line.replace("sa_flags = 0;", "sa_flags = SA_RESTART;")
 
@@ -155,12 +174,12 @@ def off_by_one(line: str) -> Iterator[tuple[str, str]]:
             # `a <b` in a template or a stream is not a comparison: only a
             # spaced operator between two operands is one.
             if not _in_string(line, start):
-                yield "off-by-one", line[:start] + new + line[start + len(old):]
+                yield "off-by-one", line[:start] + new + line[start + len(old) :]
             start = line.find(old, start + 1)
     for old, new in ((" + 1", ""), (" - 1", "")):
         start = line.find(old)
-        if start >= 0 and not _in_string(line, start) and not line[start + len(old):start + len(old) + 1].isdigit():
-            yield "off-by-one", line[:start] + new + line[start + len(old):]
+        if start >= 0 and not _in_string(line, start) and not line[start + len(old) : start + len(old) + 1].isdigit():
+            yield "off-by-one", line[:start] + new + line[start + len(old) :]
 
 
 def swap_arguments(line: str) -> Iterator[tuple[str, str]]:
@@ -198,8 +217,12 @@ def _top_level_arguments(line: str, start: int) -> list[tuple[int, int]] | None:
 
 
 OPERATORS: tuple[Callable[[str], Iterator[tuple[str, str]]], ...] = (
-    delete_call, flag, retry_once, off_by_one, swap_arguments,
-)  # fmt: skip
+    delete_call,
+    flag,
+    retry_once,
+    off_by_one,
+    swap_arguments,
+)
 
 
 # ---- generating ------------------------------------------------------------
@@ -235,7 +258,7 @@ def _unique_change(name: str, text: str, lines: list[str], index: int, new_line:
     """The edit of line `index`, with as many lines before it as make its
     `old` text match the reference exactly once."""
     for first in range(index, max(-1, index - 6), -1):
-        old = "\n".join(lines[first:index + 1])
+        old = "\n".join(lines[first : index + 1])
         if text.count(old) == 1:
             return corpus.Change(name, old, "\n".join([*lines[first:index], new_line]))
     return None
@@ -295,10 +318,13 @@ def fingerprint(lab: Lab) -> dict[str, str]:
         path
         for directory in (lab.directory, lab.solution_directory)
         for path in sorted(directory.rglob("*"))
-        if path.is_file() and path.suffix in (".cpp", ".h", ".toml") and path not in reference
-        and path.name not in lab.student_files and path.parent.name != "bugs"
+        if path.is_file()
+        and path.suffix in (".cpp", ".h", ".toml")
+        and path not in reference
+        and path.name not in lab.student_files
+        and path.parent.name != "bugs"
         and not path.name.startswith("mutants")
-    ]  # fmt: skip
+    ]
     harness = sorted(p for p in (REPO / "grader" / "harness").rglob("*") if p.is_file())
     return {"reference": _digest(reference), "tests": _digest(tests), "harness": _digest(harness)}
 
@@ -355,9 +381,9 @@ class Result:
     def from_json(cls, data: dict[str, object]) -> Result:
         return cls(
             lab=str(data["lab"]),
-            fingerprint=dict(data["fingerprint"]),  # type: ignore[arg-type]
-            verdicts=dict(data["verdicts"]),  # type: ignore[arg-type]
-            generated=int(data.get("generated", 0)),  # type: ignore[arg-type]
+            fingerprint=dict(data["fingerprint"]),  # type: ignore[call-overload]
+            verdicts=dict(data["verdicts"]),  # type: ignore[call-overload]
+            generated=int(data.get("generated", 0)),  # type: ignore[call-overload]
             sample=data.get("sample"),  # type: ignore[arg-type]
             seconds=float(data.get("seconds", 0.0)),  # type: ignore[arg-type]
         )
@@ -453,8 +479,12 @@ def run(
     started = time.monotonic()
     everything = generate(lab)
     chosen = everything if count is None else sample(everything, count, lab.name)
-    result = Result(lab.name, fingerprint(lab), generated=len(everything),
-                    sample=None if len(chosen) == len(everything) else len(chosen))  # fmt: skip
+    result = Result(
+        lab.name,
+        fingerprint(lab),
+        generated=len(everything),
+        sample=None if len(chosen) == len(everything) else len(chosen),
+    )
     previous = load_result(progress_file(lab)) if resume else None
     if previous is not None and previous.fingerprint == result.fingerprint:
         result.verdicts = {i: v for i, v in previous.verdicts.items() if i in {m.id for m in chosen}}
@@ -465,9 +495,12 @@ def run(
     def record(judged: Judged) -> None:
         with lock:
             result.verdicts[judged.mutant.id] = {
-                "outcome": judged.outcome.value, "by": judged.by, "operator": judged.mutant.operator,
-                "line": judged.mutant.line, "change": asdict(judged.mutant.change),
-            }  # fmt: skip
+                "outcome": judged.outcome.value,
+                "by": judged.by,
+                "operator": judged.mutant.operator,
+                "line": judged.mutant.line,
+                "change": asdict(judged.mutant.change),
+            }
             write_json(progress_file(lab), result.to_json({}))
         on_judged(judged)
 
@@ -491,9 +524,13 @@ def print_report(
         console.print(terminal_text(chosen[mutant_id].diff() if mutant_id in chosen else mutant_id))
         console.print()
     for mutant_id in stale:
-        console.print(Text(f"stale marking: {mutant_id} is marked equivalent in "
-                           f"{equivalents_file_name(result.lab)} but is no longer a mutant of the reference",
-                           style="yellow"))  # fmt: skip
+        console.print(
+            Text(
+                f"stale marking: {mutant_id} is marked equivalent in "
+                f"{equivalents_file_name(result.lab)} but is no longer a mutant of the reference",
+                style="yellow",
+            )
+        )
     killed, counted = result.score(equivalent)
     marked = sum(1 for i in result.verdicts if i in equivalent)
     of = f"{len(result.verdicts)} of {result.generated} mutants" if result.sample else f"{result.generated} mutants"
@@ -529,11 +566,15 @@ def selfcheck_line(lab: Lab) -> str:
     minutes per lab, and a change of the harness must not fail every lab."""
     result = load_result(result_file(lab))
     if result is None:
-        raise BelowStandard(f"no mutation result in solutions/{lab.name}/mutants.result.json: {rerun_command(lab.name)}")
+        raise BelowStandard(
+            f"no mutation result in solutions/{lab.name}/mutants.result.json: {rerun_command(lab.name)}"
+        )
     floor = floor_of(lab)
     if floor is None:
         raise BelowStandard(f"{equivalents_file_name(lab.name)} sets no `floor` (the lowest mutation score allowed)")
-    return verdict_line(result, load_equivalents(lab), floor, stale_markings(lab, generate(lab)), staleness(lab, result))
+    return verdict_line(
+        result, load_equivalents(lab), floor, stale_markings(lab, generate(lab)), staleness(lab, result)
+    )
 
 
 def rerun_command(lab: str) -> str:
@@ -550,10 +591,14 @@ def verdict_line(
     if score < floor:
         problems.append(f"mutation score {score:.0%} is below the lab's floor {floor:.0%}")
     survivors = result.survivors(equivalent)
-    kill_or_mark = (f"surviving mutants: {', '.join(survivors)}: add a test that kills each, or mark it "
-                    f"equivalent in {equivalents_file_name(result.lab)} with why")  # fmt: skip
-    marked_but_gone = (f"marked equivalent in {equivalents_file_name(result.lab)} but no longer mutants of the "
-                       f"reference: {', '.join(stale)}")  # fmt: skip
+    kill_or_mark = (
+        f"surviving mutants: {', '.join(survivors)}: add a test that kills each, or mark it "
+        f"equivalent in {equivalents_file_name(result.lab)} with why"
+    )
+    marked_but_gone = (
+        f"marked equivalent in {equivalents_file_name(result.lab)} but no longer mutants of the "
+        f"reference: {', '.join(stale)}"
+    )
     # Once the reference has changed, markings of its old lines are
     # expected to go stale: the result as a whole needs a new run.
     if stale and not changed:

@@ -89,7 +89,9 @@ class Context:
 
 def lab_toml(ctx: Context) -> str:
     if not ctx.lab.has_solution:
-        raise Failed(f"solutions/{ctx.lab.name}/BUILD is missing: selfcheck needs the reference (is this a starter pack?)")
+        raise Failed(
+            f"solutions/{ctx.lab.name}/BUILD is missing: selfcheck needs the reference (is this a starter pack?)"
+        )
     ctx.reference = pipeline.prepare_reference(ctx.lab, ctx.sandbox)
     assert ctx.reference.binary is not None
     ctx.listed = ctx.reference.listed  # prepare_reference checked it against lab.toml
@@ -100,13 +102,16 @@ def lab_toml(ctx: Context) -> str:
 
 def reference(ctx: Context) -> str:
     assert ctx.reference is not None
-    return reference_verdict(pipeline.grade(ctx.lab, ctx.lab.solution_directory, "reference", ctx.reference, ctx.sandbox,
-                                            ctx.jobs))
+    return reference_verdict(
+        pipeline.grade(ctx.lab, ctx.lab.solution_directory, "reference", ctx.reference, ctx.sandbox, ctx.jobs)
+    )
 
 
 def skeleton(ctx: Context) -> str:
     assert ctx.reference is not None
-    return skeleton_verdict(pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox, ctx.jobs))
+    return skeleton_verdict(
+        pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox, ctx.jobs)
+    )
 
 
 def bug_corpus(ctx: Context) -> str:
@@ -169,8 +174,10 @@ def pack_check(ctx: Context) -> str:
 
 def mutation_score(ctx: Context) -> str:
     if not mutants.equivalents_file(ctx.lab).exists():
-        raise LeftOut(f"no mutation analysis yet (no solutions/{ctx.lab.name}/mutants.toml): "
-                      f"{mutants.rerun_command(ctx.lab.name)}, then mark its equivalent mutants and set a floor")
+        raise LeftOut(
+            f"no mutation analysis yet (no solutions/{ctx.lab.name}/mutants.toml): "
+            f"{mutants.rerun_command(ctx.lab.name)}, then mark its equivalent mutants and set a floor"
+        )
     return mutants.selfcheck_line(ctx.lab)  # raises mutants.BelowStandard
 
 
@@ -199,7 +206,9 @@ STEPS: tuple[tuple[str, Callable[[Context], str], bool], ...] = (
 STEP_NAMES = tuple(name for name, _, _ in STEPS)
 
 
-def check_lab(lab: Lab, sandbox: Sandbox, console: Console, jobs: int = 1, skip: frozenset[str] = frozenset()) -> list[Check]:
+def check_lab(
+    lab: Lab, sandbox: Sandbox, console: Console, jobs: int = 1, skip: frozenset[str] = frozenset()
+) -> list[Check]:
     """Every check of STEPS in order, but those named in `skip`."""
     ctx = Context(lab, sandbox, jobs)
     checks = []
@@ -266,8 +275,12 @@ def print_table(checks: list[Check], console: Console) -> None:
         table.add_column(column, overflow="fold")
     for check in checks:
         # A detail can quote compiler output and test output (the reference's, the corpus's).
-        table.add_row(check.lab, check.name, Text(check.verdict.value, style=_VERDICT_STYLE[check.verdict]),
-                      terminal_text(check.detail))  # fmt: skip
+        table.add_row(
+            check.lab,
+            check.name,
+            Text(check.verdict.value, style=_VERDICT_STYLE[check.verdict]),
+            terminal_text(check.detail),
+        )
     console.print(table)
     failed = [c for c in checks if not c.ok]
     labs = sorted({c.lab for c in checks})
@@ -276,7 +289,8 @@ def print_table(checks: list[Check], console: Console) -> None:
         return
     skipped = sorted({c.name for c in checks if c.verdict is Verdict.SKIPPED})
     if skipped:
-        console.print(Text(f"Every check run passed; {', '.join(skipped)} left out: not yet fit to publish.",
-                           style="bold yellow"))  # fmt: skip
+        console.print(
+            Text(f"Every check run passed; {', '.join(skipped)} left out: not yet fit to publish.", style="bold yellow")
+        )
         return
     console.print(Text(f"All {len(checks)} checks passed: {', '.join(labs)} ready to publish.", style="bold green"))

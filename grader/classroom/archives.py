@@ -12,6 +12,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
@@ -127,7 +128,15 @@ def _write(member: Member, target: Path, limit: int) -> str:
                 if written > limit:
                     return f"expands past {limit // (1024 * 1024)} MiB"
                 out.write(chunk)
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        zlib.error,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
         # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
         return f"cannot be extracted: {member.name}: {e}"
     return ""
@@ -170,7 +179,7 @@ def _zip_members(archive: Path) -> Iterator[Member]:
             else:
                 kind = "special"
             target = zipped.read(info).decode(errors="replace") if kind == "link" else ""
-            yield Member(info.filename, kind, info.file_size, target, lambda info=info: zipped.open(info))
+            yield Member(info.filename, kind, info.file_size, target, partial(zipped.open, info))
 
 
 def _tar_members(archive: Path) -> Iterator[Member]:
@@ -186,4 +195,4 @@ def _tar_members(archive: Path) -> Iterator[Member]:
                 kind = "file"
             else:
                 kind = "special"
-            yield Member(info.name, kind, info.size, info.linkname, lambda info=info: tarred.extractfile(info))
+            yield Member(info.name, kind, info.size, info.linkname, partial(tarred.extractfile, info))

@@ -99,8 +99,10 @@ def run(lab: Lab, source: Path, out: Path, options: Options, box: Sandbox, conso
         with console.status("unpacking the submissions …"), _timed(stages, "unpack"):
             collection = unpack.collect(source, lab, scratch, options.limits)
         if not collection.submissions:
-            raise GraderError(f"no student submissions found in {source}",
-                              tip="pass a folder of student folders, a Gradescope export or a Canvas download")  # fmt: skip
+            raise GraderError(
+                f"no student submissions found in {source}",
+                tip="pass a folder of student folders, a Gradescope export or a Canvas download",
+            )
         students = collection.submissions
         if options.shard is not None:
             students = sharding.select(collection.submissions, options.shard)
@@ -126,7 +128,13 @@ def _remove_leftovers(out: Path) -> None:
     """What a killed batch leaves: its scratch space, half-written files."""
     for scratch in out.glob(".scratch-*"):
         shutil.rmtree(scratch, ignore_errors=True)
-    for directory in (out, out / "results", out / "feedback", out / class_report.DETAILS, gradebook.state_directory(out)):
+    for directory in (
+        out,
+        out / "results",
+        out / "feedback",
+        out / class_report.DETAILS,
+        gradebook.state_directory(out),
+    ):
         for partial in directory.glob(".*"):  # write_atomically's temporary files
             if partial.is_file():
                 partial.unlink()
@@ -142,9 +150,14 @@ def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
 
 
 def _grade_all(
-    lab: Lab, pending: list[unpack.Submission], out: Path, options: Options, box: Sandbox, console: Console,
+    lab: Lab,
+    pending: list[unpack.Submission],
+    out: Path,
+    options: Options,
+    box: Sandbox,
+    console: Console,
     stages: dict[str, float],
-) -> int:  # fmt: skip
+) -> int:
     gradable = [s for s in pending if s.directory is not None]
     for submission in pending:
         if submission.directory is None:
@@ -163,7 +176,9 @@ def _grade_all(
     return len(gradable)
 
 
-def _compile_first(lab: Lab, gradable: list[unpack.Submission], jobs: int, box: Sandbox, progress: Progress, console: Console) -> None:
+def _compile_first(
+    lab: Lab, gradable: list[unpack.Submission], jobs: int, box: Sandbox, progress: Progress, console: Console
+) -> None:
     task = progress.add_task("compiling", total=len(gradable), note="")
     for start in range(0, len(gradable), COMPILE_CHUNK):
         chunk = gradable[start : start + COMPILE_CHUNK]
@@ -179,9 +194,14 @@ def _compile_first(lab: Lab, gradable: list[unpack.Submission], jobs: int, box: 
 
 
 def _grade_in_parallel(
-    lab: Lab, gradable: list[unpack.Submission], out: Path, options: Options, reference: pipeline.Reference,
-    box: Sandbox, progress: Progress,
-) -> None:  # fmt: skip
+    lab: Lab,
+    gradable: list[unpack.Submission],
+    out: Path,
+    options: Options,
+    reference: pipeline.Reference,
+    box: Sandbox,
+    progress: Progress,
+) -> None:
     task = progress.add_task("grading", total=len(gradable), note="")
     failures = 0
     with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="grade") as pool:
@@ -233,7 +253,7 @@ def _grade_and_write(
 
 
 class _PerMinute(ProgressColumn):
-    def render(self, task) -> Text:  # type: ignore[override]
+    def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed * 60:5.1f}/min" if speed else "  –/min", style="cyan")
 

@@ -206,8 +206,10 @@ def _lab_of(out: Path) -> Lab:
     try:
         name = json.loads(manifest.read_text())["lab"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise GraderError(f"{out} does not hold a batch: {manifest} is missing or unreadable ({e})",
-                          tip="pass the --out directory of a ./grade batch run")  # fmt: skip
+        raise GraderError(
+            f"{out} does not hold a batch: {manifest} is missing or unreadable ({e})",
+            tip="pass the --out directory of a ./grade batch run",
+        )
     return load_lab(name)
 
 
@@ -227,7 +229,9 @@ def _rows(out: Path, lab: Lab) -> list[dict[str, Any]]:
             continue
         rows.append(record)
     if not rows:
-        raise GraderError(f"{out} holds no student records yet", tip="run ./grade batch with --out to this directory first")
+        raise GraderError(
+            f"{out} holds no student records yet", tip="run ./grade batch with --out to this directory first"
+        )
     return sorted(rows, key=lambda r: r["key"])
 
 
@@ -263,7 +267,9 @@ def _run(spec: TestSpec, test: dict[str, Any]) -> _Run:
     # also fails is not charged, so it counts as passed there too).
     passed = float(test.get("score", 0)) >= spec.points
     output = str(test.get("output", ""))
-    leaks = tuple((str(x.get("kind")), f"{x.get('object')} — clean it up with {x.get('fix')}") for x in test.get("leaks", []))
+    leaks = tuple(
+        (str(x.get("kind")), f"{x.get('object')} — clean it up with {x.get('fix')}") for x in test.get("leaks", [])
+    )
     if passed:
         return _Run(True, "", "", leaks)
     return _Run(False, cause(_status(test.get("status")), output), _example(spec, output), leaks)
@@ -281,7 +287,9 @@ def _status(text: object) -> Status | str:
 def _runs_from_record(lab: Lab, row: dict[str, Any]) -> dict[str, _Run]:
     """A student graded before details were kept: pass or fail from the record."""
     return {
-        t.name: _Run(row["tests"].get(t.name, 0) >= t.points, "cause not recorded (graded before details were kept)", "", ())
+        t.name: _Run(
+            row["tests"].get(t.name, 0) >= t.points, "cause not recorded (graded before details were kept)", "", ()
+        )
         for t in lab.tests
     }
 
@@ -347,8 +355,16 @@ def _test_figures(spec: TestSpec, runs: dict[str, dict[str, _Run]], members: dic
         for kind, found in run.leaks:
             _join(groups, f"left a {kind}", members[key], found)
     causes = sorted(groups.values(), key=lambda g: (-len(g.students), g.label))
-    return TestFigures(spec.name, spec.category, spec.hidden, spec.points, spec.hint, passed,
-                       sum(spec.name in r for r in runs.values()), causes)  # fmt: skip
+    return TestFigures(
+        spec.name,
+        spec.category,
+        spec.hidden,
+        spec.points,
+        spec.hint,
+        passed,
+        sum(spec.name in r for r in runs.values()),
+        causes,
+    )
 
 
 def _join(groups: dict[str, Group], label: str, member: Member, example: str) -> None:
@@ -414,8 +430,9 @@ def _diagnostics(out: Path, key: str, first: str) -> str:
     return _shortened("\n".join(lines[start:]).strip()) or first
 
 
-def _reason_groups(rows: list[dict[str, Any]], members: dict[str, Member], status: str,
-                   skip_build_errors: bool = False) -> list[Group]:  # fmt: skip
+def _reason_groups(
+    rows: list[dict[str, Any]], members: dict[str, Member], status: str, skip_build_errors: bool = False
+) -> list[Group]:
     groups: dict[str, Group] = {}
     for row in rows:
         if row["status"] != status or skip_build_errors and row["reason"].startswith(BUILD_ERROR):
@@ -436,7 +453,7 @@ def _kind_of_problem(reason: str) -> str:
 
 
 def to_json(figures: ClassFigures) -> dict[str, Any]:
-    data = {"format_version": FORMAT_VERSION, **asdict(figures)}
+    data: dict[str, Any] = {"format_version": FORMAT_VERSION, **asdict(figures)}
     for test, raw in zip(figures.tests, data["tests"]):
         raw["pass_rate"] = round(test.rate, 4)
     for category, raw in zip(figures.categories, data["categories"]):
@@ -466,31 +483,33 @@ def render(figures: ClassFigures) -> str:
         _leak_section(figures),
         _not_gradable_section(figures),
     ]
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{t(figures.lab)}: class report (staff only)</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        "<header>",
-        f"<h1>{t(figures.lab)} — {t(figures.title)}: class report</h1>",
-        '<p class="staff" id="staff">For course staff only. This page names the hidden tests and shows students\' '
-        "output: do not share it with students.</p>",
-        _contents(),
-        "</header>",
-        "<main>",
-        *sections,
-        "</main>",
-        f"<footer>Rebuilt from the batch's directory by <code>./grade report DIR</code>; the same figures are in "
-        f"<code>{FIGURES}</code> (format version {FORMAT_VERSION}).</footer>",
-        "</body>",
-        "</html>",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{t(figures.lab)}: class report (staff only)</title>",
+            f"<style>{_CSS}</style>",
+            "</head>",
+            "<body>",
+            "<header>",
+            f"<h1>{t(figures.lab)} — {t(figures.title)}: class report</h1>",
+            '<p class="staff" id="staff">For course staff only. This page names the hidden tests and shows students\' '
+            "output: do not share it with students.</p>",
+            _contents(),
+            "</header>",
+            "<main>",
+            *sections,
+            "</main>",
+            f"<footer>Rebuilt from the batch's directory by <code>./grade report DIR</code>; the same figures are in "
+            f"<code>{FIGURES}</code> (format version {FORMAT_VERSION}).</footer>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 _SECTIONS = (
@@ -527,12 +546,13 @@ def _distribution_section(f: ClassFigures) -> str:
     if f.grader_errors:
         facts.append(("grader errors", str(f.grader_errors)))
     cells = "".join(
-        f'<div class="fact" data-fact="{safe_text(name)}"><dt>{name}</dt><dd>{value}</dd></div>' for name, value in facts
+        f'<div class="fact" data-fact="{safe_text(name)}"><dt>{name}</dt><dd>{value}</dd></div>'
+        for name, value in facts
     )
     return (
         '<section id="distribution"><h2>Score distribution</h2>'
-        f"<dl class=\"facts\">{cells}</dl>{histogram(f.distribution)}"
-        "<p class=\"note\">Per cent of the maximum score, over every student (a submission that could not be graded "
+        f'<dl class="facts">{cells}</dl>{histogram(f.distribution)}'
+        '<p class="note">Per cent of the maximum score, over every student (a submission that could not be graded '
         "counts as 0).</p></section>"
     )
 
@@ -586,7 +606,8 @@ def _test_section(f: ClassFigures) -> str:
         '<section id="tests"><h2>Pass rate per test</h2>'
         f'<p class="note">Worst first, over the {f.graded} students whose submission built and ran. '
         "Passed means full points, as in the gradebook.</p>"
-        '<div class="scroll"><table class="rates per-test"><thead><tr><th>test</th><th>category</th><th class="points">points</th>'
+        '<div class="scroll"><table class="rates per-test"><thead><tr><th>test</th><th>category</th>'
+        '<th class="points">points</th>'
         f"<th>passed</th><th>rate</th><th></th></tr></thead><tbody>{rows}</tbody></table></div></section>"
     )
 
@@ -647,8 +668,10 @@ def _causes_section(f: ClassFigures) -> str:
         )
     note = ""
     if f.missing_details:
-        note = (f'<p class="note">{len(f.missing_details)} student(s) were graded before details were kept: '
-                "their causes are not known.</p>")  # fmt: skip
+        note = (
+            f'<p class="note">{len(f.missing_details)} student(s) were graded before details were kept: '
+            "their causes are not known.</p>"
+        )
     return (
         '<section id="causes"><h2>Why tests failed</h2>'
         '<p class="note">Per test, worst first, grouped by what the grader observed; the example is the first '
@@ -672,8 +695,10 @@ def _not_gradable_section(f: ClassFigures) -> str:
     if f.not_gradable_reasons:
         parts += ["<h3>Other reasons</h3>", _groups(f.not_gradable_reasons, "reason")]
     if f.grader_error_reasons:
-        parts += ['<h3>Grader errors (not the students\' fault: <code>--resume</code> grades them again)</h3>',
-                  _groups(f.grader_error_reasons, "grader-error")]  # fmt: skip
+        parts += [
+            "<h3>Grader errors (not the students' fault: <code>--resume</code> grades them again)</h3>",
+            _groups(f.grader_error_reasons, "grader-error"),
+        ]
     parts.append("</section>")
     return "".join(parts)
 

@@ -90,8 +90,10 @@ def check_manifest(out: Path, lab: Lab, resume: bool) -> None:
                 tip="add --resume to continue it (only what is missing is graded), or choose another --out",
             )
         if previous.get("lab") != lab.name:
-            raise GraderError(f"{out} holds a batch of {previous.get('lab')!r}, not of {lab.name!r}",
-                              tip="choose another --out for this lab")  # fmt: skip
+            raise GraderError(
+                f"{out} holds a batch of {previous.get('lab')!r}, not of {lab.name!r}",
+                tip="choose another --out for this lab",
+            )
     atomic.write_atomically(manifest, json.dumps({"format_version": FORMAT_VERSION, "lab": lab.name}) + "\n")
 
 
@@ -179,10 +181,20 @@ def gradebook_csv(lab: Lab, rows: list[dict[str, Any]]) -> str:
         # e-mail addresses, the compiler's words on their code).
         texts = ("student", "name", "platform_id", "email", "reason")
         student, name, platform_id, email, reason = (spreadsheet_cell(row[key]) for key in texts)
-        writer.writerow([student, name, platform_id, email, _number(row["score"]),
-                         _number(row["max_score"]), row["status"], reason,
-                         *(_number(row["tests"].get(t, 0)) for t in tests),
-                         _number(-row.get("leak_deduction", 0) or 0)])  # fmt: skip
+        writer.writerow(
+            [
+                student,
+                name,
+                platform_id,
+                email,
+                _number(row["score"]),
+                _number(row["max_score"]),
+                row["status"],
+                reason,
+                *(_number(row["tests"].get(t, 0)) for t in tests),
+                _number(-row.get("leak_deduction", 0) or 0),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -195,8 +207,8 @@ def check_canvas_assignment(column: str) -> str:
     makes a new assignment."""
     if not CANVAS_ASSIGNMENT.match(column):
         raise GraderError(
-            f"--canvas-assignment {column!r} is not an assignment as Canvas names it, \"Title (id)\"",
-            tip="copy the column's header from a gradebook exported from Canvas, such as \"Lab 1 (1234)\"",
+            f'--canvas-assignment {column!r} is not an assignment as Canvas names it, "Title (id)"',
+            tip='copy the column\'s header from a gradebook exported from Canvas, such as "Lab 1 (1234)"',
         )
     return column
 
@@ -252,8 +264,9 @@ def distribution(lab: Lab, scores: list[float]) -> dict[str, int]:
     return buckets
 
 
-def write_class(out: Path, lab: Lab, layout: str, submissions: list[Submission],
-                canvas_assignment: str | None = None) -> dict[str, Any]:  # fmt: skip
+def write_class(
+    out: Path, lab: Lab, layout: str, submissions: list[Submission], canvas_assignment: str | None = None
+) -> dict[str, Any]:
     rows = records(out, submissions)
     atomic.write_atomically(out / "gradebook.csv", gradebook_csv(lab, rows))
     atomic.write_atomically(out / "canvas.csv", canvas_csv(lab, layout, rows, canvas_assignment))

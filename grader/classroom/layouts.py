@@ -36,7 +36,9 @@ def is_wrapper(children: dict[str, bool], lab: Lab) -> bool:
         return False
     if GRADESCOPE_METADATA in children:
         return True
-    students = [n for n, folder in children.items() if folder or n.lower().endswith(ARCHIVE_SUFFIXES) or CANVAS_NAME.match(n)]
+    students = [
+        n for n, folder in children.items() if folder or n.lower().endswith(ARCHIVE_SUFFIXES) or CANVAS_NAME.match(n)
+    ]
     return len(students) >= 2
 
 
@@ -75,7 +77,9 @@ def archive_stem(name: str) -> str:
 
 def gradescope(root: Path) -> tuple[list[Submission], list[str]]:
     metadata = _read_yaml(root / GRADESCOPE_METADATA)
-    found, warnings, listed = [], [], set()
+    found: list[Submission] = []
+    warnings: list[str] = []
+    listed: set[str] = set()
     for folder, record in sorted(metadata.items(), key=lambda item: str(item[0])):
         listed.add(str(folder))
         directory = root / str(folder)
@@ -88,7 +92,9 @@ def gradescope(root: Path) -> tuple[list[Submission], list[str]]:
             found.append(Submission(student, directory, problem, name=name, platform_id=sid, email=email, group=group))
     for entry in entries_in(root):
         if entry.is_dir() and entry.name not in listed:
-            found.append(Submission(entry.name, directory=entry, notes=(f"{entry.name} is not in {GRADESCOPE_METADATA}",)))
+            found.append(
+                Submission(entry.name, directory=entry, notes=(f"{entry.name} is not in {GRADESCOPE_METADATA}",))
+            )
     return found, warnings
 
 

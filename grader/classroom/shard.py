@@ -44,7 +44,9 @@ class Shard:
     def parse(text: str) -> Shard:
         match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
         if not match or not 1 <= int(match[1]) <= int(match[2]):
-            raise GraderError(f"--shard {text!r} is not K/N with 1 <= K <= N", tip="--shard 2/4 grades the second of four slices")
+            raise GraderError(
+                f"--shard {text!r} is not K/N with 1 <= K <= N", tip="--shard 2/4 grades the second of four slices"
+            )
         return Shard(int(match[1]), int(match[2]))
 
     def holds(self, submission: Submission) -> bool:
@@ -83,7 +85,9 @@ def select(submissions: list[Submission], shard: Shard) -> list[Submission]:
     return [s for s in submissions if shard.holds(s)]
 
 
-def write_manifest(out: Path, lab: Lab, shard: Shard, layout: str, everyone: list[Submission], mine: list[Submission]) -> None:
+def write_manifest(
+    out: Path, lab: Lab, shard: Shard, layout: str, everyone: list[Submission], mine: list[Submission]
+) -> None:
     """Refuses to continue (--resume) a directory that holds another shard."""
     path = gradebook.state_directory(out) / MANIFEST
     manifest = {
@@ -97,8 +101,10 @@ def write_manifest(out: Path, lab: Lab, shard: Shard, layout: str, everyone: lis
     }
     previous = _read(path)
     if previous is not None and previous.get("shard") != manifest["shard"]:
-        raise GraderError(f"{out} holds shard {'/'.join(map(str, previous.get('shard', [])))}, not {shard}",
-                          tip="choose another --out for this shard")  # fmt: skip
+        raise GraderError(
+            f"{out} holds shard {'/'.join(map(str, previous.get('shard', [])))}, not {shard}",
+            tip="choose another --out for this shard",
+        )
     atomic.write_atomically(path, json.dumps(manifest, indent=2) + "\n")
 
 
@@ -107,8 +113,10 @@ def refuse_unsharded(out: Path) -> None:
     would leave a manifest that no longer says what it holds."""
     previous = _read(gradebook.state_directory(out) / MANIFEST)
     if previous is not None:
-        raise GraderError(f"{out} holds shard {'/'.join(map(str, previous.get('shard', [])))} of a sharded batch",
-                          tip="add the same --shard K/N to continue it, or choose another --out")  # fmt: skip
+        raise GraderError(
+            f"{out} holds shard {'/'.join(map(str, previous.get('shard', [])))} of a sharded batch",
+            tip="add the same --shard K/N to continue it, or choose another --out",
+        )
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -134,8 +142,10 @@ def read_slices(directories: list[Path]) -> list[Slice]:
     for directory in directories:
         manifest = _read(gradebook.state_directory(directory) / MANIFEST)
         if manifest is None or manifest.get("format_version") != FORMAT_VERSION:
-            raise GraderError(f"{directory} is not the output of a sharded batch (no {gradebook.STATE}/{MANIFEST})",
-                              tip="each DIR is the --out of one ./grade batch … --shard K/N")  # fmt: skip
+            raise GraderError(
+                f"{directory} is not the output of a sharded batch (no {gradebook.STATE}/{MANIFEST})",
+                tip="each DIR is the --out of one ./grade batch … --shard K/N",
+            )
         slices.append(Slice(directory, manifest))
     return slices
 
@@ -146,8 +156,12 @@ def check_slices(slices: list[Slice]) -> None:
     if not slices:
         raise GraderError("no shards to merge", tip="./grade gradebook merge out-1 out-2 … --output merged")
     first = slices[0]
-    for field, what in (("lab", "lab"), ("grader", "grader version"), ("layout", "submissions layout"),
-                        ("class", "class (the submissions folders differ)")):  # fmt: skip
+    for field, what in (
+        ("lab", "lab"),
+        ("grader", "grader version"),
+        ("layout", "submissions layout"),
+        ("class", "class (the submissions folders differ)"),
+    ):
         differing = [s for s in slices if s.manifest[field] != first.manifest[field]]
         if differing:
             raise GraderError(
@@ -157,7 +171,10 @@ def check_slices(slices: list[Slice]) -> None:
             )
     count = first.manifest["shard"][1]
     if any(s.manifest["shard"][1] != count for s in slices):
-        raise GraderError("the shards were cut into different numbers of slices: " + ", ".join(f"{s.directory} is {s.shard}" for s in slices))
+        raise GraderError(
+            "the shards were cut into different numbers of slices: "
+            + ", ".join(f"{s.directory} is {s.shard}" for s in slices)
+        )
     seen: dict[int, Path] = {}
     for s in slices:
         index = s.manifest["shard"][0]
@@ -166,8 +183,10 @@ def check_slices(slices: list[Slice]) -> None:
         seen[index] = s.directory
     missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in seen]
     if missing:
-        raise GraderError(f"shard(s) {', '.join(missing)} missing: the gradebook would lack their students",
-                          tip="grade them with ./grade batch … --shard K/N and pass their directories too")  # fmt: skip
+        raise GraderError(
+            f"shard(s) {', '.join(missing)} missing: the gradebook would lack their students",
+            tip="grade them with ./grade batch … --shard K/N and pass their directories too",
+        )
     owner: dict[str, Path] = {}
     for s in slices:
         for key in s.manifest["students"]:
@@ -175,8 +194,10 @@ def check_slices(slices: list[Slice]) -> None:
                 raise GraderError(f"student {key!r} is in two shards: {owner[key]} and {s.directory}")
             owner[key] = s.directory
     if class_digest(list(owner)) != first.manifest["class"]:
-        raise GraderError("the shards together do not hold the whole class they were cut from",
-                          tip="grade every shard again with the same submissions folder")  # fmt: skip
+        raise GraderError(
+            "the shards together do not hold the whole class they were cut from",
+            tip="grade every shard again with the same submissions folder",
+        )
 
 
 def merge(directories: list[Path], output: Path) -> dict[str, Any]:
@@ -189,16 +210,21 @@ def merge(directories: list[Path], output: Path) -> dict[str, Any]:
         raise GraderError(f"{output} is not empty", tip="merge into a new directory")
     lab = load_lab(slices[0].manifest["lab"])
     if grader_version(lab) != slices[0].manifest["grader"]:
-        raise GraderError(f"the shards were graded by grader version {slices[0].manifest['grader']}, this checkout is "
-                          f"{grader_version(lab)}", tip="merge with the checkout that graded them")  # fmt: skip
+        raise GraderError(
+            f"the shards were graded by grader version {slices[0].manifest['grader']}, this checkout is "
+            f"{grader_version(lab)}",
+            tip="merge with the checkout that graded them",
+        )
     # Every record is read before anything is written: a refused merge leaves no half of a gradebook.
     records = {}
     for s in slices:
         for key in s.manifest["students"]:
             record = gradebook.read_record(s.directory, key)
             if record is None:
-                raise GraderError(f"{s.directory} has no record of {key!r}: shard {s.shard} did not finish",
-                                  tip="run its ./grade batch again with --resume")  # fmt: skip
+                raise GraderError(
+                    f"{s.directory} has no record of {key!r}: shard {s.shard} did not finish",
+                    tip="run its ./grade batch again with --resume",
+                )
             records[key] = (s.directory, record)
     for key, (directory, _) in records.items():
         _copy_student(directory, output, key)

@@ -137,6 +137,7 @@ def prepare(lab: Lab, submission: Submission, into: Path, limits: Limits = Limit
         if problem:
             return replace(submission, directory=None, problem=problem, notes=tuple(notes))
         notes += [note] if note else []
+        assert chosen is not None  # _choose gives a file or a problem
         shutil.copyfile(chosen, into / name)
         digest.update(name.encode() + b"\0" + (into / name).read_bytes() + b"\0")
     return replace(submission, directory=into, notes=tuple(notes), fingerprint=digest.hexdigest())

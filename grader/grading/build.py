@@ -62,9 +62,7 @@ class Linked:
 
 def bazel(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            ["bazel", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return subprocess.run(["bazel", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError as e:
         raise GraderError("bazel is not installed", tip="run ./grade once as root: it installs bazel-bootstrap") from e
     except subprocess.TimeoutExpired as e:
@@ -104,8 +102,9 @@ def link(target: str, timeout: float = LINK_TIMEOUT) -> Linked:
     judged = judge(events, target)
     if judged is Judgement.SUCCEEDED:
         if result.returncode != 0:
-            raise GraderError(f"Bazel reported success building {target} but exited with status {result.returncode}",
-                              tip=_NOT_THEIRS)  # fmt: skip
+            raise GraderError(
+                f"Bazel reported success building {target} but exited with status {result.returncode}", tip=_NOT_THEIRS
+            )
         return Linked(LinkOutcome.LINKED)
     if judged is Judgement.LINK_FAILED:
         return Linked(LinkOutcome.FAILED, link_diagnostics(result.stderr))

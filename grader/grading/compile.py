@@ -234,25 +234,42 @@ def _compile_one(name: str, workspace: Workspace, box: Box, limits: Limits) -> C
             tip="this is not the submission's doing: check bwrap, prlimit and setpriv, then grade it again",
         )
     if finished.timed_out:
-        return Compiled(Outcome.TIMED_OUT, diagnostics=(
-            f"compilation took longer than {limits.wall_seconds:.0f} s, the limit for one compile, and was stopped. "
-            "Code that makes the compiler work this long (deep template or constexpr recursion, huge "
-            "static tables) cannot be graded: compute at run time instead."))  # fmt: skip
+        return Compiled(
+            Outcome.TIMED_OUT,
+            diagnostics=(
+                f"compilation took longer than {limits.wall_seconds:.0f} s, the limit for one compile, and was stopped. "
+                "Code that makes the compiler work this long (deep template or constexpr recursion, huge "
+                "static tables) cannot be graded: compute at run time instead."
+            ),
+        )
     if finished.returncode in (126, 127):  # the shell could not run the compiler
-        raise GraderError(f"the compiler {COMPILER} could not be run in the compile sandbox: {finished.stderr.strip()[:500]}",
-                          tip="install g++ (Debian package g++), then grade again")  # fmt: skip
+        raise GraderError(
+            f"the compiler {COMPILER} could not be run in the compile sandbox: {finished.stderr.strip()[:500]}",
+            tip="install g++ (Debian package g++), then grade again",
+        )
     if finished.returncode == 0:
         return Compiled(Outcome.COMPILED)
     if finished.cpu_seconds >= limits.cpu_seconds - 0.5:  # the kernel stops it at the limit
-        return Compiled(Outcome.OUT_OF_CPU, diagnostics=(
-            f"compilation used more than {limits.cpu_seconds} s of CPU time, the limit for one compile, and was "
-            "stopped. Code that makes the compiler work this long cannot be graded: compute at run time instead."))  # fmt: skip
+        return Compiled(
+            Outcome.OUT_OF_CPU,
+            diagnostics=(
+                f"compilation used more than {limits.cpu_seconds} s of CPU time, the limit for one compile, and was "
+                "stopped. Code that makes the compiler work this long cannot be graded: compute at run time instead."
+            ),
+        )
     if _OUT_OF_MEMORY.search(finished.stderr):
-        return Compiled(Outcome.OUT_OF_MEMORY, diagnostics=(
-            f"the compiler ran out of memory (limit {limits.memory_mb} MiB) and stopped. Code that makes the "
-            "compiler build huge tables or instantiate templates without end cannot be graded."
-            + (f"\n{diagnostics}" if diagnostics else "")))  # fmt: skip
-    return Compiled(Outcome.FAILED, diagnostics=diagnostics or f"the compiler failed (exit status {finished.returncode}) without a message")
+        return Compiled(
+            Outcome.OUT_OF_MEMORY,
+            diagnostics=(
+                f"the compiler ran out of memory (limit {limits.memory_mb} MiB) and stopped. Code that makes the "
+                "compiler build huge tables or instantiate templates without end cannot be graded."
+                + (f"\n{diagnostics}" if diagnostics else "")
+            ),
+        )
+    return Compiled(
+        Outcome.FAILED,
+        diagnostics=diagnostics or f"the compiler failed (exit status {finished.returncode}) without a message",
+    )
 
 
 def _command(workspace: Workspace, box: Box, limits: Limits, compiler: list[str]) -> list[str]:
@@ -287,22 +304,40 @@ def _bubblewrap_setup(workspace: Workspace) -> list[str]:
         "--die-with-parent",
         "--new-session",
         *_system_directories(),
-        "--ro-bind", str(workspace.sources), SOURCE_INSIDE,
-        "--bind", str(workspace.output), OUTPUT_INSIDE,
-        "--dev", "/dev",  # /dev/null for the compiler driver; no disks
-        "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+        "--ro-bind",
+        str(workspace.sources),
+        SOURCE_INSIDE,
+        "--bind",
+        str(workspace.output),
+        OUTPUT_INSIDE,
+        "--dev",
+        "/dev",  # /dev/null for the compiler driver; no disks
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        "/tmp",
         *_test_framework_hidden(),
         # Nothing else is writable, and no namespace of its own to mount in.
-        "--remount-ro", "/",
+        "--remount-ro",
+        "/",
         "--unshare-user",
         "--disable-userns",
-        "--chdir", SOURCE_INSIDE,
+        "--chdir",
+        SOURCE_INSIDE,
         "--clearenv",
-        "--setenv", "PATH", "/usr/bin:/bin",
-        "--setenv", "TMPDIR", "/tmp",
-        "--setenv", "HOME", "/tmp",
-        "--setenv", "LC_ALL", "C",  # diagnostics in plain ASCII quotes
-    ]  # fmt: skip
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LC_ALL",
+        "C",  # diagnostics in plain ASCII quotes
+    ]
 
 
 # Headers a student file must not include: the test framework's. Student code
@@ -345,12 +380,19 @@ def _run(command: list[str], workspace: Workspace, limits: Limits) -> _Finished:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                cwd=workspace.sources, env=_environment(), start_new_session=True,
-            )  # fmt: skip
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=workspace.sources,
+                env=_environment(),
+                start_new_session=True,
+            )
         except FileNotFoundError as e:
-            raise GraderError(f"cannot start the compile sandbox: {e.filename} is not installed",
-                              tip="install util-linux (prlimit, setpriv) and bubblewrap") from e  # fmt: skip
+            raise GraderError(
+                f"cannot start the compile sandbox: {e.filename} is not installed",
+                tip="install util-linux (prlimit, setpriv) and bubblewrap",
+            ) from e
         status, timed_out = _wait(process, limits.wall_seconds)
         out.seek(0)
         err.seek(0)

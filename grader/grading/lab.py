@@ -132,7 +132,7 @@ def _course_order(path: Path | None = None) -> list[str]:
     except toml.TOMLDecodeError as e:
         raise GraderError(f"{shown} is not valid TOML: {e}") from e
     if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
-        raise GraderError(f"{shown}: order must be a list of lab names, such as [\"pipe\", \"fifo\"]")
+        raise GraderError(f'{shown}: order must be a list of lab names, such as ["pipe", "fifo"]')
     return order
 
 
@@ -204,15 +204,21 @@ def _parse(name: str, data: dict, where: Path) -> Lab:
 
 
 # lab.toml [submissions] key -> SubmissionPolicy field
-POLICY_SETTINGS = {"max": "max_submissions", "late_penalty_per_day": "late_penalty_per_day",
-                   "max_late_penalty": "max_late_penalty"}  # fmt: skip
+POLICY_SETTINGS = {
+    "max": "max_submissions",
+    "late_penalty_per_day": "late_penalty_per_day",
+    "max_late_penalty": "max_late_penalty",
+}
 
 
 def _submission_policy(raw: dict, problems: list[str]) -> SubmissionPolicy:
     """[submissions]; problems gets a sentence for each setting that is
     unknown or out of range (that setting is then left at its default)."""
-    problems += [f"[submissions] has no setting {key!r}; the settings are {', '.join(POLICY_SETTINGS)}"
-                 for key in raw if key not in POLICY_SETTINGS]  # fmt: skip
+    problems += [
+        f"[submissions] has no setting {key!r}; the settings are {', '.join(POLICY_SETTINGS)}"
+        for key in raw
+        if key not in POLICY_SETTINGS
+    ]
     values: dict[str, float] = {}
     for key, field_name in POLICY_SETTINGS.items():
         if key not in raw:

@@ -54,7 +54,9 @@ class Reference:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
             if name not in self.runs:
-                self.runs[name] = run.run_test(self.sandbox, self.binary, name, self.lab.timeout_of(self.lab.test(name)))
+                self.runs[name] = run.run_test(
+                    self.sandbox, self.binary, name, self.lab.timeout_of(self.lab.test(name))
+                )
             return self.runs[name]
 
 
@@ -64,13 +66,17 @@ def prepare_reference(lab: Lab, sandbox: Sandbox) -> Reference:
     if not lab.has_solution:
         _build_with_programs(stage.tests_target(lab), f"lab {lab.name!r} is broken: its tests do not build")
         return Reference(lab, sandbox.with_limits(lab.limits), None)
-    _build_with_programs(f"//solutions/{lab.name}:reference_tests", f"lab {lab.name!r} is broken: its reference does not build")
+    _build_with_programs(
+        f"//solutions/{lab.name}:reference_tests", f"lab {lab.name!r} is broken: its reference does not build"
+    )
     binary = labs.REPO / "bazel-bin" / "solutions" / lab.name / "reference_tests"
     limited = sandbox.with_limits(lab.limits)
     try:
         listed = run.list_tests(limited, binary)
     except run.ListingFailed as e:
-        raise GraderError(f"lab {lab.name!r} is broken: its reference tests did not list their test cases: {e.detail}") from e
+        raise GraderError(
+            f"lab {lab.name!r} is broken: its reference tests did not list their test cases: {e.detail}"
+        ) from e
     labs.check_against_binary(lab, listed)
     return Reference(lab, limited, binary, listed)
 
@@ -113,7 +119,13 @@ Stage = Callable[[Grading], str | None]
 
 
 def grade(
-    lab: Lab, submission: Path, label: str, reference: Reference, sandbox: Sandbox, jobs: int = 1, first_failure: bool = False
+    lab: Lab,
+    submission: Path,
+    label: str,
+    reference: Reference,
+    sandbox: Sandbox,
+    jobs: int = 1,
+    first_failure: bool = False,
 ) -> Grade:
     """The submission's grade, made by STAGES in order; `jobs` of its tests
     run at once. With `first_failure`, tests not yet started once one has
@@ -121,8 +133,16 @@ def grade(
     fails."""
     started = time.monotonic()
     staged = stage.stage(lab, submission, stage.slot_name(label))
-    state = Grading(lab, submission, reference, sandbox.with_limits(lab.limits), jobs,
-                    Grade(lab=lab, label=label, isolation=sandbox.isolation), staged, first_failure)
+    state = Grading(
+        lab,
+        submission,
+        reference,
+        sandbox.with_limits(lab.limits),
+        jobs,
+        Grade(lab=lab, label=label, isolation=sandbox.isolation),
+        staged,
+        first_failure,
+    )
     try:
         for _, step in STAGES:
             why = step(state)
@@ -147,7 +167,9 @@ def compile_staged(lab: Lab, staged: stage.Staged, sandbox: Sandbox, remember: b
     if not compiled.ok:
         return compiled.diagnostics
     defined_by_tests = symbols.definitions_in(build.test_objects(lab))
-    reasons = [r for path in compiled.objects for r in symbols.refusals(path, _source_of(path, staged), defined_by_tests)]
+    reasons = [
+        r for path in compiled.objects for r in symbols.refusals(path, _source_of(path, staged), defined_by_tests)
+    ]
     if reasons:
         return "the grader refuses to link your code with the tests:\n" + "\n".join(f"- {r}" for r in reasons)
     stage.place(staged, compiled.objects)
@@ -195,7 +217,9 @@ def _files_present(state: Grading) -> str | None:
 
 def _compile_and_inspect(state: Grading) -> str | None:
     if not state.sandbox.isolated:
-        state.grade.isolation = state.grade.isolation.weakened("the compiler could read the host's files by absolute path")
+        state.grade.isolation = state.grade.isolation.weakened(
+            "the compiler could read the host's files by absolute path"
+        )
     # The tests were built with the reference (prepare_reference); if they
     # no longer build, the link below fails on them, a grader error.
     refused = compile_staged(state.lab, state.staged, state.sandbox)
@@ -206,7 +230,9 @@ def _link(state: Grading) -> str | None:
     linked = build.link(state.staged.target)
     if linked.ok:
         return None
-    return "your files compiled, but do not link with the tests:\n" + (linked.diagnostics or "the linker failed without a message")
+    return "your files compiled, but do not link with the tests:\n" + (
+        linked.diagnostics or "the linker failed without a message"
+    )
 
 
 def _list(state: Grading) -> str | None:
@@ -221,7 +247,9 @@ def _list(state: Grading) -> str | None:
 def _run_and_score(state: Grading) -> str | None:
     tests = [spec for spec in state.lab.tests if spec.name in state.listed]  # hidden tests are not in a starter pack
     judge: Callable[[TestSpec], TestResult] = lambda spec: _judge(state, spec)
-    state.grade.results = run_tests(tests, _stopping_at_first_failure(judge) if state.first_failure else judge, state.jobs)
+    state.grade.results = run_tests(
+        tests, _stopping_at_first_failure(judge) if state.first_failure else judge, state.jobs
+    )
     return None
 
 
@@ -266,7 +294,9 @@ def run_tests(tests: list[TestSpec], judge: Callable[[TestSpec], TestResult], jo
         while waiting or running:
             ready = [s for s in waiting if _ready(s, results, tests)]
             if not ready and not running:
-                raise GraderError(f"lab.toml: the tests {', '.join(s.name for s in waiting)} depend on each other in a cycle")
+                raise GraderError(
+                    f"lab.toml: the tests {', '.join(s.name for s in waiting)} depend on each other in a cycle"
+                )
             for spec in ready:
                 waiting.remove(spec)
                 reason = skipped_because(spec, results)

@@ -189,9 +189,16 @@ def list_tests(sandbox: Sandbox, binary: Path) -> dict[str, bool]:
 def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestRun:
     ended = _run_sandboxed(sandbox, binary, [f"--test-case={name}", *DOCTEST_FLAGS], timeout)
     status, detail = _verdict(ended, name, timeout)
-    return TestRun(name=name, status=status, output=ended.text, seconds=ended.seconds, detail=detail,
-                   leaks=ended.report.leaks, killed_at_deadline=bool(ended.report.events("killed at deadline")),
-                   observed=ended.report.observed())  # fmt: skip
+    return TestRun(
+        name=name,
+        status=status,
+        output=ended.text,
+        seconds=ended.seconds,
+        detail=detail,
+        leaks=ended.report.leaks,
+        killed_at_deadline=bool(ended.report.events("killed at deadline")),
+        observed=ended.report.observed(),
+    )
 
 
 @dataclass
@@ -273,7 +280,7 @@ def _collect(process: subprocess.Popen[bytes], report_fd: int, deadline: float) 
     the deadline passes or the output floods."""
     assert process.stdout is not None
     output, report = _Output(), _Report()
-    streams = {process.stdout.fileno(): output, report_fd: report}
+    streams: dict[int, _Output | _Report] = {process.stdout.fileno(): output, report_fd: report}
     with selectors.DefaultSelector() as selector:
         for fd in streams:
             selector.register(fd, selectors.EVENT_READ)
@@ -366,7 +373,9 @@ def _verdict(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
     return status, detail
 
 
-_OUT_OF_MEMORY = "{what} used more memory than its limit (shared memory and files in /dev/shm and /tmp count) and was killed"
+_OUT_OF_MEMORY = (
+    "{what} used more memory than its limit (shared memory and files in /dev/shm and /tmp count) and was killed"
+)
 
 
 def _judge(ended: _Ended, name: str, timeout: float) -> tuple[Status, str]:
@@ -414,9 +423,12 @@ def _judged(report: Report, name: str) -> tuple[Status, str]:
             "test instead of ending with _exit()"
         )
     passed = (
-        len(cases) == 1 and cases[0].get("name") == name and cases[0].get("passed") is True
-        and runs[0].get("cases") == 1 and runs[0].get("failed") == 0
-    )  # fmt: skip
+        len(cases) == 1
+        and cases[0].get("name") == name
+        and cases[0].get("passed") is True
+        and runs[0].get("cases") == 1
+        and runs[0].get("failed") == 0
+    )
     if passed and report.exit_status == 0:
         return Status.PASSED, ""
     if passed:

@@ -114,8 +114,10 @@ def lease_uid() -> UidLease:
             os.close(lock)
             continue
         return UidLease(uid, lock)
-    raise GraderError(f"all {UID_POOL_SIZE} test uids from {UID_POOL_START} are leased by graders on this machine",
-                      tip=f"wait for other graders to finish, or look for stale ones holding locks in {UID_LEASES}")
+    raise GraderError(
+        f"all {UID_POOL_SIZE} test uids from {UID_POOL_START} are leased by graders on this machine",
+        tip=f"wait for other graders to finish, or look for stale ones holding locks in {UID_LEASES}",
+    )
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,10 @@ _programs: Programs | None = None
 def build_programs() -> None:
     built = build.build(PROGRAMS_TARGET)
     if not built.ok:
-        raise GraderError(f"the sandbox's launcher and inspector do not build:\n{built.diagnostics}",
-                          tip=f"build them by hand to see why: bazel build {PROGRAMS_TARGET}")  # fmt: skip
+        raise GraderError(
+            f"the sandbox's launcher and inspector do not build:\n{built.diagnostics}",
+            tip=f"build them by hand to see why: bazel build {PROGRAMS_TARGET}",
+        )
 
 
 def _install() -> Programs:
@@ -276,8 +280,9 @@ class Sandbox:
         return Isolation(self.isolated, self.reason)
 
     def with_limits(self, overrides: dict[str, int]) -> Sandbox:
-        return Sandbox(self.kind, self.reason, self.drop_to_uid, {**self.limits, **overrides},
-                       self.cgroups, self.cgroups_missing)  # fmt: skip
+        return Sandbox(
+            self.kind, self.reason, self.drop_to_uid, {**self.limits, **overrides}, self.cgroups, self.cgroups_missing
+        )
 
     @contextlib.contextmanager
     def confinement(self) -> Iterator[Confinement]:
@@ -312,8 +317,16 @@ class Sandbox:
             argv = [*steps, str(native.inspector), "--reduced", "--report-fd", str(report_fd), str(view.binary), *args]
             return Launch(argv, (report_fd,))
         filter_fd = seccomp_filter()
-        steps += ["bwrap", *_bubblewrap_setup(view, native), "--seccomp", str(filter_fd),
-                  "--setenv", RUN_MARKER, token, "--"]  # fmt: skip
+        steps += [
+            "bwrap",
+            *_bubblewrap_setup(view, native),
+            "--seccomp",
+            str(filter_fd),
+            "--setenv",
+            RUN_MARKER,
+            token,
+            "--",
+        ]
         argv = [*steps, INSPECTOR_INSIDE, "--report-fd", str(report_fd), BINARY_INSIDE, *args]
         return Launch(argv, (report_fd, filter_fd), to_close=(filter_fd,))
 
@@ -333,12 +346,17 @@ class Sandbox:
     def _limits(self) -> list[str]:
         mb = 1024 * 1024
         return [
-            "--limit", f"cpu={self.limits['cpu_seconds']}",
-            "--limit", f"as={self.limits['memory_mb'] * mb}",
-            "--limit", f"fsize={self.limits['file_size_mb'] * mb}",
-            "--limit", f"nofile={self.limits['open_files']}",
-            "--limit", f"nproc={self.limits['processes']}",
-        ]  # fmt: skip
+            "--limit",
+            f"cpu={self.limits['cpu_seconds']}",
+            "--limit",
+            f"as={self.limits['memory_mb'] * mb}",
+            "--limit",
+            f"fsize={self.limits['file_size_mb'] * mb}",
+            "--limit",
+            f"nofile={self.limits['open_files']}",
+            "--limit",
+            f"nproc={self.limits['processes']}",
+        ]
 
     def _credentials(self, held: Confinement) -> list[str]:
         return ["--uid", str(held.lease.uid)] if held.lease else []
@@ -380,24 +398,48 @@ def _bubblewrap_setup(view: TestView, native: Programs) -> list[str]:
         "--new-session",
         # File system: the system read-only; of the grader, two files.
         *_system_directories(),
-        "--ro-bind", str(view.binary), BINARY_INSIDE,
-        "--ro-bind", str(native.inspector), INSPECTOR_INSIDE,
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+        "--ro-bind",
+        str(view.binary),
+        BINARY_INSIDE,
+        "--ro-bind",
+        str(native.inspector),
+        INSPECTOR_INSIDE,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        "/tmp",
         # IPC: private, empty, and writable by anyone, as on a real machine.
-        "--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
-        "--mqueue", "/dev/mqueue",
+        "--perms",
+        "1777",
+        "--size",
+        str(TMPFS_BYTES),
+        "--tmpfs",
+        "/dev/shm",
+        "--mqueue",
+        "/dev/mqueue",
         # Nothing else is writable: / and /dev are tmpfs that bubblewrap made.
-        "--remount-ro", "/dev",
-        "--remount-ro", "/",
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
         # Environment: nothing from the grader's.
-        "--chdir", "/tmp",
+        "--chdir",
+        "/tmp",
         "--clearenv",
-        "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
-        "--setenv", "TMPDIR", "/tmp",
-        "--setenv", "HOME", "/tmp",
-    ]  # fmt: skip
+        "--setenv",
+        "PATH",
+        "/usr/local/bin:/usr/bin:/bin",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "HOME",
+        "/tmp",
+    ]
 
 
 def _system_directories() -> list[str]:
@@ -465,21 +507,36 @@ def detect() -> Sandbox:
     as_root = os.geteuid() == 0
     hierarchy, missing = cgroup.detect()
     if shutil.which("bwrap") is None:
-        return Sandbox("reduced", "bubblewrap is not installed (Debian package: bubblewrap)", as_root, cgroups=hierarchy,
-                       cgroups_missing=missing)  # fmt: skip
+        return Sandbox(
+            "reduced",
+            "bubblewrap is not installed (Debian package: bubblewrap)",
+            as_root,
+            cgroups=hierarchy,
+            cgroups_missing=missing,
+        )
     try:
         import seccomp  # noqa: F401  (only whether it imports)
     except ImportError:
-        return Sandbox("reduced", "python3-seccomp is not installed (Debian package: python3-seccomp)", as_root,
-                       cgroups=hierarchy, cgroups_missing=missing)  # fmt: skip
+        return Sandbox(
+            "reduced",
+            "python3-seccomp is not installed (Debian package: python3-seccomp)",
+            as_root,
+            cgroups=hierarchy,
+            cgroups_missing=missing,
+        )
     failure = ""
-    for drop in ([True, False] if as_root else [False]):
+    for drop in [True, False] if as_root else [False]:
         box = Sandbox("bubblewrap", drop_to_uid=drop, cgroups=hierarchy, cgroups_missing=missing)
         failure = _probe(box)
         if not failure:
             return box
-    return Sandbox("reduced", f"bubblewrap cannot create namespaces here: {failure}", as_root, cgroups=hierarchy,
-                   cgroups_missing=missing)  # fmt: skip
+    return Sandbox(
+        "reduced",
+        f"bubblewrap cannot create namespaces here: {failure}",
+        as_root,
+        cgroups=hierarchy,
+        cgroups_missing=missing,
+    )
 
 
 def _probe(box: Sandbox) -> str:
@@ -491,9 +548,14 @@ def _probe(box: Sandbox) -> str:
             launch = box.launch(view, [], "probe", report_write, held)
             try:
                 probe = subprocess.run(
-                    launch.argv, pass_fds=launch.fds, env=box.environment(view, "probe"),
-                    cwd=view.workdir, capture_output=True, text=True, check=False,
-                )  # fmt: skip
+                    launch.argv,
+                    pass_fds=launch.fds,
+                    env=box.environment(view, "probe"),
+                    cwd=view.workdir,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
             finally:
                 launch.close()
     finally:

@@ -111,4 +111,6 @@ def score_run(spec: TestSpec, run: TestRun, reference: TestRun | None) -> TestRe
 
 
 def _result(spec: TestSpec, run: TestRun, status: Status, score: float, detail: str) -> TestResult:
-    return TestResult(spec, status, score, run.seconds, detail, run.output, run.leaks, run.killed_at_deadline, run.observed)
+    return TestResult(
+        spec, status, score, run.seconds, detail, run.output, run.leaks, run.killed_at_deadline, run.observed
+    )

@@ -86,7 +86,7 @@ def read_object(path: Path) -> ObjectFile:
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise GraderError(f"{path.name} is not a 64-bit little-endian ELF object; the compiler should have made one")
-    shoff, = struct.unpack_from("<Q", data, 0x28)
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
     headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
 
@@ -118,14 +118,16 @@ def read_object(path: Path) -> ObjectFile:
         for offset in range(h[4] + entsize, h[4] + h[5], entsize):  # entry 0 is the null symbol
             name_offset, info, _other, shndx, _value, _size = struct.unpack_from("<IBBHQQ", data, offset)
             bind, kind = info >> 4, info & 0xF
-            symbols.append(Symbol(
-                name=string(strtab, name_offset),
-                defined=shndx != _SHN_UNDEF,
-                local=bind == _STB_LOCAL,
-                weak=bind in (_STB_WEAK, _STB_GNU_UNIQUE),
-                ifunc=kind == _STT_GNU_IFUNC,
-                in_comdat=shndx in comdat,
-            ))  # fmt: skip
+            symbols.append(
+                Symbol(
+                    name=string(strtab, name_offset),
+                    defined=shndx != _SHN_UNDEF,
+                    local=bind == _STB_LOCAL,
+                    weak=bind in (_STB_WEAK, _STB_GNU_UNIQUE),
+                    ifunc=kind == _STT_GNU_IFUNC,
+                    in_comdat=shndx in comdat,
+                )
+            )
     return ObjectFile(sections, preinit, irelative, tuple(symbols))
 
 
@@ -156,8 +158,10 @@ def _library_path(library: str) -> Path:
     found = subprocess.run(["g++", "-print-file-name=" + library], capture_output=True, text=True, check=False)
     path = Path(found.stdout.strip())
     if found.returncode != 0 or not path.is_absolute() or not path.exists():
-        raise GraderError(f"cannot find {library}, whose symbols a submission must not redefine",
-                          tip="install g++ and libstdc++ (Debian package g++)")  # fmt: skip
+        raise GraderError(
+            f"cannot find {library}, whose symbols a submission must not redefine",
+            tip="install g++ and libstdc++ (Debian package g++)",
+        )
     return path.resolve()
 
 

@@ -142,20 +142,16 @@ std::string seconds_text(milliseconds ms) {
 
 std::string Outcome::describe() const {
   switch (kind) {
-    case Kind::returned:
-      return "returned normally";
-    case Kind::threw:
-      return "threw " + value;
+    case Kind::returned: return "returned normally";
+    case Kind::threw: return "threw " + value;
     case Kind::exited:
       return "the process exited with status " + std::to_string(code) +
              " before the code under test returned (exit() called inside it?)";
     case Kind::signaled:
-      return "the process was killed by signal " + std::to_string(code) + " (" + ::strsignal(code) +
-             ")";
+      return "the process was killed by signal " + std::to_string(code) + " (" + ::strsignal(code) + ")";
     case Kind::timed_out:
       return "timed out after " + seconds_text(elapsed) + " (the whole process group was killed)" +
-             (blocked_in_fifo_open ? ", blocked in open() of a FIFO, waiting for a process to open its other end"
-                                   : "");
+             (blocked_in_fifo_open ? ", blocked in open() of a FIFO, waiting for a process to open its other end" : "");
   }
   return "ended in an unknown way";
 }

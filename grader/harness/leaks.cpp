@@ -97,9 +97,8 @@ std::string leak_record(const LeakFinding& finding) {
   // A name chosen by the code under test can be of any length; a record
   // must fit in one atomic write.
   constexpr std::size_t kLongestObject = 1000;
-  const std::string object = finding.object.size() > kLongestObject
-                                 ? finding.object.substr(0, kLongestObject) + "…"
-                                 : finding.object;
+  const std::string object =
+      finding.object.size() > kLongestObject ? finding.object.substr(0, kLongestObject) + "…" : finding.object;
   using verdict::json_string;
   return R"({"event":"leak","kind":)" + json_string(finding.kind) + R"(,"object":)" + json_string(object) +
          R"(,"fix":)" + json_string(finding.fix) + "}\n";

@@ -21,8 +21,7 @@ std::string random_part() {
 
 std::string next_stem() {
   static std::atomic<unsigned> counter{0};
-  return "ipclab-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
-         random_part();
+  return "ipclab-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" + random_part();
 }
 
 }  // namespace

@@ -15,9 +15,7 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-std::string proc_path(pid_t pid, const char* entry) {
-  return "/proc/" + std::to_string(pid) + "/" + entry;
-}
+std::string proc_path(pid_t pid, const char* entry) { return "/proc/" + std::to_string(pid) + "/" + entry; }
 
 // The state letter follows the command name, which is in parentheses and may
 // itself contain spaces and parentheses: take the last ')'.
@@ -85,8 +83,7 @@ bool in_fifo_open(const ProcessSample& sample) {
   return sample.wait_channel == "wait_for_partner" || sample.wait_channel == "fifo_open";
 }
 
-Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience,
-                           std::chrono::milliseconds quiet) {
+Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience, std::chrono::milliseconds quiet) {
   using clock = std::chrono::steady_clock;
   const auto started = clock::now();
   const auto give_up = started + patience;
@@ -124,19 +121,16 @@ Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience,
     std::this_thread::sleep_for(step);
   }
   if (!last) return {false, who + " was not observed: the patience was 0 ms"};
-  const auto watched =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
-  const std::string seen = who + " never blocked in " + std::to_string(patience.count()) +
-                           " ms: last seen in " + describe(*last) + "; over " + std::to_string(watched) +
-                           " ms it used " + std::to_string((last->cpu_ns - earliest->cpu_ns) / 1000000) +
-                           " ms of CPU";
+  const auto watched = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
+  const std::string seen = who + " never blocked in " + std::to_string(patience.count()) + " ms: last seen in " +
+                           describe(*last) + "; over " + std::to_string(watched) + " ms it used " +
+                           std::to_string((last->cpu_ns - earliest->cpu_ns) / 1000000) + " ms of CPU";
   const std::uint64_t faults = last->minor_faults - earliest->minor_faults;
   if (faults >= kGrowingFaults) {
-    Blocked growing{false,
-                    seen + " and took " + std::to_string(faults) + " page faults, its memory growing to " +
-                        std::to_string(last->peak_rss_kib / 1024) +
-                        " MiB: that CPU went into filling new memory, not into polling. Is it allocating a "
-                        "buffer whose size came from the wrong bytes?"};
+    Blocked growing{false, seen + " and took " + std::to_string(faults) + " page faults, its memory growing to " +
+                               std::to_string(last->peak_rss_kib / 1024) +
+                               " MiB: that CPU went into filling new memory, not into polling. Is it allocating a "
+                               "buffer whose size came from the wrong bytes?"};
     growing.growing_memory = true;
     return growing;
   }

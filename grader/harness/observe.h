@@ -26,12 +26,12 @@
 namespace ipclab {
 
 struct ProcessSample {
-  char state = '?';                  // R running, S sleeping, D disk sleep, Z zombie, ...
-  std::uint64_t cpu_ns = 0;          // time spent on a CPU
+  char state = '?';                    // R running, S sleeping, D disk sleep, Z zombie, ...
+  std::uint64_t cpu_ns = 0;            // time spent on a CPU
   std::uint64_t context_switches = 0;  // voluntary + involuntary
-  std::string wait_channel;          // kernel function it sleeps in, when the kernel tells
-  std::uint64_t minor_faults = 0;    // pages it has touched for the first time, and the like
-  std::uint64_t peak_rss_kib = 0;    // the most memory it has held at once (VmHWM)
+  std::string wait_channel;            // kernel function it sleeps in, when the kernel tells
+  std::uint64_t minor_faults = 0;      // pages it has touched for the first time, and the like
+  std::uint64_t peak_rss_kib = 0;      // the most memory it has held at once (VmHWM)
 };
 
 // Whether the sample shows a process asleep in open() of a FIFO, waiting for
@@ -55,8 +55,7 @@ struct Blocked {
 };
 
 // Waits up to `patience` for `pid` to stay blocked for a whole `quiet` window.
-[[nodiscard]] Blocked wait_until_blocked(pid_t pid,
-                                         std::chrono::milliseconds patience = std::chrono::seconds(5),
+[[nodiscard]] Blocked wait_until_blocked(pid_t pid, std::chrono::milliseconds patience = std::chrono::seconds(5),
                                          std::chrono::milliseconds quiet = std::chrono::milliseconds(300));
 
 }  // namespace ipclab

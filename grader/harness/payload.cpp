@@ -20,14 +20,13 @@ std::string pattern(std::size_t size, std::uint32_t seed) {
 std::string first_difference(const std::string& expected, const std::string& got) {
   if (expected == got) return "";
   const auto at = static_cast<std::size_t>(
-      std::mismatch(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(
-                                                             std::min(expected.size(), got.size())),
-                    got.begin())
+      std::mismatch(expected.begin(),
+                    expected.begin() + static_cast<std::ptrdiff_t>(std::min(expected.size(), got.size())), got.begin())
           .first -
       expected.begin());
   char text[160];
-  std::snprintf(text, sizeof text, "expected %zu bytes, got %zu; first difference at byte %zu",
-                expected.size(), got.size(), at);
+  std::snprintf(text, sizeof text, "expected %zu bytes, got %zu; first difference at byte %zu", expected.size(),
+                got.size(), at);
   return text;
 }
 

@@ -108,8 +108,7 @@ std::string leak_report(const std::vector<ChildProcess>& children) {
   std::vector<std::string> items;
   for (const auto& child : children) {
     items.push_back(std::to_string(child.pid) + " (" + child.command +
-                    (child.state == 'Z' ? ", zombie: exited but never reaped with waitpid)"
-                                        : ", still running)"));
+                    (child.state == 'Z' ? ", zombie: exited but never reaped with waitpid)" : ", still running)"));
   }
   return leak_report("child processes left behind", items);
 }

@@ -109,9 +109,9 @@ class Grader {
 std::string event(std::string_view name) { return "{\"event\": " + json::literal(name) + "}"; }
 
 std::string leak_record(const Finding& finding) {
-  return "{\"event\": \"leak\", \"kind\": " + json::literal(finding.kind) + ", \"object\": " +
-         json::literal(json::valid_utf8(finding.object)) + ", \"fix\": " + json::literal(json::valid_utf8(finding.fix)) +
-         "}";
+  return "{\"event\": \"leak\", \"kind\": " + json::literal(finding.kind) +
+         ", \"object\": " + json::literal(json::valid_utf8(finding.object)) +
+         ", \"fix\": " + json::literal(json::valid_utf8(finding.fix)) + "}";
 }
 
 std::string exit_record(int status) {

@@ -52,24 +52,15 @@ class Reader {
   bool value() {
     if (at_ >= text_.size()) return false;
     switch (text_[at_]) {
-      case '{':
-        return object(nullptr);
-      case '[':
-        return array();
-      case '"':
-        return string(nullptr);
-      case 'n':
-        return word("null");
-      case 't':
-        return word("true");
-      case 'f':
-        return word("false");
-      case 'N':
-        return word("NaN");
-      case 'I':
-        return word("Infinity");
-      default:
-        return number();
+      case '{': return object(nullptr);
+      case '[': return array();
+      case '"': return string(nullptr);
+      case 'n': return word("null");
+      case 't': return word("true");
+      case 'f': return word("false");
+      case 'N': return word("NaN");
+      case 'I': return word("Infinity");
+      default: return number();
     }
   }
 
@@ -132,26 +123,16 @@ class Reader {
   std::optional<char> escape() {
     if (at_ >= text_.size()) return std::nullopt;
     switch (text_[at_++]) {
-      case '"':
-        return '"';
-      case '\\':
-        return '\\';
-      case '/':
-        return '/';
-      case 'b':
-        return '\b';
-      case 'f':
-        return '\f';
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 't':
-        return '\t';
-      case 'u':
-        return unicode_escape();
-      default:
-        return std::nullopt;
+      case '"': return '"';
+      case '\\': return '\\';
+      case '/': return '/';
+      case 'b': return '\b';
+      case 'f': return '\f';
+      case 'n': return '\n';
+      case 'r': return '\r';
+      case 't': return '\t';
+      case 'u': return unicode_escape();
+      default: return std::nullopt;
     }
   }
 
@@ -214,7 +195,8 @@ class Reader {
   }
 
   void skip_space() {
-    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
+    while (at_ < text_.size() &&
+           (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
       ++at_;
     }
   }
@@ -277,27 +259,13 @@ std::string literal(std::string_view text) {
   std::string out = "\"";
   for (const char c : text) {
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char escaped[8];

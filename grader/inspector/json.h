@@ -1,6 +1,6 @@
 #pragma once
 // The JSON the inspector reads and writes. Its report is JSON lines that the
-// grader parses with Python's json module (grader/run.py parse_report), so
+// grader parses with Python's json module (grader/grading/run.py parse_report), so
 // every rule here is that module's rule:
 //
 //   std::string text = ipclab::json::valid_utf8(bytes);   // bad bytes -> U+FFFD

@@ -8,7 +8,7 @@
 //
 //   RESOURCE: cpu (seconds), as, fsize (bytes), nofile, nproc; soft = hard.
 //
-// The order is the security argument (grader/sandbox.py says it whole):
+// The order is the security argument (grader/grading/sandbox.py says it whole):
 //   1. cgroup       while root, as only root may move a process into it; every
 //                   process the test starts is then born inside it
 //   2. limits       while root, hard limits included, which the test can then

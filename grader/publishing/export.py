@@ -111,7 +111,9 @@ def bundle_files(lab: Lab) -> list[Path]:
     """The repository files the bundle carries, relative to the repository."""
     files = [Path(name) for name in ("WORKSPACE", "BUILD", ".bazelrc", "grade")]
     for tree in ("third_party", "grader", f"labs/{lab.name}", f"solutions/{lab.name}"):
-        files += [p.relative_to(REPO) for p in (REPO / tree).rglob("*") if p.is_file() and _carried(p.relative_to(REPO))]
+        files += [
+            p.relative_to(REPO) for p in (REPO / tree).rglob("*") if p.is_file() and _carried(p.relative_to(REPO))
+        ]
     return sorted(files)
 
 
@@ -246,13 +248,19 @@ def prairielearn_package(lab: Lab, output: Path, image: str) -> Package:
     _write(output / "Dockerfile", DOCKERFILE.format(lab=lab.name, source=IMAGE_SOURCE))
     info = prairielearn_info(lab, image)
     _write(output / "question" / "info.json", json.dumps(info, indent=2) + "\n")
-    files_attribute = html.escape(", ".join(name.replace(",", "\\,") for name in lab.student_files))  # pl-file-upload's CSV list
-    _write(output / "question" / "question.html", QUESTION_HTML.format(title=html.escape(lab.title), files=files_attribute))
+    files_attribute = html.escape(
+        ", ".join(name.replace(",", "\\,") for name in lab.student_files)
+    )  # pl-file-upload's CSV list
+    _write(
+        output / "question" / "question.html", QUESTION_HTML.format(title=html.escape(lab.title), files=files_attribute)
+    )
     worst = BUILD_ALLOWANCE + math.ceil(sum(lab.timeout_of(t) for t in lab.tests) / GRADER_CORES)
     notes: tuple[str, ...] = ()
     if worst > PRAIRIELEARN_MAX_TIMEOUT:
-        notes = (f"a submission that hangs in every test needs about {worst} s, more than PrairieLearn's "
-                 f"{PRAIRIELEARN_MAX_TIMEOUT} s maximum: such a job times out without results",)  # fmt: skip
+        notes = (
+            f"a submission that hangs in every test needs about {worst} s, more than PrairieLearn's "
+            f"{PRAIRIELEARN_MAX_TIMEOUT} s maximum: such a job times out without results",
+        )
     return Package(output, files + 1, notes)
 
 
@@ -304,8 +312,12 @@ def autolab_package(lab: Lab, output: Path) -> Package:
     with tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as archive:
         for relative in files:
             mode = (REPO / relative).stat().st_mode
-            _add_to_tar(archive, f"{AUTOLAB_SOURCE}/{relative.as_posix()}", (REPO / relative).read_bytes(),
-                        executable=bool(mode & stat.S_IXUSR))  # fmt: skip
+            _add_to_tar(
+                archive,
+                f"{AUTOLAB_SOURCE}/{relative.as_posix()}",
+                (REPO / relative).read_bytes(),
+                executable=bool(mode & stat.S_IXUSR),
+            )
     temporary.replace(output / "autograde.tar")
     problems = ", ".join(f"{name} ({points:g})" for name, points in autolab.autolab_problems(lab).items())
     return Package(output, len(files), (f"create these problems in the assessment, in this order: {problems}",))

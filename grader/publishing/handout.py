@@ -81,8 +81,8 @@ def problems(lab: Lab, path: Path | None = None, *, drafts: bool = False) -> lis
     found = _section_problems(lines) + _category_problems(lab, lines)
     if not drafts:
         found += _placeholder_problems(lab, lines)
-    directives = [(line, _DIRECTIVE.match(line.text)) for line in lines if not line.in_code]
-    directives = [(line, match) for line, match in directives if match]
+    matches = [(line, _DIRECTIVE.match(line.text)) for line in lines if not line.in_code]
+    directives = [(line, match) for line, match in matches if match is not None]
     tests_lines = [line.number for line, match in directives if match.group(1) == "tests"]
     if len(tests_lines) != 1:
         found.append(f"`::: tests` must appear exactly once (under ## {GRADED_SECTION}); found {len(tests_lines)}")
@@ -194,7 +194,9 @@ def _expand_directive(lab: Lab, line: Line, match: re.Match[str]) -> str:
         return tests_table(lab)
     if kind == "include":
         return _include(lab, where, rest)
-    raise GraderError(f"{where}: unknown directive {line.text.strip()!r} (the directives are `::: include` and `::: tests`)")
+    raise GraderError(
+        f"{where}: unknown directive {line.text.strip()!r} (the directives are `::: include` and `::: tests`)"
+    )
 
 
 def _include(lab: Lab, where: str, arguments: str) -> str:
@@ -208,7 +210,9 @@ def _include(lab: Lab, where: str, arguments: str) -> str:
     relative = words[0]
     source = (REPO / relative).resolve()
     if not source.is_relative_to(lab.directory) or not source.is_file():
-        raise GraderError(f"{where}: {relative} is not a file of labs/{lab.name}/ (a handout shows only what students get)")
+        raise GraderError(
+            f"{where}: {relative} is not a file of labs/{lab.name}/ (a handout shows only what students get)"
+        )
     text = source.read_text().splitlines()
     start = _the_line(text, options["from"], where, relative)
     stop = _the_line(text, options["to"], where, relative)
@@ -276,10 +280,19 @@ def to_html(title: str, markdown: str) -> str:
     is copied."""
     style = f"<style>\n{STYLE.read_text()}</style>"
     command = [
-        "pandoc", "--from=markdown", "--to=html5", "--standalone", "--self-contained", f"--resource-path={HANDOUTS}",
-        "--metadata", f"title={title}", "--metadata", "lang=en",
-        "--variable", f"header-includes={style}",
-    ]  # fmt: skip
+        "pandoc",
+        "--from=markdown",
+        "--to=html5",
+        "--standalone",
+        "--self-contained",
+        f"--resource-path={HANDOUTS}",
+        "--metadata",
+        f"title={title}",
+        "--metadata",
+        "lang=en",
+        "--variable",
+        f"header-includes={style}",
+    ]
     try:
         result = subprocess.run(command, input=markdown, capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError as e:
@@ -295,8 +308,10 @@ def render(lab: Lab, *, draft: bool = False) -> str:
     markdown = expand(lab)
     unwritten = [] if draft else _placeholder_problems(lab, read_lines(handout_path(lab)))
     if unwritten:
-        raise GraderError(f"the write-up is a draft, not fit to publish: {unwritten[0]}",
-                          tip="./grade selfcheck checks every lab's write-up")  # fmt: skip
+        raise GraderError(
+            f"the write-up is a draft, not fit to publish: {unwritten[0]}",
+            tip="./grade selfcheck checks every lab's write-up",
+        )
     title, body = title_and_body(lab, markdown)
     return to_html(title, body)
 

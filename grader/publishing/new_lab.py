@@ -398,11 +398,15 @@ def check_name(name: str) -> None:
             tip=f"a lab's name is {expected}",
         )
     if "__" in name:
-        raise GraderError(f"{name!r} holds a double underscore, which C++ reserves for the implementation",
-                          tip=f"a lab's name is {expected}, with no __")  # fmt: skip
+        raise GraderError(
+            f"{name!r} holds a double underscore, which C++ reserves for the implementation",
+            tip=f"a lab's name is {expected}, with no __",
+        )
     if name in _CPP_KEYWORDS:
-        raise GraderError(f"{name!r} is a C++ keyword, not an identifier, so it cannot name a lab",
-                          tip=f"a lab's name is {expected}, and not a keyword")  # fmt: skip
+        raise GraderError(
+            f"{name!r} is a C++ keyword, not an identifier, so it cannot name a lab",
+            tip=f"a lab's name is {expected}, and not a keyword",
+        )
 
 
 def check_title(title: str) -> None:
@@ -420,15 +424,19 @@ def plan(repo: Path, name: str, title: str) -> Scaffold:
     check_title(title)
     course = repo / COURSE
     if not course.exists():
-        raise GraderError(f"{COURSE} is missing: a new lab is added to the course's order there",
-                          tip="run ./grade new-lab in the course repository (a starter pack has no new labs)")  # fmt: skip
+        raise GraderError(
+            f"{COURSE} is missing: a new lab is added to the course's order there",
+            tip="run ./grade new-lab in the course repository (a starter pack has no new labs)",
+        )
     order = _course_order(course)
     homes = (Path("labs") / name, Path("solutions") / name, Path("handouts") / f"{name}.md")  # of every file written
     taken = [home for home in homes if (repo / home).exists()]
     if taken or name in order:
         where = ", ".join(str(p) for p in taken) or f"{COURSE}'s order"
-        raise GraderError(f"a lab named {name!r} exists already: {where}",
-                          tip="choose another name, or remove the old lab's files first")  # fmt: skip
+        raise GraderError(
+            f"a lab named {name!r} exists already: {where}",
+            tip="choose another name, or remove the old lab's files first",
+        )
     return Scaffold(name, scaffold_files(name, title), appended_to_order(course.read_text(), order, name))
 
 
@@ -470,13 +478,17 @@ def appended_to_order(text: str, order: list[str], name: str) -> str:
     """course.toml's text with `name` last in its order; its comments kept."""
     found = list(_ORDER.finditer(text))
     if len(found) != 1:
-        raise GraderError(f"{COURSE}: cannot find the one `order = [...]` line to add the lab to",
-                          tip=f'write it as  order = ["pipe", "fifo"]  and run ./grade new-lab {name} again')  # fmt: skip
+        raise GraderError(
+            f"{COURSE}: cannot find the one `order = [...]` line to add the lab to",
+            tip=f'write it as  order = ["pipe", "fifo"]  and run ./grade new-lab {name} again',
+        )
     start, end = found[0].span()
     appended = text[:start] + f"order = {json.dumps([*order, name])}" + text[end:]
     if toml.loads(appended).get("order") != [*order, name]:
-        raise GraderError(f"{COURSE}: the `order = [...]` line found is not the one TOML reads",
-                          tip='write the order on one line, such as  order = ["pipe", "fifo"]')  # fmt: skip
+        raise GraderError(
+            f"{COURSE}: the `order = [...]` line found is not the one TOML reads",
+            tip='write the order on one line, such as  order = ["pipe", "fifo"]',
+        )
     return appended
 
 
@@ -500,8 +512,10 @@ def write(repo: Path, scaffold: Scaffold) -> None:
         for directory in reversed(made):
             if directory.exists():
                 directory.rmdir()
-        raise GraderError(f"could not write lab {scaffold.name!r}: {e}; nothing of it is left",
-                          tip="fix the cause and run the same command again")  # fmt: skip
+        raise GraderError(
+            f"could not write lab {scaffold.name!r}: {e}; nothing of it is left",
+            tip="fix the cause and run the same command again",
+        )
 
 
 def _replace(path: Path, content: str) -> None:

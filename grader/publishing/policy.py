@@ -65,12 +65,15 @@ def read_metadata(path: Path) -> Metadata:
     except (OSError, ValueError) as e:
         raise GraderError(f"{shown} could not be read as JSON: {e}") from e
     if not isinstance(data, dict) or "created_at" not in data:
-        raise GraderError(f"{shown} has no \"created_at\": it is not Gradescope's submission_metadata.json")
+        raise GraderError(f'{shown} has no "created_at": it is not Gradescope\'s submission_metadata.json')
     assignment = data.get("assignment") or {}
     due = assignment.get("due_date") if isinstance(assignment, dict) else None
     previous = [
-        Previous(_time(p.get("submission_time"), f"{shown}: previous_submissions[{i}].submission_time"),
-                 float(p.get("score") or 0), p.get("results") if isinstance(p.get("results"), dict) else None)  # fmt: skip
+        Previous(
+            _time(p.get("submission_time"), f"{shown}: previous_submissions[{i}].submission_time"),
+            float(p.get("score") or 0),
+            p.get("results") if isinstance(p.get("results"), dict) else None,
+        )
         for i, p in enumerate(data.get("previous_submissions") or [])
     ]
     return Metadata(
@@ -89,15 +92,17 @@ def _time(value: Any, where: str) -> datetime:
     takes neither "Z" nor a fraction of other than 3 or 6 digits: both
     are normalised first."""
     if not isinstance(value, str):
-        raise GraderError(f"{where} is {value!r}, not a time such as \"2018-07-01T14:22:32.365935-07:00\"")
+        raise GraderError(f'{where} is {value!r}, not a time such as "2018-07-01T14:22:32.365935-07:00"')
     text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value.strip(), count=1)
     text = text[:-1] + "+00:00" if text.endswith("Z") else text
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as e:
-        raise GraderError(f"{where} is {value!r}, not a time such as \"2018-07-01T14:22:32.365935-07:00\"") from e
+        raise GraderError(f'{where} is {value!r}, not a time such as "2018-07-01T14:22:32.365935-07:00"') from e
     if moment.tzinfo is None:
-        raise GraderError(f"{where} is {value!r}: a time without its offset from UTC cannot be compared with a due date")
+        raise GraderError(
+            f"{where} is {value!r}: a time without its offset from UTC cannot be compared with a due date"
+        )
     return moment
 
 
@@ -106,8 +111,10 @@ def decide(lab: Lab, metadata: Metadata) -> Decision:
     number = len(metadata.previous) + 1
     if policy.max_submissions and number > policy.max_submissions:
         last = last_graded(metadata)
-        note = (f"This is submission {number}; {policy.max_submissions} are graded. It was not graded: the score "
-                f"stays {last.score:g}, that of your submission of {last.submitted.isoformat(timespec='minutes')}.")
+        note = (
+            f"This is submission {number}; {policy.max_submissions} are graded. It was not graded: the score "
+            f"stays {last.score:g}, that of your submission of {last.submitted.isoformat(timespec='minutes')}."
+        )
         return Decision(number, True, 0, 0.0, (note,))
     notes = [f"Submission {number} of {policy.max_submissions} graded."] if policy.max_submissions else []
     late = (metadata.submitted - metadata.due).total_seconds() if metadata.due else 0.0
@@ -116,8 +123,10 @@ def decide(lab: Lab, metadata: Metadata) -> Decision:
         return Decision(number, False, days, 0.0, tuple(notes))
     percent = min(policy.max_late_penalty, policy.late_penalty_per_day * days)
     penalty = lab.max_score * percent / 100
-    notes.append(f"Submitted {days} day(s) after the due date: {penalty:g} points off "
-                 f"({policy.late_penalty_per_day:g} % of {lab.max_score:g} per day, at most {policy.max_late_penalty:g} %).")  # fmt: skip
+    notes.append(
+        f"Submitted {days} day(s) after the due date: {penalty:g} points off "
+        f"({policy.late_penalty_per_day:g} % of {lab.max_score:g} per day, at most {policy.max_late_penalty:g} %)."
+    )
     return Decision(number, False, days, penalty, tuple(notes))
 
 
@@ -130,7 +139,10 @@ def carried_over(metadata: Metadata, decision: Decision) -> dict[str, Any]:
     results.setdefault("output_format", "text")
     extra = results.get("extra_data")
     extra = extra if isinstance(extra, dict) else {}
-    results["extra_data"] = {**extra, "submission": _extra(decision) | {"carried_over_from": last.submitted.isoformat()}}
+    results["extra_data"] = {
+        **extra,
+        "submission": _extra(decision) | {"carried_over_from": last.submitted.isoformat()},
+    }
     return results
 
 
@@ -156,18 +168,20 @@ def apply(results: dict[str, Any], decision: Decision) -> dict[str, Any]:
     the late penalty as an entry of its own, and the notes in the output."""
     if decision.penalty:
         tests = results.setdefault("tests", [])
-        tests.append({
-            "name": LATE_ENTRY,
-            "number": str(len(tests) + 1),
-            "score": -decision.penalty,
-            "max_score": 0,
-            "status": "failed",
-            "output": decision.notes[-1],
-            "output_format": "text",
-            "name_format": "text",
-            "tags": ["late"],
-            "visibility": "visible",
-        })  # fmt: skip
+        tests.append(
+            {
+                "name": LATE_ENTRY,
+                "number": str(len(tests) + 1),
+                "score": -decision.penalty,
+                "max_score": 0,
+                "status": "failed",
+                "output": decision.notes[-1],
+                "output_format": "text",
+                "name_format": "text",
+                "tags": ["late"],
+                "visibility": "visible",
+            }
+        )
         results["score"] = max(0.0, results["score"] - decision.penalty)
     if decision.notes:
         results["output"] = "\n".join([results.get("output", ""), "", *decision.notes]).lstrip("\n")
@@ -183,5 +197,9 @@ def not_applied(results: dict[str, Any], why: str) -> dict[str, Any]:
 
 
 def _extra(decision: Decision) -> dict[str, Any]:
-    return {"number": decision.number, "over_limit": decision.over_limit, "days_late": decision.days_late,
-            "late_penalty": decision.penalty}  # fmt: skip
+    return {
+        "number": decision.number,
+        "over_limit": decision.over_limit,
+        "days_late": decision.days_late,
+        "late_penalty": decision.penalty,
+    }

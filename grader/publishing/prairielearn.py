@@ -66,16 +66,27 @@ def _data_files(path: Path) -> list[dict]:
 
 
 def grader_failed(message: str) -> str:
-    return json.dumps({
-        "gradable": False,
-        "message": "The grader failed on this submission; it is not your fault and costs no attempt. Tell your instructor.",
-        "format_errors": [message],
-    }, indent=2) + "\n"  # fmt: skip
+    return (
+        json.dumps(
+            {
+                "gradable": False,
+                "message": (
+                    "The grader failed on this submission; it is not your fault and costs no attempt. "
+                    "Tell your instructor."
+                ),
+                "format_errors": [message],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m grader.publishing.prairielearn",
-                                     description="Grade a PrairieLearn job in /grade (or $IPCLAB_GRADE_ROOT).")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python3 -m grader.publishing.prairielearn",
+        description="Grade a PrairieLearn job in /grade (or $IPCLAB_GRADE_ROOT).",
+    )
     parser.add_argument("lab")
     args = parser.parse_args(argv)
     root = grade_root()
@@ -84,7 +95,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ipclab-prairielearn-") as scratch:
         submission = submitted_files(root, Path(scratch))
         try:
-            status = cli.main(["autograde", args.lab, str(submission), "--format", "prairielearn", "--output", str(results)])
+            status = cli.main(
+                ["autograde", args.lab, str(submission), "--format", "prairielearn", "--output", str(results)]
+            )
         except Exception as e:  # noqa: BLE001 — PrairieLearn must get a results file whatever happens
             status, message = cli.Exit.ERROR, f"{type(e).__name__}: {e}"
         else:

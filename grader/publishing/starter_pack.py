@@ -127,7 +127,9 @@ def compiled_harness() -> dict[str, tuple[bytes, int]]:
 
 
 def _shipped(directory: Path) -> list[Path]:
-    return [p for p in sorted(directory.rglob("*")) if p.is_file() and not LEFT_OUT.search(p.relative_to(REPO).as_posix())]
+    return [
+        p for p in sorted(directory.rglob("*")) if p.is_file() and not LEFT_OUT.search(p.relative_to(REPO).as_posix())
+    ]
 
 
 def _read(path: Path) -> tuple[bytes, int]:

@@ -10,7 +10,15 @@ from typing import Any
 from grader.grading.lab import Lab
 from grader.grading.score import Grade
 from grader.reports.untrusted import escape_controls
-from grader.reports.feedback import leak_kinds_text, feedback, hidden_summary, not_graded_results, public_leak_findings, public_results, status_text
+from grader.reports.feedback import (
+    leak_kinds_text,
+    feedback,
+    hidden_summary,
+    not_graded_results,
+    public_leak_findings,
+    public_results,
+    status_text,
+)
 
 
 LEAK_PROBLEM = "leaks"

@@ -50,8 +50,10 @@ def _summarised(line: str) -> str:
         return f"{prefix}… {len(compared)} characters, not shown …{suffix}"
     left, right = sides[0][1:], sides[1][:-1]
     differ = next((i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right)))
-    return (f"{prefix}<{len(left)} characters> == <{len(right)} characters>{suffix} — "
-            f"first difference at character {differ}: {left[differ:differ + 16]!r} against {right[differ:differ + 16]!r}")  # fmt: skip
+    return (
+        f"{prefix}<{len(left)} characters> == <{len(right)} characters>{suffix} — "
+        f"first difference at character {differ}: {left[differ:differ + 16]!r} against {right[differ:differ + 16]!r}"
+    )
 
 
 def status_text(result: TestResult) -> str:
@@ -121,7 +123,10 @@ def not_graded_results(grade: Grade) -> list[TestResult]:
     """A submission that could not be graded still lists every test, at 0."""
     if grade.gradable:
         return grade.results
-    return [TestResult(spec, Status.NOT_GRADED, 0.0, detail="the submission could not be graded: see why above") for spec in grade.lab.tests]
+    return [
+        TestResult(spec, Status.NOT_GRADED, 0.0, detail="the submission could not be graded: see why above")
+        for spec in grade.lab.tests
+    ]
 
 
 def leak_kinds_text(grade: Grade) -> str:
@@ -141,15 +146,21 @@ def hidden_summary(grade: Grade) -> str:
     hidden = [r for r in not_graded_results(grade) if r.spec.hidden]
     passed = sum(r.passed for r in hidden)
     points = sum(r.score for r in hidden)
-    return (f"{HIDDEN_TESTS}: {passed} of {len(hidden)} passed, {points:g} / {sum(r.spec.points for r in hidden):g} "
-            "points; their names and output are not shown")  # fmt: skip
+    return (
+        f"{HIDDEN_TESTS}: {passed} of {len(hidden)} passed, {points:g} / {sum(r.spec.points for r in hidden):g} "
+        "points; their names and output are not shown"
+    )
 
 
 def public_leak_findings(grade: Grade) -> list[str]:
     """What the deduction was for, by test for the public tests; the hidden
     tests' findings only counted (an object's name can tell what a test did).
     A killed run's leaks are excused, as in the deduction itself."""
-    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}") for r in grade.results if not r.spec.hidden
-                for leak in r.charged_leaks]  # fmt: skip
+    findings = [
+        escape_controls(f"{r.spec.name}: {leak.sentence()}")
+        for r in grade.results
+        if not r.spec.hidden
+        for leak in r.charged_leaks
+    ]
     in_hidden = sum(len(r.charged_leaks) for r in grade.results if r.spec.hidden)
     return findings + ([f"and {in_hidden} finding(s) in hidden tests"] if in_hidden else [])

@@ -70,8 +70,10 @@ def gradescope_summary(grade: Grade) -> str:
         lines = [f"{grade.lab.name}: {grade.score:g} / {grade.max_score:g}"]
     else:
         earned = max(0.0, sum(r.score for r in shown) - grade.leak_deduction)  # the deduction has its own entry, shown
-        lines = [f"{grade.lab.name}: {earned:g} / {sum(r.spec.points for r in shown):g} "
-                 "on the tests shown now; the other tests are shown when your instructor releases them"]  # fmt: skip
+        lines = [
+            f"{grade.lab.name}: {earned:g} / {sum(r.spec.points for r in shown):g} "
+            "on the tests shown now; the other tests are shown when your instructor releases them"
+        ]
     if not grade.isolation.full:
         lines.append(f"Tests ran in reduced isolation: {escape_controls(grade.isolation.reason)}")
     if not grade.gradable:
@@ -83,8 +85,12 @@ def _leak_entry(grade: Grade, number: int) -> dict[str, Any]:
     """The leak deduction as an entry of its own, so tests still add up.
     Findings are named by test, except a secret test's: those are counted,
     never named nor described (what a hidden test creates tells what it does)."""
-    findings = [escape_controls(f"{r.spec.name}: {leak.sentence()}")
-                for r in grade.results if not r.spec.secret for leak in r.charged_leaks]  # fmt: skip
+    findings = [
+        escape_controls(f"{r.spec.name}: {leak.sentence()}")
+        for r in grade.results
+        if not r.spec.secret
+        for leak in r.charged_leaks
+    ]
     unnamed = sum(len(r.charged_leaks) for r in grade.results if r.spec.secret)
     if unnamed:
         findings.append(f"and {unnamed} finding(s) in tests not shown yet: see those tests when they are")
@@ -106,6 +112,7 @@ def with_leaderboard(results: dict[str, Any], board: Sequence[Any]) -> dict[str,
     where smaller is better, "order": "asc" (the autograder specification's
     leaderboard entries; the score is untouched)."""
     if board:
-        results["leaderboard"] = [{"name": e.name, "value": e.value, **({"order": "asc"} if e.ascending else {})}
-                                  for e in board]  # fmt: skip
+        results["leaderboard"] = [
+            {"name": e.name, "value": e.value, **({"order": "asc"} if e.ascending else {})} for e in board
+        ]
     return results

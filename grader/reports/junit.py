@@ -34,31 +34,43 @@ def to_junit(grade: Grade) -> str:
     outcomes = [_outcome(r) for r in results]
     counts = {kind: str(outcomes.count(kind)) for kind in ("failure", "error", "skipped")}
     seconds = f"{sum(r.seconds for r in results):.3f}"
-    totals = {"tests": str(len(results)), "failures": counts["failure"], "errors": counts["error"],
-              "skipped": counts["skipped"], "time": seconds}  # fmt: skip
+    totals = {
+        "tests": str(len(results)),
+        "failures": counts["failure"],
+        "errors": counts["error"],
+        "skipped": counts["skipped"],
+        "time": seconds,
+    }
     root = ElementTree.Element("testsuites", {"name": grade.lab.name, **totals})
     suite = ElementTree.SubElement(root, "testsuite", {"name": grade.lab.name, **totals})
     properties = ElementTree.SubElement(suite, "properties")
     for name, value in _properties(grade, results):
         ElementTree.SubElement(properties, "property", {"name": name, "value": value})
     for r, outcome in zip(results, outcomes):
-        case = ElementTree.SubElement(suite, "testcase", {"classname": f"{grade.lab.name}.{r.spec.category}",
-                                                          "name": r.spec.name, "time": f"{r.seconds:.3f}"})  # fmt: skip
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            {"classname": f"{grade.lab.name}.{r.spec.category}", "name": r.spec.name, "time": f"{r.seconds:.3f}"},
+        )
         if not outcome and r.leaks:  # passed, and left something behind: a finding, not a failure
             ElementTree.SubElement(case, "system-out").text = feedback.leak_feedback(r)
         elif outcome == "skipped":
             ElementTree.SubElement(case, "skipped", {"message": escape_controls(r.detail)})
         elif outcome:
-            element = ElementTree.SubElement(case, outcome, {"type": feedback.status_text(r), "message": escape_controls(r.detail)})
+            element = ElementTree.SubElement(
+                case, outcome, {"type": feedback.status_text(r), "message": escape_controls(r.detail)}
+            )
             element.text = feedback.feedback(r)
     if not grade.gradable:
-        ElementTree.SubElement(suite, "system-out").text = "the submission could not be graded:\n" + escape_controls(grade.diagnostics)
+        ElementTree.SubElement(suite, "system-out").text = "the submission could not be graded:\n" + escape_controls(
+            grade.diagnostics
+        )
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
 
 
 def _outcome(result: TestResult) -> str:
-    """"" for a pass, else the element that says how it went."""
+    """ "" for a pass, else the element that says how it went."""
     if result.passed:
         return ""
     if result.status is Status.LAB_BROKEN:

@@ -17,8 +17,6 @@ from grader.reports.feedback import feedback, not_graded_results, status_text
 from grader.reports.autolab import to_autolab, with_scoreboard
 
 
-
-
 def to_json(grade: Grade) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -43,8 +41,10 @@ def to_json(grade: Grade) -> dict[str, Any]:
                 "seconds": round(r.seconds, 3),
                 "output": feedback(r),
                 # Leak lines came from the test's process: any field may be the submission's.
-                "leaks": [{k: escape_controls(v) for k, v in (("kind", x.kind), ("object", x.object), ("fix", x.fix))}
-                          for x in r.leaks],  # fmt: skip
+                "leaks": [
+                    {k: escape_controls(v) for k, v in (("kind", x.kind), ("object", x.object), ("fix", x.fix))}
+                    for x in r.leaks
+                ],
             }
             for r in not_graded_results(grade)
         ],

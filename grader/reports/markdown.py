@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 from grader.grading.run import Status
 from grader.grading.score import Grade, TestResult
 from grader.reports.untrusted import markdown_code_block, markdown_literal

@@ -9,7 +9,16 @@ from typing import Any
 
 from grader.grading.score import Grade
 from grader.reports.untrusted import escape_controls
-from grader.reports.feedback import HIDDEN_TESTS, leak_kinds_text, feedback, hidden_summary, not_graded_results, public_leak_findings, public_results, status_text
+from grader.reports.feedback import (
+    HIDDEN_TESTS,
+    leak_kinds_text,
+    feedback,
+    hidden_summary,
+    not_graded_results,
+    public_leak_findings,
+    public_results,
+    status_text,
+)
 
 
 # PrairieLearn takes results.json files up to 1 MB ("this file should be
@@ -40,13 +49,30 @@ def to_prairielearn(grade: Grade) -> dict[str, Any]:
     ]
     hidden = [r for r in not_graded_results(grade) if r.spec.hidden]
     if hidden:
-        tests.append({"name": HIDDEN_TESTS, "description": f"{len(hidden)} tests run on your submission",
-                      "points": sum(r.score for r in hidden), "max_points": sum(r.spec.points for r in hidden),
-                      "message": hidden_summary(grade), "output": ""})  # fmt: skip
+        tests.append(
+            {
+                "name": HIDDEN_TESTS,
+                "description": f"{len(hidden)} tests run on your submission",
+                "points": sum(r.score for r in hidden),
+                "max_points": sum(r.spec.points for r in hidden),
+                "message": hidden_summary(grade),
+                "output": "",
+            }
+        )
     if grade.leak_deduction:
-        output = f"{grade.leak_deduction:g} points off for {leak_kinds_text(grade)}:\n" + "\n".join(public_leak_findings(grade))
-        tests.append({"name": "Cleanup: what the tests left behind", "description": "cleanup",
-                      "points": -grade.leak_deduction, "max_points": 0, "message": "leaks", "output": output})  # fmt: skip
+        output = f"{grade.leak_deduction:g} points off for {leak_kinds_text(grade)}:\n" + "\n".join(
+            public_leak_findings(grade)
+        )
+        tests.append(
+            {
+                "name": "Cleanup: what the tests left behind",
+                "description": "cleanup",
+                "points": -grade.leak_deduction,
+                "max_points": 0,
+                "message": "leaks",
+                "output": output,
+            }
+        )
     data: dict[str, Any] = {
         "gradable": grade.gradable,
         "score": grade.score / grade.max_score if grade.max_score else 0.0,

@@ -33,13 +33,25 @@ def print_grade(grade: Grade, console: Console) -> None:
         console.print(Text(f"Score: 0 / {grade.max_score:g}", style="bold"))
         return
     table = Table(show_lines=False, pad_edge=False)
-    for column, justify in (("#", "right"), ("test", "left"), ("category", "left"), ("points", "right"),
-                            ("status", "left"), ("time", "right")):  # fmt: skip
+    for column, justify in (
+        ("#", "right"),
+        ("test", "left"),
+        ("category", "left"),
+        ("points", "right"),
+        ("status", "left"),
+        ("time", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for index, r in enumerate(grade.results, start=1):
         name = r.spec.name + (" (hidden)" if r.spec.hidden else "")
-        table.add_row(str(index), name, r.spec.category, f"{r.score:g}/{r.spec.points:g}",
-                      Text(status_text(r), style=_STYLE.get(r.status, "red")), f"{r.seconds:.2f}s")  # fmt: skip
+        table.add_row(
+            str(index),
+            name,
+            r.spec.category,
+            f"{r.score:g}/{r.spec.points:g}",
+            Text(status_text(r), style=_STYLE.get(r.status, "red")),
+            f"{r.seconds:.2f}s",
+        )
     console.print(table)
     for r in grade.results:
         if r.passed and not r.leaks:
@@ -48,11 +60,20 @@ def print_grade(grade: Grade, console: Console) -> None:
         console.print(Text(f"{mark} {r.spec.name}", style=style))
         _print_feedback(feedback_parts(r), console)
     if grade.broken_tests:
-        console.print(Text(f"The lab is broken: the reference fails {len(grade.broken_tests)} test(s); "
-                           "they were not charged. Tell your instructor.", style="bold yellow"))  # fmt: skip
+        console.print(
+            Text(
+                f"The lab is broken: the reference fails {len(grade.broken_tests)} test(s); "
+                "they were not charged. Tell your instructor.",
+                style="bold yellow",
+            )
+        )
     if grade.leak_deduction:
-        console.print(Text(f"Leaks: {grade.leak_deduction:g} points off for {leak_kinds_text(grade)} "
-                           "(lab.toml [leaks])", style="bold yellow"))  # fmt: skip
+        console.print(
+            Text(
+                f"Leaks: {grade.leak_deduction:g} points off for {leak_kinds_text(grade)} " "(lab.toml [leaks])",
+                style="bold yellow",
+            )
+        )
     console.print(Text(f"Score: {grade.score:g} / {grade.max_score:g}", style="bold"))
 
 
@@ -120,4 +141,6 @@ def print_batch(summary: dict[str, Any], console: Console, shown: int = 15) -> N
         if names:
             more = f" … and {len(names) - shown} more (summary.json)" if len(names) > shown else ""
             # Student names are folder and file names from the submissions.
-            console.print(Text(f"{title} ({len(names)}): ", style="bold") + terminal_text(", ".join(names[:shown]) + more))
+            console.print(
+                Text(f"{title} ({len(names)}): ", style="bold") + terminal_text(", ".join(names[:shown]) + more)
+            )

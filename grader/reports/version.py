@@ -14,7 +14,7 @@ GRADER = Path(__file__).resolve().parents[1]
 
 @functools.cache
 def grader_version() -> str:
-    """"1.0+" and the first 12 hex digits of a SHA-256 over the grader's
+    """ "1.0+" and the first 12 hex digits of a SHA-256 over the grader's
     Python sources (path and bytes, in sorted order; its tests left out)."""
     digest = hashlib.sha256()
     for path in sorted(GRADER.rglob("*.py")):

@@ -53,7 +53,7 @@ ATTACKS: dict[str, tuple[str, str, set[str]]] = {
     ),
     "fills_memfds_past_the_memory_limit": (  # pages the address-space limit does not count
         "const std::string block(1 << 20, 'x');"
-        " for (int i = 0; i < 64; ++i) { const int fd = ::memfd_create(\"hog\", 0);"
+        ' for (int i = 0; i < 64; ++i) { const int fd = ::memfd_create("hog", 0);'
         " for (int j = 0; j < 48; ++j) (void)!::write(fd, block.data(), block.size()); }",
         "more memory than its limit",
         set(),
@@ -91,9 +91,9 @@ ATTACKS: dict[str, tuple[str, str, set[str]]] = {
         set(),
     ),
     "leaves_hundreds_of_ipc_objects": (
-        "for (int i = 0; i < 300; ++i) ::close(::shm_open((\"/leak\" + std::to_string(i)).c_str(), O_CREAT | O_RDWR, 0600));"
+        'for (int i = 0; i < 300; ++i) ::close(::shm_open(("/leak" + std::to_string(i)).c_str(), O_CREAT | O_RDWR, 0600));'
         " mq_attr small{}; small.mq_maxmsg = 1; small.mq_msgsize = 16;"
-        " for (int i = 0; i < 40; ++i) ::mq_close(::mq_open((\"/q\" + std::to_string(i)).c_str(), O_CREAT | O_RDWR, 0600, &small));",
+        ' for (int i = 0; i < 40; ++i) ::mq_close(::mq_open(("/q" + std::to_string(i)).c_str(), O_CREAT | O_RDWR, 0600, &small));',
         "",
         {"shared memory", "message queue"},
     ),
@@ -157,9 +157,12 @@ def leftovers(tokens: list[str], views: list[Path]) -> dict[str, list[str]]:
             if any(m in environ for m in markers):
                 processes.append(entry.name)
     objects = [
-        f"{d}/{n}" for d in ("/dev/shm", "/dev/mqueue") if os.path.isdir(d) for n in os.listdir(d)
+        f"{d}/{n}"
+        for d in ("/dev/shm", "/dev/mqueue")
+        if os.path.isdir(d)
+        for n in os.listdir(d)
         if f"{d}/{n}".startswith(ADVERSARY_OBJECTS)
-    ]  # fmt: skip
+    ]
     return {
         "processes": processes,
         "ipc objects": objects,
@@ -230,7 +233,13 @@ def test_after_the_attacks_the_machine_and_the_repository_are_as_they_were(verdi
 def test_an_include_of_the_solutions_by_path_does_not_compile(box, tmp_path: Path) -> None:
     reference = pipeline.prepare_reference(PIPE, box)
     for path in ("solutions/pipe/hidden_test.cpp", f"{REPO}/solutions/pipe/hidden_test.cpp"):
-        sneaky = Bug("includes_solutions", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, f'#include "{path}"\n{INCLUDES}'),))
+        sneaky = Bug(
+            "includes_solutions",
+            "",
+            frozenset(),
+            {},
+            (Change("pipe_lab.cpp", INCLUDES, f'#include "{path}"\n{INCLUDES}'),),
+        )
         directory = tmp_path / str(abs(hash(path)))
         directory.mkdir()
         corpus.materialize(PIPE, sneaky, directory)
@@ -264,8 +273,16 @@ def test_code_before_main_is_graded_in_the_sandbox_with_a_verdict_of_its_own(
     code, gradable, expected = BEFORE_MAIN[name]
     monkeypatch.setattr(run, "LISTING_TIMEOUT", 5.0)
     reference = pipeline.prepare_reference(PIPE, box)
-    global_object = f"namespace {{ struct BeforeMain {{ BeforeMain() {{ {code.replace('{REPO}', str(REPO))} }} }} before_main; }}\n"
-    bug = Bug(name, "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, f"{HEADERS}#include <cstdio>\n{INCLUDES}\n{global_object}"),))
+    global_object = (
+        f"namespace {{ struct BeforeMain {{ BeforeMain() {{ {code.replace('{REPO}', str(REPO))} }} }} before_main; }}\n"
+    )
+    bug = Bug(
+        name,
+        "",
+        frozenset(),
+        {},
+        (Change("pipe_lab.cpp", INCLUDES, f"{HEADERS}#include <cstdio>\n{INCLUDES}\n{global_object}"),),
+    )
     corpus.materialize(PIPE, bug, tmp_path)
     before = repository_state()
     grade = pipeline.grade(PIPE, tmp_path, f"before-main-{name}", reference, box)
@@ -288,12 +305,16 @@ def with_code(directory: Path, code: str, lab=PIPE) -> Path:
     """The reference with `code` added at file scope: a submission that
     would score full marks if the attack went unnoticed."""
     source = (lab.solution_directory / "pipe_lab.cpp").read_text()
-    (directory / "pipe_lab.cpp").write_text(source.replace(INCLUDES, f"{HEADERS}#include <unistd.h>\n{INCLUDES}\n{code}\n", 1))
+    (directory / "pipe_lab.cpp").write_text(
+        source.replace(INCLUDES, f"{HEADERS}#include <unistd.h>\n{INCLUDES}\n{code}\n", 1)
+    )
     return directory
 
 
 def _git_head() -> Path:
-    git_dir = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=REPO, capture_output=True, text=True, check=True)
+    git_dir = subprocess.run(
+        ["git", "rev-parse", "--absolute-git-dir"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     return Path(git_dir.stdout.strip()) / "HEAD"
 
 
@@ -305,7 +326,17 @@ def _output_base() -> Path:
 def _secrets() -> dict[str, tuple[Path, str]]:
     """name: (a file the build must not read, text of it that must not leak)."""
     reference = REPO / "bazel-bin" / "solutions" / "pipe" / "reference_tests"
-    in_output_base = _output_base() / "execroot" / "ipc_labs" / "bazel-out" / "k8-fastbuild" / "bin" / "solutions" / "pipe" / "reference_tests"
+    in_output_base = (
+        _output_base()
+        / "execroot"
+        / "ipc_labs"
+        / "bazel-out"
+        / "k8-fastbuild"
+        / "bin"
+        / "solutions"
+        / "pipe"
+        / "reference_tests"
+    )
     shadow = Path("/etc/shadow")
     shadow_line = shadow.read_text().splitlines()[0] if shadow.exists() else "root:"
     return {
@@ -357,7 +388,9 @@ constexpr unsigned long long bomb(unsigned long long seed) {
     for (unsigned long long j = 0; j < 1000; ++j) x += i ^ j ^ (x >> 3);
   return x;
 }
-""" + "".join(f"static_assert(bomb({k}) != 1);\n" for k in range(100))
+""" + "".join(
+    f"static_assert(bomb({k}) != 1);\n" for k in range(100)
+)
 
 
 def test_a_compile_bomb_is_stopped_as_the_students_verdict_and_blocks_no_classmate(
@@ -392,11 +425,14 @@ def test_a_compile_bomb_is_stopped_as_the_students_verdict_and_blocks_no_classma
     assert "compilation took longer than 20 s" in grade.diagnostics, grade.diagnostics
 
 
-@pytest.mark.parametrize("text", [
-    "src/main/tools/linux-sandbox-pid1.cc:123: mount failed",
-    "Server terminated abruptly (error code: 14, error message: 'Socket closed')",
-    "Mount target '/work/x' does not exist",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "src/main/tools/linux-sandbox-pid1.cc:123: mount failed",
+        "Server terminated abruptly (error code: 14, error message: 'Socket closed')",
+        "Mount target '/work/x' does not exist",
+    ],
+)
 def test_a_compile_error_that_looks_like_bazel_failing_is_the_students_verdict(
     reference, box, tmp_path: Path, text: str
 ) -> None:
@@ -421,7 +457,7 @@ REFUSED: dict[str, tuple[str, str]] = {
     ),
     "defines_memcpy": (
         'extern "C" void* memcpy(void* to, const void* from, size_t n) noexcept {'
-        ' auto* t = static_cast<char*>(to); auto* f = static_cast<const char*>(from); while (n--) *t++ = *f++; return to; }',
+        " auto* t = static_cast<char*>(to); auto* f = static_cast<const char*>(from); while (n--) *t++ = *f++; return to; }",
         "defines `memcpy`",
     ),
     "defines_main": ("int main() { return 0; }", "defines `main`, which the tests already define"),
@@ -458,7 +494,7 @@ REFUSED: dict[str, tuple[str, str]] = {
         "has an IRELATIVE relocation",
     ),
     "preinit_array_by_type": (
-        'static void early_by_type() {}'
+        "static void early_by_type() {}"
         ' asm(".pushsection .early,\\"aw\\",@preinit_array\\n.balign 8\\n.quad _ZL13early_by_typev\\n.popsection");'
         " [[gnu::used]] static void (*keep_early)() = early_by_type;",
         "puts a function in .preinit_array",
@@ -560,6 +596,7 @@ def test_a_skeleton_that_forges_its_verdict_scores_nothing(box, tmp_path: Path, 
 # ---- What a test process can reach: nothing of the grader's, and nothing
 # without a bound. Probed with Python inside the sandbox (it is in /usr).
 
+
 def _probe(box: sandbox.Sandbox, fake_binary, code: str, **limits: int) -> run.TestRun:
     script = fake_binary(f"/usr/bin/python3 -I -c {shlex.quote(code)} && echo probe-ended")
     return run.run_test(box.with_limits(limits), script, "t", timeout=60)
@@ -639,11 +676,18 @@ def test_two_graders_never_lease_the_same_test_uid(monkeypatch: pytest.MonkeyPat
     held = [sandbox.lease_uid() for _ in range(3)]
     try:
         other = subprocess.run(
-            [sys.executable, "-c", "from grader import sandbox; sandbox.UID_POOL_SIZE = 4\n"
-             "first = sandbox.lease_uid(); print(first.uid)\n"
-             "try:\n    sandbox.lease_uid()\nexcept Exception as e:\n    print(type(e).__name__)"],
-            cwd=REPO, capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "from grader import sandbox; sandbox.UID_POOL_SIZE = 4\n"
+                "first = sandbox.lease_uid(); print(first.uid)\n"
+                "try:\n    sandbox.lease_uid()\nexcept Exception as e:\n    print(type(e).__name__)",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     finally:
         for lease in held:
             lease.release()
@@ -684,7 +728,9 @@ def test_an_honest_student_graded_beside_the_attackers_keeps_the_exact_score(
     assert all(float(rows[name]["score"]) == 0 for name in FORGERIES), rows
     assert float(rows["fork_bomb"]["score"]) < PIPE.max_score
     assert float(rows["fills_memfds_past_the_memory_limit"]["score"]) < PIPE.max_score
-    assert rows["compile_bomb"]["status"] == "not gradable" and "took longer than 20 s" in rows["compile_bomb"]["reason"]
+    assert (
+        rows["compile_bomb"]["status"] == "not gradable" and "took longer than 20 s" in rows["compile_bomb"]["reason"]
+    )
     assert rows["reads_etc_shadow"]["status"] == "not gradable"
     honest = json.loads((out / "results" / "honest.json").read_text())
     print(f"the honest student's grade took {honest['execution_time']:.1f} s beside the attackers")
@@ -694,10 +740,15 @@ def test_a_leak_deduction_cannot_be_evaded_by_output_glued_to_it(box, tmp_path: 
     """One byte without a newline, written at exit, used to glue itself to
     the inspector's leak line, which then no longer started with the prefix."""
     reference = pipeline.prepare_reference(PIPE, box)
-    evader = attack("leaves_an_object_then_glues_output", '::close(::shm_open("/leak-evader", O_CREAT | O_RDWR, 0600));', set())
+    evader = attack(
+        "leaves_an_object_then_glues_output", '::close(::shm_open("/leak-evader", O_CREAT | O_RDWR, 0600));', set()
+    )
     corpus.materialize(PIPE, evader, tmp_path)
     source = tmp_path / "pipe_lab.cpp"
-    source.write_text(source.read_text() + '\nnamespace { struct Glue { Glue() { std::atexit([] { (void)!::write(1, "x", 1); }); } } glue; }\n')
+    source.write_text(
+        source.read_text()
+        + '\nnamespace { struct Glue { Glue() { std::atexit([] { (void)!::write(1, "x", 1); }); } } glue; }\n'
+    )
     grade = pipeline.grade(PIPE, tmp_path, "leak-evader", reference, box)
     assert grade.leak_kinds == ["shared memory"], grade.leak_kinds
     assert grade.leak_deduction == PIPE.leak_deduction
@@ -718,10 +769,12 @@ INJECTS_OUTPUT = (  # on stderr: the code runs in a child whose stdout the test 
     r' std::fputs("[link=https://evil.example/]click[/link] [bold red]grader error[/bold red] <script>alert(1)</script>\n", stderr);'
     r' std::fputs("[ipclab-leak] {\"kind\": \"message queue\", \"object\": \"/forged\", \"fix\": \"nothing\"}\n", stderr);'
     f' std::fputs("{FORGED_FINDING}\\n", stderr); std::fputs("Score: 100 / 100\\n", stderr);'
-    r' std::abort();'
+    r" std::abort();"
 )
 # A compile error that quotes the same into the diagnostics (raw bytes in the source).
-INJECTS_DIAGNOSTICS = '#error "\x1b]8;;https://evil.example/\x1b\\\\ [link=https://evil.example/]click[/link] \x1b[2J"\n'
+INJECTS_DIAGNOSTICS = (
+    '#error "\x1b]8;;https://evil.example/\x1b\\\\ [link=https://evil.example/]click[/link] \x1b[2J"\n'
+)
 
 
 def what_people_see(grade, tmp_path: Path) -> dict[str, str]:
@@ -734,7 +787,11 @@ def what_people_see(grade, tmp_path: Path) -> dict[str, str]:
     from grader.tests.test_report import strings_in, terminal_output
     from grader.classroom.unpack import Submission
 
-    seen = {"terminal": terminal_output(grade), "plain text": cli._plain_text(grade), "markdown": markdown.to_markdown(grade)}
+    seen = {
+        "terminal": terminal_output(grade),
+        "plain text": cli._plain_text(grade),
+        "markdown": markdown.to_markdown(grade),
+    }
     for fmt in ("json", "gradescope", "prairielearn"):
         seen[fmt] = "\n".join(strings_in(json.loads(machine.render_machine(grade, fmt))))
     student = Submission("attacker", key="attacker")
@@ -775,7 +832,9 @@ def test_a_compile_error_quoting_markup_and_escapes_is_shown_as_text(box, tmp_pa
     from grader.tests.test_report import RAW_CONTROL
 
     reference = pipeline.prepare_reference(PIPE, box)
-    bug = Bug("injects_diagnostics", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, INJECTS_DIAGNOSTICS + INCLUDES),))
+    bug = Bug(
+        "injects_diagnostics", "", frozenset(), {}, (Change("pipe_lab.cpp", INCLUDES, INJECTS_DIAGNOSTICS + INCLUDES),)
+    )
     (tmp_path / "src").mkdir()
     corpus.materialize(PIPE, bug, tmp_path / "src")
     grade = pipeline.grade(PIPE, tmp_path / "src", "injects-diagnostics", reference, box)
@@ -814,7 +873,9 @@ def test_a_batch_shows_a_hostile_file_name_in_the_submissions_as_text(tmp_path: 
 
     submissions = tmp_path / "submissions"
     (submissions / "alice").mkdir(parents=True)  # empty: not gradable, so nothing is built
-    (submissions / "[link=https:evil.example][bold red]click me \x1b]52;c;cm0K\x07 \x1b[2J").write_text("")  # no "/" in a name
+    (submissions / "[link=https:evil.example][bold red]click me \x1b]52;c;cm0K\x07 \x1b[2J").write_text(
+        ""
+    )  # no "/" in a name
     monkeypatch.setenv("FORCE_COLOR", "1")
     assert cli.main(["batch", "pipe", str(submissions), "--out", str(tmp_path / "out")]) == cli.Exit.OK
     out = capsys.readouterr().out

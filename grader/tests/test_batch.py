@@ -30,9 +30,19 @@ pytestmark = pytest.mark.xdist_group("batch")
 PIPE = load_lab("pipe")
 # Few builds (this machine is slow), yet every kind of row.
 KINDS = {
-    "reference", "skeleton", "bug-single_read", "bug-child_never_reaped", "compile-error", "zipped",
-    "missing", "misnamed", "empty", "traversal", "link", "damaged",
-}  # fmt: skip
+    "reference",
+    "skeleton",
+    "bug-single_read",
+    "bug-child_never_reaped",
+    "compile-error",
+    "zipped",
+    "missing",
+    "misnamed",
+    "empty",
+    "traversal",
+    "link",
+    "damaged",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +56,9 @@ def graded(klass, tmp_path_factory) -> Path:
     """One uninterrupted batch, --jobs 2, compiling first (the killed batch
     below does not: both ways must give the same gradebook)."""
     out = tmp_path_factory.mktemp("batch") / "out"
-    assert cli.main(["batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2", "--compile-first"]) == cli.Exit.OK
+    assert (
+        cli.main(["batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2", "--compile-first"]) == cli.Exit.OK
+    )
     return out
 
 
@@ -115,26 +127,45 @@ def test_feedback_files_never_name_a_hidden_test(graded: Path) -> None:
         text = feedback.read_text()
         for test in secret:
             assert test.name not in text and test.hint not in text, (feedback.name, test.name)
-    assert "more test(s) were graded; their results are not part of this feedback" in (graded / "feedback" / "reference-01.md").read_text()
+    assert (
+        "more test(s) were graded; their results are not part of this feedback"
+        in (graded / "feedback" / "reference-01.md").read_text()
+    )
 
 
 def canvas_row(student: str, status: str, score: float) -> dict:
-    return {"student": student, "name": student.title(), "platform_id": "", "email": f"{student}@example.edu",
-            "status": status, "score": score}  # fmt: skip
+    return {
+        "student": student,
+        "name": student.title(),
+        "platform_id": "",
+        "email": f"{student}@example.edu",
+        "status": status,
+        "score": score,
+    }
 
 
 def test_canvas_leaves_a_student_the_grader_failed_on_blank_and_names_the_assignment() -> None:
-    rows = [canvas_row("ann", gradebook.GRADED, 80), canvas_row("bo", gradebook.NOT_GRADABLE, 0),
-            canvas_row("cy", gradebook.ERROR, 0)]  # fmt: skip
+    rows = [
+        canvas_row("ann", gradebook.GRADED, 80),
+        canvas_row("bo", gradebook.NOT_GRADABLE, 0),
+        canvas_row("cy", gradebook.ERROR, 0),
+    ]
     table = list(csv.reader(gradebook.canvas_csv(PIPE, "folders", rows, "Lab 1 (1234)").splitlines()))
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab 1 (1234)"]
     assert table[1] == ["    Points Possible", "", "", "", "", "100"]
-    assert {row[3]: row[5] for row in table[2:]} == {"ann@example.edu": "80", "bo@example.edu": "0", "cy@example.edu": ""}
+    assert {row[3]: row[5] for row in table[2:]} == {
+        "ann@example.edu": "80",
+        "bo@example.edu": "0",
+        "cy@example.edu": "",
+    }
 
 
 @pytest.mark.parametrize("column", ["Lab 1", "Lab 1 (12a)", "(1234)", " Lab 1 (1234)"])
 def test_a_canvas_assignment_not_named_as_canvas_names_it_is_refused(column: str, tmp_path: Path, capsys) -> None:
-    assert cli.main(["batch", "pipe", str(tmp_path), "--out", str(tmp_path / "out"), "--canvas-assignment", column]) == cli.Exit.ERROR
+    assert (
+        cli.main(["batch", "pipe", str(tmp_path), "--out", str(tmp_path / "out"), "--canvas-assignment", column])
+        == cli.Exit.ERROR
+    )
     err = capsys.readouterr().err
     assert "is not an assignment as Canvas names it" in err and "Lab 1 (1234)" in err
 
@@ -149,9 +180,12 @@ def test_a_batch_killed_midway_resumes_to_the_same_gradebook(klass, graded: Path
     gradable = {s for s, e in klass[1].items() if e.status == "graded" or "compile" in e.reason}
     process = subprocess.Popen(
         [sys.executable, "-m", "grader", "batch", "pipe", str(klass[0]), "--out", str(out), "--jobs", "2"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         done = _wait_for_records(out, gradable, process)
     finally:
@@ -197,8 +231,22 @@ def test_a_gradescope_group_is_graded_once_and_each_member_gets_its_row(tmp_path
 
     monkeypatch.setattr(pipeline, "grade", counted)
     out = tmp_path / "out"
-    assert cli.main(["batch", "pipe", str(export), "--out", str(out), "--jobs", "2",
-                     "--canvas-assignment", "Lab 1: pipes (1234)"]) == cli.Exit.OK  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "batch",
+                "pipe",
+                str(export),
+                "--out",
+                str(out),
+                "--jobs",
+                "2",
+                "--canvas-assignment",
+                "Lab 1: pipes (1234)",
+            ]
+        )
+        == cli.Exit.OK
+    )
     assert len(graded_directories) == 1, "one submission, graded once for both members"
     assert (out / "canvas.csv").read_text().splitlines()[0].endswith(",Lab 1: pipes (1234)")
     found = rows(out)
@@ -220,7 +268,10 @@ def test_sharded_batches_merge_to_the_unsharded_gradebook_byte_for_byte(tmp_path
     assert cli.main(["batch", "pipe", str(submissions), "--out", str(whole), "--jobs", "2"]) == cli.Exit.OK
     shards = [tmp_path / f"shard-{k}" for k in (1, 2, 3)]
     for k, out in enumerate(shards, start=1):
-        assert cli.main(["batch", "pipe", str(submissions), "--out", str(out), "--jobs", "2", "--shard", f"{k}/3"]) == cli.Exit.OK
+        assert (
+            cli.main(["batch", "pipe", str(submissions), "--out", str(out), "--jobs", "2", "--shard", f"{k}/3"])
+            == cli.Exit.OK
+        )
     sizes = [len(rows(out)) for out in shards]
     assert sum(sizes) == len(rows(whole)) and sum(size > 0 for size in sizes) >= 2, sizes
     merged = tmp_path / "merged"

@@ -30,8 +30,21 @@ def run(tmp_path_factory) -> tuple[dict[str, Any], Path]:
     """One short run, the reference graded as a submission too (so both
     columns are there), with the JSON and the plot written."""
     out = tmp_path_factory.mktemp("bench")
-    argv = ["bench", "channels", "--submission", str(REPO / "solutions" / "channels"), "--quick", "--repetitions", "1",
-            "--format", "json", "--output", str(out / "bench.json"), "--plot", str(out / "bench.svg")]  # fmt: skip
+    argv = [
+        "bench",
+        "channels",
+        "--submission",
+        str(REPO / "solutions" / "channels"),
+        "--quick",
+        "--repetitions",
+        "1",
+        "--format",
+        "json",
+        "--output",
+        str(out / "bench.json"),
+        "--plot",
+        str(out / "bench.svg"),
+    ]
     assert cli.main(argv) == cli.Exit.OK
     return json.loads((out / "bench.json").read_text()), out
 
@@ -88,7 +101,11 @@ def test_the_scoreboard_has_the_submissions_figures(run) -> None:
     data, _ = run
     entries = bench.scoreboard(data)
     names = [e.name for e in entries]
-    assert "SHM round trip p50 (µs)" in names and "SHM 1 MiB chunks (× memcpy)" in names and "MQ 4 KiB chunks (MB/s)" in names
+    assert (
+        "SHM round trip p50 (µs)" in names
+        and "SHM 1 MiB chunks (× memcpy)" in names
+        and "MQ 4 KiB chunks (MB/s)" in names
+    )
     assert all(e.value > 0 for e in entries)
     assert all(e.ascending == e.name.endswith("(µs)") for e in entries)
 
@@ -99,8 +116,10 @@ BOARD = [bench.Entry("SHM round trip p50 (µs)", 3.1, ascending=True), bench.Ent
 def test_gradescope_results_carry_leaderboard_entries_and_the_same_score() -> None:
     plain = json.loads(machine.render_machine(demo_grade(), "gradescope"))
     results = json.loads(machine.render_machine(demo_grade(), "gradescope", BOARD))
-    assert results["leaderboard"] == [{"name": "SHM round trip p50 (µs)", "value": 3.1, "order": "asc"},
-                                      {"name": "SHM 1 MiB chunks (MB/s)", "value": 1500.0}]  # fmt: skip
+    assert results["leaderboard"] == [
+        {"name": "SHM round trip p50 (µs)", "value": 3.1, "order": "asc"},
+        {"name": "SHM 1 MiB chunks (MB/s)", "value": 1500.0},
+    ]
     assert "leaderboard" not in plain
     assert {k: v for k, v in results.items() if k != "leaderboard"} == plain
 
@@ -124,7 +143,10 @@ def test_autograde_puts_the_benchmark_into_the_gradescope_results(tmp_path: Path
     submission.mkdir()
     (submission / "channels_lab.cpp").write_text("// a submission\n")
     output = tmp_path / "results.json"
-    assert cli.main(["autograde", "channels", str(submission), "--format", "gradescope", "--output", str(output)]) == cli.Exit.OK
+    assert (
+        cli.main(["autograde", "channels", str(submission), "--format", "gradescope", "--output", str(output)])
+        == cli.Exit.OK
+    )
     results = json.loads(output.read_text())
     assert asked == ["channels"]
     assert [e["name"] for e in results["leaderboard"]] == [e.name for e in BOARD]

@@ -59,14 +59,23 @@ def injected(graded: Path, tmp_path_factory) -> Path:
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: ./test installs it (grader/bootstrap.sh --test), "
-                    "or as root: apt-get install -y --no-install-recommends chromium")  # fmt: skip
+        pytest.skip(
+            "Debian's chromium is not installed: ./test installs it (grader/bootstrap.sh --test), "
+            "or as root: apt-get install -y --no-install-recommends chromium"
+        )
     profile.mkdir(parents=True, exist_ok=True)
     command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", *args,
-    ]  # fmt: skip
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
 
 
@@ -85,7 +94,7 @@ class Node:
         for child in self.children:
             if (tag is None or child.tag == tag) and all(
                 child.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items()
-            ):  # fmt: skip
+            ):
                 found.append(child)
             found += child.find_all(tag, **attrs)
         return found
@@ -201,12 +210,17 @@ def test_the_pass_rate_of_each_test_is_the_gradebook_s(graded: Path, dom: Node) 
 
 def test_each_category_counts_the_passing_runs_of_its_tests(graded: Path, dom: Node) -> None:
     rows = [r for r in gradebook_rows(graded) if r["status"] == gradebook.GRADED]
-    shown = {r.attrs["data-category"]: r for r in section(dom, "categories").find_all("tr") if "data-category" in r.attrs}
+    shown = {
+        r.attrs["data-category"]: r for r in section(dom, "categories").find_all("tr") if "data-category" in r.attrs
+    }
     assert set(shown) == {t.category for t in PIPE.tests}
     for category, row in shown.items():
         tests = [t for t in PIPE.tests if t.category == category]
         passed = sum(float(r[t.name]) >= t.points for r in rows for t in tests)
-        assert (int(row.attrs["data-passed"]), int(row.attrs["data-runs"])) == (passed, len(rows) * len(tests)), category
+        assert (int(row.attrs["data-passed"]), int(row.attrs["data-runs"])) == (
+            passed,
+            len(rows) * len(tests),
+        ), category
 
 
 def test_the_histogram_counts_every_student_once(graded: Path, dom: Node) -> None:
@@ -214,12 +228,16 @@ def test_the_histogram_counts_every_student_once(graded: Path, dom: Node) -> Non
     bars = {g.attrs["data-bucket"]: int(g.attrs["data-count"]) for g in svg.find_all("g", class_="bar")}
     scores = [float(r["score"]) for r in gradebook_rows(graded)]
     assert bars == gradebook.distribution(PIPE, scores)
-    assert sum(bars.values()) == len(scores) and bars["100"] == 1 and bars["0-9"] == 3  # skeleton, compile error, missing
+    assert (
+        sum(bars.values()) == len(scores) and bars["100"] == 1 and bars["0-9"] == 3
+    )  # skeleton, compile error, missing
     assert len(svg.find_all("rect")) == len(bars), "one bar per bucket, drawn as SVG"
 
 
 def test_the_facts_give_the_not_gradable_count_mean_and_median(graded: Path, dom: Node) -> None:
-    facts = {n.attrs["data-fact"]: n.find_all("dd")[0].all_text() for n in section(dom, "distribution").having("data-fact")}
+    facts = {
+        n.attrs["data-fact"]: n.find_all("dd")[0].all_text() for n in section(dom, "distribution").having("data-fact")
+    }
     summary = json.loads((graded / "summary.json").read_text())
     assert facts["not gradable"] == "2" == str(summary["not_gradable"])
     assert facts["mean"] == f"{summary['mean']:g} / 100" and facts["median"] == f"{summary['median']:g} / 100"
@@ -240,8 +258,11 @@ def test_failure_causes_are_grouped_by_what_the_grader_observed(dom: Node) -> No
     causes = section(dom, "causes")
     (reaps,) = [a for a in causes.find_all("article") if a.attrs["data-test"] == "ask_child reaps its child"]
     groups = {g.attrs["data-cause"]: g for g in reaps.having("data-cause")}
-    assert {'failed check: CHECK( outcome.value == "" )', "left a zombie process",
-            "skipped: a test it depends on failed"} <= set(groups)  # fmt: skip
+    assert {
+        'failed check: CHECK( outcome.value == "" )',
+        "left a zombie process",
+        "skipped: a test it depends on failed",
+    } <= set(groups)
     zombie = groups["left a zombie process"]
     assert [a.attrs["data-key"] for a in zombie.find_all("a")] == ["bug-child_never_reaped-01"]
     assert "waitpid" in zombie.find_all("pre")[0].all_text(), "one example, with the call that cleans up"
@@ -261,7 +282,9 @@ def test_html_a_submission_printed_shows_as_text(injected: Path, injected_dom: N
     assert not injected_dom.find_all("script"), "no script element after rendering"
     examples = [p.all_text() for p in section(injected_dom, "causes").find_all("pre")]
     shown = [text for text in examples if "alert(1)" in text]
-    assert shown and "<script>alert(1)</script> and <b>bold</b>\\x1b[31m" in shown[0], "the text itself, escape made visible"
+    assert (
+        shown and "<script>alert(1)</script> and <b>bold</b>\\x1b[31m" in shown[0]
+    ), "the text itself, escape made visible"
     assert not [b for b in section(injected_dom, "causes").find_all("b")], "no <b> from the submission"
 
 
@@ -295,7 +318,9 @@ def test_control_characters_and_markup_never_reach_the_page_raw() -> None:
 
 
 def test_a_cause_names_the_signal_the_status_or_the_check_that_failed() -> None:
-    assert class_report.cause(run.Status.CRASHED, run._crash(11, out_of_memory=False)) == "crashed by signal 11 (SIGSEGV)"
+    assert (
+        class_report.cause(run.Status.CRASHED, run._crash(11, out_of_memory=False)) == "crashed by signal 11 (SIGSEGV)"
+    )
     for status in (run.Status.TIMED_OUT, run.Status.FLOODED, run.Status.NO_REPORT, run.Status.FORGED):
         assert class_report.cause(status, "whatever it printed") == status.value
     failed = "failed; the checks that did not hold:\nx_test.cpp:9: ERROR: CHECK( blocked.yes ) is NOT correct!\n"
@@ -304,6 +329,11 @@ def test_a_cause_names_the_signal_the_status_or_the_check_that_failed() -> None:
 
 
 def test_a_problem_is_grouped_by_its_kind_without_each_student_s_own_part() -> None:
-    assert class_report._kind_of_problem("pipe_lab.cpp is missing (the submission holds README.txt)") == "pipe_lab.cpp is missing"
-    assert (class_report._kind_of_problem("handin.zip refused: path leaving the directory: ../../pipe_lab.cpp")
-            == "handin.zip refused: path leaving the directory")  # fmt: skip
+    assert (
+        class_report._kind_of_problem("pipe_lab.cpp is missing (the submission holds README.txt)")
+        == "pipe_lab.cpp is missing"
+    )
+    assert (
+        class_report._kind_of_problem("handin.zip refused: path leaving the directory: ../../pipe_lab.cpp")
+        == "handin.zip refused: path leaving the directory"
+    )

@@ -17,11 +17,15 @@ PIPE = load_lab("pipe")
 REFERENCE = PIPE.solution_directory / "pipe_lab.cpp"
 
 
-def compile_source(tmp_path: Path, source: str, box: compiling.Box, limits: compiling.Limits | None = None) -> compiling.Compiled:
+def compile_source(
+    tmp_path: Path, source: str, box: compiling.Box, limits: compiling.Limits | None = None
+) -> compiling.Compiled:
     (tmp_path / "pipe_lab.cpp").write_text(source)
     workspace = compiling.Workspace.create()
     try:
-        compiled = compiling.compile_files(PIPE, {"pipe_lab.cpp": tmp_path / "pipe_lab.cpp"}, workspace, box, limits or compiling.Limits.of(PIPE))
+        compiled = compiling.compile_files(
+            PIPE, {"pipe_lab.cpp": tmp_path / "pipe_lab.cpp"}, workspace, box, limits or compiling.Limits.of(PIPE)
+        )
         for path in compiled.objects:
             assert path.stat().st_size > 0
         return compiled
@@ -67,9 +71,13 @@ def test_going_past_the_memory_limit_is_the_students_verdict(tmp_path: Path, iso
     assert "the compiler ran out of memory (limit 300 MiB)" in compiled.diagnostics
 
 
-def test_a_sandbox_that_cannot_start_is_the_graders_fault(tmp_path: Path, isolated, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sandbox_that_cannot_start_is_the_graders_fault(
+    tmp_path: Path, isolated, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = compiling._bubblewrap_setup
-    monkeypatch.setattr(compiling, "_bubblewrap_setup", lambda w: ["--ro-bind", "/no/such/directory", "/nowhere", *real(w)])
+    monkeypatch.setattr(
+        compiling, "_bubblewrap_setup", lambda w: ["--ro-bind", "/no/such/directory", "/nowhere", *real(w)]
+    )
     with pytest.raises(GraderError, match="the compile sandbox did not start") as error:
         compile_source(tmp_path, REFERENCE.read_text(), isolated)
     assert "not the submission's doing" in (error.value.tip or "")

@@ -58,12 +58,14 @@ def test_an_edit_that_no_longer_matches_the_reference_is_refused(tmp_path) -> No
 
 def test_a_test_that_should_pass_names_its_first_failed_check_and_what_it_logged() -> None:
     spec = load_lab("pipe").tests[0]
-    output = "\n".join([
-        "public_test.cpp:226: ERROR: CHECK( others.empty() ) is NOT correct!",
-        "  values: CHECK( false )",
-        "  logged: also found: /dev/shm/sem.qxnv0t",
-        "public_test.cpp:229: ERROR: CHECK( run.status == kOk ) is NOT correct!",
-    ])
+    output = "\n".join(
+        [
+            "public_test.cpp:226: ERROR: CHECK( others.empty() ) is NOT correct!",
+            "  values: CHECK( false )",
+            "  logged: also found: /dev/shm/sem.qxnv0t",
+            "public_test.cpp:229: ERROR: CHECK( run.status == kOk ) is NOT correct!",
+        ]
+    )
     result = TestResult(spec, Status.FAILED, 0.0, detail="failed; the checks that did not hold:", output=output)
     evidence = corpus.first_evidence(result)
     assert evidence.startswith("failed; the checks that did not hold:")

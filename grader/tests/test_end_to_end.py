@@ -65,7 +65,9 @@ def test_only_the_student_file_is_taken_from_a_submission(tmp_path: Path, capsys
 
 def test_gradescope_results_are_written_to_a_file(tmp_path: Path, capsys) -> None:
     out = tmp_path / "results.json"
-    status = cli.main(["pipe", "--submission", str(REPO / "solutions" / "pipe"), "--format", "gradescope", "--output", str(out)])
+    status = cli.main(
+        ["pipe", "--submission", str(REPO / "solutions" / "pipe"), "--format", "gradescope", "--output", str(out)]
+    )
     assert status == cli.Exit.OK
     data = json.loads(out.read_text())
     assert data["score"] == 100

@@ -60,8 +60,15 @@ def test_the_bundle_has_gradescopes_two_scripts_at_its_root(bundle: Path) -> Non
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     for script in ("setup.sh", "run_autograder", "grade", "grader/bootstrap.sh"):
         assert script in names and modes[script] & 0o111, f"{script} is in the bundle and executable"
-    assert {"WORKSPACE", ".bazelrc", "labs/pipe/lab.toml", "solutions/pipe/hidden_test.cpp",
-            "solutions/pipe/pipe_lab.cpp", "grader/harness/BUILD", "third_party/rules_cc/WORKSPACE"} <= names  # fmt: skip
+    assert {
+        "WORKSPACE",
+        ".bazelrc",
+        "labs/pipe/lab.toml",
+        "solutions/pipe/hidden_test.cpp",
+        "solutions/pipe/pipe_lab.cpp",
+        "grader/harness/BUILD",
+        "third_party/rules_cc/WORKSPACE",
+    } <= names
     assert not [n for n in names if n.startswith("grader/tests/") or "/bugs/" in n or "__pycache__" in n]
 
 
@@ -81,7 +88,9 @@ def test_the_bundle_needs_no_pandoc_but_an_instructors_checkout_does(bundle: Pat
     (tmp_path / "grader/bootstrap.sh").chmod(0o755)
 
     def needed(checkout: Path) -> list[str]:
-        listed = subprocess.run([str(checkout / "grader/bootstrap.sh"), "--list"], capture_output=True, text=True, check=True)
+        listed = subprocess.run(
+            [str(checkout / "grader/bootstrap.sh"), "--list"], capture_output=True, text=True, check=True
+        )
         return listed.stdout.split()
 
     assert "bubblewrap" in needed(tmp_path) and "pandoc" not in needed(tmp_path)
@@ -104,14 +113,20 @@ def test_run_autograder_grades_the_submission_as_gradescope_hands_it_over(bundle
     (root / "submission" / "my-work").mkdir(parents=True)
     shutil.copyfile(REPO / "solutions" / "pipe" / "pipe_lab.cpp", root / "submission" / "my-work" / "pipe_lab.cpp")
     try:
-        setup = subprocess.run([str(root / "source" / "setup.sh")], capture_output=True, text=True, timeout=1800, check=False)
+        setup = subprocess.run(
+            [str(root / "source" / "setup.sh")], capture_output=True, text=True, timeout=1800, check=False
+        )
         assert setup.returncode == 0, setup.stderr[-3000:]
         assert "setup.sh: Debian 12" in setup.stdout
         assert (root / "source" / "solutions").stat().st_mode & 0o077 == 0, "the hidden tests are root's alone"
         run = subprocess.run(
-            [str(root / "source" / "run_autograder")], env={**os.environ, "IPCLAB_AUTOGRADER_ROOT": str(root)},
-            capture_output=True, text=True, timeout=1800, check=False,
-        )  # fmt: skip
+            [str(root / "source" / "run_autograder")],
+            env={**os.environ, "IPCLAB_AUTOGRADER_ROOT": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
     finally:
         # The scratch workspace's Bazel server and output base go with it.
         subprocess.run(["bazel", "clean", "--expunge"], cwd=root / "source", capture_output=True, check=False)
@@ -136,7 +151,10 @@ def test_autograde_writes_junit_without_the_hidden_tests(tmp_path: Path) -> None
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "pipe.cpp").write_text("// misnamed\n")
     out = tmp_path / "report.xml"
-    assert cli.main(["autograde", "pipe", str(tmp_path / "submission"), "--format", "junit", "--output", str(out)]) == cli.Exit.OK
+    assert (
+        cli.main(["autograde", "pipe", str(tmp_path / "submission"), "--format", "junit", "--output", str(out)])
+        == cli.Exit.OK
+    )
     suite = ElementTree.parse(out).getroot().find("testsuite")
     shown = [t.name for t in PIPE.tests if not t.secret]
     assert [case.get("name") for case in suite.iter("testcase")] == shown
@@ -148,10 +166,32 @@ def test_autograde_writes_junit_without_the_hidden_tests(tmp_path: Path) -> None
 # ---- Gradescope's images: setup.sh per system, Python 3.10, rich 11.2 -------
 
 # Gradescope's autograder specification: the fields of results.json, and of each test.
-RESULTS_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-                  "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}  # fmt: skip
-TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
-               "visibility", "extra_data"}  # fmt: skip
+RESULTS_FIELDS = {
+    "score",
+    "execution_time",
+    "output",
+    "output_format",
+    "test_output_format",
+    "test_name_format",
+    "visibility",
+    "stdout_visibility",
+    "extra_data",
+    "tests",
+    "leaderboard",
+}
+TEST_FIELDS = {
+    "score",
+    "max_score",
+    "status",
+    "name",
+    "name_format",
+    "number",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+}
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 OUTPUT_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
 
@@ -168,20 +208,38 @@ def check_gradescope_results(data: dict) -> None:
     for test in data.get("tests", []):
         assert set(test) <= TEST_FIELDS, set(test) - TEST_FIELDS
         assert isinstance(test["score"], (int, float)) and isinstance(test.get("max_score", 0), (int, float))
-        assert test.get("status", "passed") in {"passed", "failed"} and test.get("visibility", "visible") in VISIBILITIES
+        assert (
+            test.get("status", "passed") in {"passed", "failed"} and test.get("visibility", "visible") in VISIBILITIES
+        )
         assert {test[k] for k in ("output_format", "name_format") if k in test} <= OUTPUT_FORMATS
 
 
-@pytest.mark.parametrize("os_release, says", [
-    ('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"', "Debian 12: Debian's packages (Bazel 4.2"),
-    ('ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"', "Ubuntu 22.04, Gradescope's default image"),
-    ('ID=ubuntu\nVERSION_ID="24.04"\nPRETTY_NAME="Ubuntu 24.04 LTS"', "Ubuntu 24.04: Ubuntu's packages (Python 3.12)"),
-])  # fmt: skip
-def test_setup_says_what_it_does_on_each_system_it_is_made_for(bundle: Path, tmp_path: Path, os_release: str, says: str) -> None:
+@pytest.mark.parametrize(
+    "os_release, says",
+    [
+        (
+            'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"',
+            "Debian 12: Debian's packages (Bazel 4.2",
+        ),
+        ('ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04.4 LTS"', "Ubuntu 22.04, Gradescope's default image"),
+        (
+            'ID=ubuntu\nVERSION_ID="24.04"\nPRETTY_NAME="Ubuntu 24.04 LTS"',
+            "Ubuntu 24.04: Ubuntu's packages (Python 3.12)",
+        ),
+    ],
+)
+def test_setup_says_what_it_does_on_each_system_it_is_made_for(
+    bundle: Path, tmp_path: Path, os_release: str, says: str
+) -> None:
     root = unpacked(bundle, tmp_path / "autograder")
     (tmp_path / "os-release").write_text(os_release + "\n")
-    run = subprocess.run([str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, check=False,
-                         env={**os.environ, "IPCLAB_OS_RELEASE": str(tmp_path / "os-release")})  # fmt: skip
+    run = subprocess.run(
+        [str(root / "source" / "setup.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "IPCLAB_OS_RELEASE": str(tmp_path / "os-release")},
+    )
     assert run.returncode == 0 and says in run.stdout, run.stdout + run.stderr
 
 
@@ -189,11 +247,21 @@ def test_setup_refuses_another_system_unless_told_to_try(bundle: Path, tmp_path:
     root = unpacked(bundle, tmp_path / "autograder")
     (tmp_path / "os-release").write_text('ID=centos\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n')
     env = {**os.environ, "IPCLAB_OS_RELEASE": str(tmp_path / "os-release")}
-    refused = subprocess.run([str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, env=env, check=False)
+    refused = subprocess.run(
+        [str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, env=env, check=False
+    )
     assert refused.returncode == 1
-    assert "CentOS Linux 7 (Core) is not a system this autograder is made for (Debian 12, Ubuntu 22.04 or Ubuntu 24.04)" in refused.stderr
-    tried = subprocess.run([str(root / "source" / "setup.sh"), "--check"], capture_output=True, text=True, check=False,
-                           env={**env, "IPCLAB_ANY_OS": "1"})  # fmt: skip
+    assert (
+        "CentOS Linux 7 (Core) is not a system this autograder is made for (Debian 12, Ubuntu 22.04 or Ubuntu 24.04)"
+        in refused.stderr
+    )
+    tried = subprocess.run(
+        [str(root / "source" / "setup.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**env, "IPCLAB_ANY_OS": "1"},
+    )
     assert tried.returncode == 0 and "best effort" in tried.stdout
 
 
@@ -206,14 +274,20 @@ DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 def python310(tmp_path_factory) -> tuple[Path, Path]:
     """(a Python 3.10, a folder with rich and tomli for it), or the test is
     skipped, saying what is missing."""
-    found = sorted(Path("/root/.pyenv/versions").glob("3.10.*/bin/python3")) or [Path(p) for p in [shutil.which("python3.10")] if p]
+    found = sorted(Path("/root/.pyenv/versions").glob("3.10.*/bin/python3")) or [
+        Path(p) for p in [shutil.which("python3.10")] if p
+    ]
     if not found:
-        pytest.skip("no Python 3.10 here (looked in /root/.pyenv/versions/3.10.*/bin and on PATH): "
-                    "the bundle's Python path on Gradescope's Ubuntu 22.04 is not tested")  # fmt: skip
+        pytest.skip(
+            "no Python 3.10 here (looked in /root/.pyenv/versions/3.10.*/bin and on PATH): "
+            "the bundle's Python path on Gradescope's Ubuntu 22.04 is not tested"
+        )
     missing = [name for name in ("rich", "tomli") if not (DIST_PACKAGES / name).is_dir()]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not in {DIST_PACKAGES} (Debian: python3-{' python3-'.join(missing)}): "
-                    "nothing to give Python 3.10")  # fmt: skip
+        pytest.skip(
+            f"{', '.join(missing)} not in {DIST_PACKAGES} (Debian: python3-{' python3-'.join(missing)}): "
+            "nothing to give Python 3.10"
+        )
     shim = tmp_path_factory.mktemp("python310-path")
     for name in SHIM_PACKAGES:
         if (DIST_PACKAGES / name).is_dir():
@@ -223,9 +297,15 @@ def python310(tmp_path_factory) -> tuple[Path, Path]:
 
 def run_bundle_with(python: tuple[Path, Path], root: Path) -> subprocess.CompletedProcess[str]:
     interpreter, shim = python
-    env = {**os.environ, "IPCLAB_AUTOGRADER_ROOT": str(root), "IPCLAB_PYTHON": str(interpreter), "PYTHONPATH": str(shim)}
-    return subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=1800,
-                          check=False)  # fmt: skip
+    env = {
+        **os.environ,
+        "IPCLAB_AUTOGRADER_ROOT": str(root),
+        "IPCLAB_PYTHON": str(interpreter),
+        "PYTHONPATH": str(shim),
+    }
+    return subprocess.run(
+        [str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
 
 
 def test_run_autograder_under_python_3_10_writes_valid_results(bundle: Path, tmp_path: Path, python310) -> None:
@@ -252,10 +332,17 @@ def test_run_autograder_under_python_3_10_applies_the_submission_limit(bundle: P
     lab_toml.write_text(lab_toml.read_text() + "\n[submissions]\nmax = 1\n")
     (root / "submission").mkdir()
     last = {"score": 55.0, "output": "pipe: 55 / 100", "tests": []}
-    (root / "submission_metadata.json").write_text(json.dumps({
-        "created_at": "2026-03-01T10:00:00.000000-08:00", "assignment": {"due_date": "2026-03-02T23:59:00.000000-08:00"},
-        "previous_submissions": [{"submission_time": "2026-02-28T10:00:00.000000-08:00", "score": 55.0, "results": last}],
-    }))  # fmt: skip
+    (root / "submission_metadata.json").write_text(
+        json.dumps(
+            {
+                "created_at": "2026-03-01T10:00:00.000000-08:00",
+                "assignment": {"due_date": "2026-03-02T23:59:00.000000-08:00"},
+                "previous_submissions": [
+                    {"submission_time": "2026-02-28T10:00:00.000000-08:00", "score": 55.0, "results": last}
+                ],
+            }
+        )
+    )
     run = run_bundle_with(python310, root)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((root / "results" / "results.json").read_text())
@@ -269,8 +356,15 @@ RICH_11_2 = {
     "rich.console": {"Console"},
     "rich.table": {"Table"},
     "rich.text": {"Text"},
-    "rich.progress": {"Progress", "ProgressColumn", "BarColumn", "TextColumn", "SpinnerColumn", "TimeElapsedColumn",
-                      "TimeRemainingColumn"},  # fmt: skip
+    "rich.progress": {
+        "Progress",
+        "ProgressColumn",
+        "BarColumn",
+        "TextColumn",
+        "SpinnerColumn",
+        "TimeElapsedColumn",
+        "TimeRemainingColumn",
+    },
 }
 
 
@@ -279,12 +373,22 @@ def test_the_grading_path_imports_no_rich_newer_than_11_2(python310) -> None:
     Gradescope) import only names rich 11.2 has, and not batch."""
     interpreter, shim = python310
     listing = "import sys, grader.cli; print('\\n'.join(sorted(m for m in sys.modules if m.startswith('grader.'))))"
-    loaded = subprocess.run([str(interpreter), "-c", listing], cwd=REPO, env={**os.environ, "PYTHONPATH": f"{REPO}:{shim}"},
-                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    loaded = subprocess.run(
+        [str(interpreter), "-c", listing],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": f"{REPO}:{shim}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert "grader.reports.terminal" in loaded and "grader.classroom.batch" not in loaded
-    used = {(node.module, alias.name) for module in loaded
-            for node in ast.walk(ast.parse(_source_of(module).read_text()))
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rich") for alias in node.names}  # fmt: skip
+    used = {
+        (node.module, alias.name)
+        for module in loaded
+        for node in ast.walk(ast.parse(_source_of(module).read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rich")
+        for alias in node.names
+    }
     newer = sorted(f"{m}.{name}" for m, name in used if name not in RICH_11_2.get(m, set()))
     assert not newer, f"not in rich 11.2, yet imported on the grading path: {newer}"
     assert ("rich.console", "Console") in used, "the check sees the imports it checks"
@@ -299,8 +403,12 @@ def _source_of(module: str) -> Path:
 def test_batch_itself_is_what_needs_rich_12() -> None:
     """The check above can fail: batch's progress column is not in rich 11.2."""
     source = ast.parse((REPO / "grader" / "classroom" / "batch.py").read_text())
-    names = {alias.name for node in ast.walk(source) if isinstance(node, ast.ImportFrom) and node.module == "rich.progress"
-             for alias in node.names}  # fmt: skip
+    names = {
+        alias.name
+        for node in ast.walk(source)
+        if isinstance(node, ast.ImportFrom) and node.module == "rich.progress"
+        for alias in node.names
+    }
     assert "MofNCompleteColumn" in names and "MofNCompleteColumn" not in RICH_11_2["rich.progress"]
 
 
@@ -323,7 +431,9 @@ def test_prairielearn_results_have_the_documented_fields() -> None:
 
 
 def test_prairielearn_marks_an_unbuildable_submission_not_gradable() -> None:
-    grade = Grade(lab=demo_grade().lab, label="s", isolation=Isolation(True), gradable=False, diagnostics="demo.cpp:3:1: error: x")
+    grade = Grade(
+        lab=demo_grade().lab, label="s", isolation=Isolation(True), gradable=False, diagnostics="demo.cpp:3:1: error: x"
+    )
     data = json.loads(machine.render_machine(grade, "prairielearn"))
     assert data["gradable"] is False
     assert data["format_errors"] == ["demo.cpp:3:1: error: x"]
@@ -335,7 +445,11 @@ def test_the_autolab_autoresult_is_one_line_of_scores_per_problem() -> None:
     assert line.count("\n") == 1 and line.endswith("\n")
     data = json.loads(line)
     assert set(data) == {"scores", "scoreboard"}
-    assert list(data["scores"]) == list(autolab_results.autolab_problems(grade.lab)) == ["eof", "blocking", "boundaries", "errors", "leaks"]
+    assert (
+        list(data["scores"])
+        == list(autolab_results.autolab_problems(grade.lab))
+        == ["eof", "blocking", "boundaries", "errors", "leaks"]
+    )
     assert data["scores"] == {"eof": 6, "blocking": 0, "boundaries": 0, "errors": 2, "leaks": -2}
     assert data["scoreboard"] == [grade.score, *data["scores"].values()]
 
@@ -350,20 +464,35 @@ def test_autograde_for_autolab_ends_with_the_autoresult(tmp_path: Path, capsys) 
 
 # ---- hidden tests never leak, in either format --------------------------
 
-SECRET_SPEC = TestSpec("hidden: the secret ordering case", 4, "ordering", "The secret hint.", hidden=True,
-                       visibility="after_published")  # fmt: skip
+SECRET_SPEC = TestSpec(
+    "hidden: the secret ordering case", 4, "ordering", "The secret hint.", hidden=True, visibility="after_published"
+)
 PUBLIC_SPEC = TestSpec("a public test", 6, "eof", "The public hint.")
-SECRET_LAB = Lab(name="secret", title="A lab with a hidden test", student_files=("s.cpp",), timeout=10,
-                 tests=(PUBLIC_SPEC, SECRET_SPEC), leak_deduction=1, max_leak_deduction=3)  # fmt: skip
+SECRET_LAB = Lab(
+    name="secret",
+    title="A lab with a hidden test",
+    student_files=("s.cpp",),
+    timeout=10,
+    tests=(PUBLIC_SPEC, SECRET_SPEC),
+    leak_deduction=1,
+    max_leak_deduction=3,
+)
 SECRET_WORDS = ("the secret ordering case", "The secret hint", "SECRET-OUTPUT", "secret-object")
 
 
 def secret_grade() -> Grade:
     results = [
         TestResult(PUBLIC_SPEC, Status.FAILED, 0, 1.0, "failed; the checks that did not hold:", "public output"),
-        TestResult(SECRET_SPEC, Status.FAILED, 0, 1.0, "failed; the checks that did not hold:", "SECRET-OUTPUT here",
-                   leaks=[Leak("shared memory", "/dev/shm/secret-object", 'shm_unlink("/secret-object")')]),
-    ]  # fmt: skip
+        TestResult(
+            SECRET_SPEC,
+            Status.FAILED,
+            0,
+            1.0,
+            "failed; the checks that did not hold:",
+            "SECRET-OUTPUT here",
+            leaks=[Leak("shared memory", "/dev/shm/secret-object", 'shm_unlink("/secret-object")')],
+        ),
+    ]
     return Grade(lab=SECRET_LAB, label="s", isolation=Isolation(True), results=results)
 
 
@@ -372,7 +501,11 @@ def test_prairielearn_shows_hidden_tests_as_one_line_without_name_output_or_hint
     for word in SECRET_WORDS:
         assert word not in text, word
     data = json.loads(text)
-    assert [t["name"] for t in data["tests"]] == ["a public test", feedback.HIDDEN_TESTS, "Cleanup: what the tests left behind"]
+    assert [t["name"] for t in data["tests"]] == [
+        "a public test",
+        feedback.HIDDEN_TESTS,
+        "Cleanup: what the tests left behind",
+    ]
     hidden = data["tests"][1]
     assert (hidden["points"], hidden["max_points"]) == (0, 4)
     assert "0 of 1 passed" in hidden["message"] and hidden["output"] == ""
@@ -414,14 +547,26 @@ def test_prairielearn_cuts_a_long_compiler_error_too() -> None:
 
 # PrairieLearn's infoQuestion schema: what externalGradingOptions may hold
 # (additionalProperties is false), and the question's required fields.
-EXTERNAL_GRADING_OPTIONS = {"comment", "enabled", "image", "entrypoint", "serverFilesCourse", "timeout", "enableNetworking", "environment"}
+EXTERNAL_GRADING_OPTIONS = {
+    "comment",
+    "enabled",
+    "image",
+    "entrypoint",
+    "serverFilesCourse",
+    "timeout",
+    "enableNetworking",
+    "environment",
+}
 QUESTION_REQUIRED = {"uuid", "type", "title", "topic"}
 
 
 @pytest.fixture(scope="module")
 def prairielearn(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("prairielearn") / "pipe"
-    assert cli.main(["export", "prairielearn", "pipe", "--output", str(output), "--image", "course/pipe-grader"]) == cli.Exit.OK
+    assert (
+        cli.main(["export", "prairielearn", "pipe", "--output", str(output), "--image", "course/pipe-grader"])
+        == cli.Exit.OK
+    )
     return output
 
 
@@ -430,9 +575,17 @@ def test_the_prairielearn_image_is_built_from_debian_with_the_reference_prebuilt
     assert re.search(r"^FROM debian:\S+$", dockerfile, re.M)
     assert "/ipclab/grader/bootstrap.sh" in dockerfile, "packages come from the one list, Debian's"
     assert "bazel build" in dockerfile and "//solutions/pipe:reference_tests" in dockerfile
-    for carried in ("ipclab/grade", "ipclab/solutions/pipe/pipe_lab.cpp", "ipclab/solutions/pipe/hidden_test.cpp", "ipclab/labs/pipe/lab.toml"):
+    for carried in (
+        "ipclab/grade",
+        "ipclab/solutions/pipe/pipe_lab.cpp",
+        "ipclab/solutions/pipe/hidden_test.cpp",
+        "ipclab/labs/pipe/lab.toml",
+    ):
         assert (prairielearn / carried).is_file(), carried
-    assert not list((prairielearn / "ipclab").glob("solutions/pipe/bugs")) and not (prairielearn / "ipclab/grader/tests").exists()
+    assert (
+        not list((prairielearn / "ipclab").glob("solutions/pipe/bugs"))
+        and not (prairielearn / "ipclab/grader/tests").exists()
+    )
     entrypoint = prairielearn / "ipclab" / export.ENTRYPOINT
     assert entrypoint.stat().st_mode & 0o111
     assert "-m grader.publishing.prairielearn pipe" in entrypoint.read_text()
@@ -449,7 +602,9 @@ def test_the_prairielearn_question_has_a_timeout_that_fits_the_lab(prairielearn:
     timeout = options["timeout"]
     assert isinstance(timeout, int) and export.PRAIRIELEARN_DEFAULT_TIMEOUT < timeout <= export.PRAIRIELEARN_MAX_TIMEOUT
     slowest = max(PIPE.timeout_of(t) for t in PIPE.tests)
-    assert timeout >= export.BUILD_ALLOWANCE + sum(PIPE.timeout_of(t) for t in PIPE.tests) / export.GRADER_CORES > slowest
+    assert (
+        timeout >= export.BUILD_ALLOWANCE + sum(PIPE.timeout_of(t) for t in PIPE.tests) / export.GRADER_CORES > slowest
+    )
     assert 'file-names="pipe_lab.cpp"' in (prairielearn / "question" / "question.html").read_text()
 
 
@@ -474,8 +629,15 @@ def grade_directory(root: Path, files: dict[str, bytes], data: dict | None = Non
 
 def run_prairielearn(root: Path) -> dict:
     """What the image's entrypoint runs, on a job laid out as PrairieLearn mounts it."""
-    run = subprocess.run([sys.executable, "-m", "grader.publishing.prairielearn", "pipe"], cwd=REPO, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "IPCLAB_GRADE_ROOT": str(root)}, timeout=1800, check=False)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "grader.publishing.prairielearn", "pipe"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "IPCLAB_GRADE_ROOT": str(root)},
+        timeout=1800,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads((root / "results" / "results.json").read_text())
 
@@ -495,8 +657,14 @@ def test_the_prairielearn_grader_grades_a_real_submission_in_a_grade_directory(t
 def test_the_prairielearn_grader_takes_files_from_data_json_and_never_fails_silently(tmp_path: Path) -> None:
     """A custom element's files come base64-encoded in submitted_answers._files;
     a path leaving the job is not written."""
-    data = {"submitted_answers": {"_files": [{"name": "../escape.cpp", "contents": base64.b64encode(b"x").decode()},
-                                             {"name": "notes.txt", "contents": base64.b64encode(b"hello").decode()}]}}  # fmt: skip
+    data = {
+        "submitted_answers": {
+            "_files": [
+                {"name": "../escape.cpp", "contents": base64.b64encode(b"x").decode()},
+                {"name": "notes.txt", "contents": base64.b64encode(b"hello").decode()},
+            ]
+        }
+    }
     root = grade_directory(tmp_path / "grade", {}, data)
     results = run_prairielearn(root)
     assert results["gradable"] is False
@@ -513,8 +681,14 @@ def test_the_exported_entrypoint_grades_a_job_in_its_own_workspace(prairielearn:
     reference = (REPO / "solutions" / "pipe" / "pipe_lab.cpp").read_bytes()
     root = grade_directory(tmp_path / "grade", {"pipe_lab.cpp": reference})
     try:
-        run = subprocess.run([str(source / export.ENTRYPOINT)], env={**os.environ, "IPCLAB_GRADE_ROOT": str(root)},
-                             capture_output=True, text=True, timeout=3000, check=False)  # fmt: skip
+        run = subprocess.run(
+            [str(source / export.ENTRYPOINT)],
+            env={**os.environ, "IPCLAB_GRADE_ROOT": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=3000,
+            check=False,
+        )
     finally:
         subprocess.run(["bazel", "clean", "--expunge"], cwd=source, capture_output=True, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -539,7 +713,12 @@ def test_the_autolab_package_is_a_makefile_and_a_tar_of_the_grader(autolab: Path
         names = set(archive.getnames())
         assert all(m.isfile() and m.name.startswith("ipclab/") and m.uid == 0 for m in archive.getmembers())
         assert archive.getmember("ipclab/grade").mode & 0o111
-    assert {"ipclab/grade", "ipclab/WORKSPACE", "ipclab/solutions/pipe/hidden_test.cpp", "ipclab/labs/pipe/lab.toml"} <= names
+    assert {
+        "ipclab/grade",
+        "ipclab/WORKSPACE",
+        "ipclab/solutions/pipe/hidden_test.cpp",
+        "ipclab/labs/pipe/lab.toml",
+    } <= names
     assert not [n for n in names if "/bugs/" in n or n.startswith("ipclab/grader/tests/")]
     makefile = (autolab / "autograde-Makefile").read_text()
     assert re.search(r"^autograde:$", makefile, re.M), "the first target is what make runs"
@@ -581,7 +760,9 @@ def test_a_tango_job_ends_with_the_autoresult_for_an_unusable_handin(autolab: Pa
 
 @pytest.mark.long
 def test_a_tango_job_grades_a_real_handin_and_names_no_hidden_test(autolab: Path, tmp_path: Path) -> None:
-    lines = run_tango_job(autolab, tmp_path / "job", {"pipe_lab.cpp": (REPO / "solutions/pipe/pipe_lab.cpp").read_bytes()})
+    lines = run_tango_job(
+        autolab, tmp_path / "job", {"pipe_lab.cpp": (REPO / "solutions/pipe/pipe_lab.cpp").read_bytes()}
+    )
     result = json.loads(lines[-1])
     assert result["scores"] == autolab_results.autolab_problems(PIPE) and result["scoreboard"][0] == PIPE.max_score
     hidden = [t for t in PIPE.tests if t.hidden]

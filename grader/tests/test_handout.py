@@ -123,7 +123,9 @@ def edited(old: str, new: str) -> str:
         ("Only `pipe_lab.cpp`.", "Only your file.", "does not name the student file pipe_lab.cpp"),
     ],
 )
-def test_a_write_up_breaking_a_rule_is_refused_with_the_reason(tmp_path: Path, old: str, new: str, complaint: str) -> None:
+def test_a_write_up_breaking_a_rule_is_refused_with_the_reason(
+    tmp_path: Path, old: str, new: str, complaint: str
+) -> None:
     found = problems_of(edited(old, new), tmp_path)
     assert any(complaint in p for p in found), found
 
@@ -167,8 +169,11 @@ def test_every_image_is_inside_the_page(name: str) -> None:
 
 def with_placeholders(tmp_path: Path) -> Path:
     """The pipe write-up with two placeholders in Goals and one in Background."""
-    text = edited("## Background\n", f"{handout.PLACEHOLDER} a second goal. {handout.PLACEHOLDER} a third.\n\n"
-                  f"## Background\n\n{handout.PLACEHOLDER} one more fact.\n")  # fmt: skip
+    text = edited(
+        "## Background\n",
+        f"{handout.PLACEHOLDER} a second goal. {handout.PLACEHOLDER} a third.\n\n"
+        f"## Background\n\n{handout.PLACEHOLDER} one more fact.\n",
+    )
     path = tmp_path / "pipe.md"
     path.write_text(text)
     return path

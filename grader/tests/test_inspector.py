@@ -41,8 +41,13 @@ def inspect(tmp_path: Path):
         workdir = tmp_path / "work"
         workdir.mkdir(exist_ok=True)
         report_read, report_write = os.pipe()
-        command = [str(sandbox.programs().inspector), *(["--reduced"] if reduced else []),
-                   "--report-fd", str(report_write), str(binary)]  # fmt: skip
+        command = [
+            str(sandbox.programs().inspector),
+            *(["--reduced"] if reduced else []),
+            "--report-fd",
+            str(report_write),
+            str(binary),
+        ]
         if pid_namespace:
             command = ["bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--", *command]
         # bubblewrap's init outlives the inspector while a process the test
@@ -50,8 +55,9 @@ def inspect(tmp_path: Path):
         # killed here (the grader kills the sandbox's cgroup and session).
         output = subprocess.DEVNULL if pid_namespace else subprocess.PIPE
         try:
-            process = subprocess.run(command, pass_fds=(report_write,), cwd=workdir, stdout=output, stderr=output,
-                                     timeout=30, check=False)  # fmt: skip
+            process = subprocess.run(
+                command, pass_fds=(report_write,), cwd=workdir, stdout=output, stderr=output, timeout=30, check=False
+            )
         finally:
             os.close(report_write)
             _kill_lingering()
@@ -59,7 +65,9 @@ def inspect(tmp_path: Path):
             data = report.read()
         lines = data.splitlines()
         printed = (process.stdout or b"") + (process.stderr or b"")
-        return Inspected(process.returncode, [json.loads(line) for line in lines], lines, printed.decode(errors="replace"))
+        return Inspected(
+            process.returncode, [json.loads(line) for line in lines], lines, printed.decode(errors="replace")
+        )
 
     return run
 
@@ -133,7 +141,9 @@ def test_a_forged_example_is_cut_at_200_characters(inspect) -> None:
 
 def test_a_flood_on_the_records_pipe_is_capped_not_waited_on(inspect) -> None:
     # 4 MiB of lines without the token: read to the end, kept to 1 MiB.
-    inspected = inspect(f"""head -c 4194304 /dev/zero | tr '\\0' 'x' | fold -w 1023 >&"$verdict_records"; report '{CASE}'""")
+    inspected = inspect(
+        f"""head -c 4194304 /dev/zero | tr '\\0' 'x' | fold -w 1023 >&"$verdict_records"; report '{CASE}'"""
+    )
     forged = next(r for r in inspected.records if r["event"] == "forged")
     assert 1000 <= forged["lines"] <= 1030  # 1 MiB of 1024-byte lines
     assert inspected.records[-1] == {"event": "exit", "status": 0}
@@ -141,7 +151,9 @@ def test_a_flood_on_the_records_pipe_is_capped_not_waited_on(inspect) -> None:
 
 def test_the_test_binary_inherits_the_verdict_channel_and_not_the_report(inspect) -> None:
     # The listing goes to a file: a $(...) would add bash's pipe to it.
-    inspected = inspect("""ls /proc/$$/fd > fds; echo "fds: $(tr '\\n' ' ' < fds)"; echo "channel: $verdict_records $verdict_token" """)
+    inspected = inspect(
+        """ls /proc/$$/fd > fds; echo "fds: $(tr '\\n' ' ' < fds)"; echo "channel: $verdict_records $verdict_token" """
+    )
     fds = set(inspected.output.split("fds: ")[1].split("\n")[0].split())
     channel = set(inspected.output.split("channel: ")[1].split())
     # Standard input, output and error, bash's own for its script, and the two of IPCLAB_VERDICT.
@@ -157,8 +169,12 @@ def test_the_test_starts_with_sigpipe_and_sigxfsz_ignored_as_it_always_has(inspe
 def test_a_binary_that_cannot_be_executed_ends_with_127(inspect, tmp_path: Path) -> None:
     report_read, report_write = os.pipe()
     inspector = str(sandbox.programs().inspector)
-    process = subprocess.run([inspector, "--reduced", "--report-fd", str(report_write), str(tmp_path / "missing")],
-                             pass_fds=(report_write,), cwd=tmp_path, check=False)  # fmt: skip
+    process = subprocess.run(
+        [inspector, "--reduced", "--report-fd", str(report_write), str(tmp_path / "missing")],
+        pass_fds=(report_write,),
+        cwd=tmp_path,
+        check=False,
+    )
     os.close(report_write)
     with os.fdopen(report_read, "rb") as report:
         records = [json.loads(line) for line in report.read().splitlines()]
@@ -186,8 +202,10 @@ def test_reduced_isolation_reports_and_removes_only_what_the_test_made(inspect) 
     before = Path(f"/dev/shm/{name}-before")
     before.write_text("there before the test")
     try:
-        inspected = inspect(f"echo x > /dev/shm/{name}-made; echo x > /dev/shm/sem.{name}; mkdir -p d/e; mkfifo d/e/f; "
-                            "mkfifo real; ln -s real link")  # fmt: skip
+        inspected = inspect(
+            f"echo x > /dev/shm/{name}-made; echo x > /dev/shm/sem.{name}; mkdir -p d/e; mkfifo d/e/f; "
+            "mkfifo real; ln -s real link"
+        )
         leaks = {(r["kind"], r["object"], r["fix"]) for r in inspected.records if r["event"] == "leak"}
         assert ("shared memory", f"/dev/shm/{name}-made", f'shm_unlink("/{name}-made")') in leaks
         assert ("semaphore", f"/dev/shm/sem.{name}", f'sem_unlink("/{name}")') in leaks
@@ -219,6 +237,8 @@ def test_processes_left_running_are_reported_after_a_grace_period(inspect) -> No
 
 def test_a_zombie_is_reported_as_never_reaped(inspect) -> None:
     # A parent that never waits, alive past the grace period: its ended child is a zombie.
-    inspected = inspect(f"bash -c 'sleep 0 & exec sleep {LINGER}' & sleep 0.2; exit 0", reduced=False, pid_namespace=True)
+    inspected = inspect(
+        f"bash -c 'sleep 0 & exec sleep {LINGER}' & sleep 0.2; exit 0", reduced=False, pid_namespace=True
+    )
     kinds = sorted(r["kind"] for r in inspected.records if r["event"] == "leak")
     assert kinds == ["process", "zombie process"], inspected.records

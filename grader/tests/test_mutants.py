@@ -26,16 +26,19 @@ def test_flags_are_dropped_and_added() -> None:
     made = list(mutants.flag(line))
     assert ("drop-flag", "  const int fd = ::open(path, O_WRONLY);") in made
     assert ("add-flag", "  int q = ::mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);") in list(
-        mutants.flag("  int q = ::mq_open(name, O_CREAT | O_RDWR, 0600, &attr);"))
+        mutants.flag("  int q = ::mq_open(name, O_CREAT | O_RDWR, 0600, &attr);")
+    )
     assert list(mutants.flag("  action.sa_flags = 0;")) == [("add-flag", "  action.sa_flags = SA_RESTART;")]
     assert list(mutants.flag('  throw_errno("sem_open(O_CREAT | O_EXCL)");')) == []  # a message, not code
 
 
 def test_a_retry_loop_becomes_one_call_and_eintr_stops_it() -> None:
     assert list(mutants.retry_once("  while (::waitpid(pid, &status, 0) < 0) {")) == [
-        ("retry-once", "  if (::waitpid(pid, &status, 0) < 0) {")]
+        ("retry-once", "  if (::waitpid(pid, &status, 0) < 0) {")
+    ]
     assert ("stop-on-eintr", "    if (n < 0 && errno == EINTR) break;") in list(
-        mutants.retry_once("    if (n < 0 && errno == EINTR) continue;"))
+        mutants.retry_once("    if (n < 0 && errno == EINTR) continue;")
+    )
 
 
 def test_comparisons_and_sizes_are_moved_by_one() -> None:
@@ -46,7 +49,8 @@ def test_comparisons_and_sizes_are_moved_by_one() -> None:
 
 def test_two_arguments_of_a_call_are_swapped() -> None:
     assert list(mutants.swap_arguments("  ::dup2(a.get(), STDIN_FILENO);")) == [
-        ("swap-arguments", "  ::dup2(STDIN_FILENO, a.get());")]
+        ("swap-arguments", "  ::dup2(STDIN_FILENO, a.get());")
+    ]
     assert list(mutants.swap_arguments("  ::close(fd);")) == []
     assert list(mutants.swap_arguments("  std::swap(fd_, other.fd_);")) == []  # the same either way
 

@@ -76,7 +76,7 @@ def test_it_writes_exactly_the_files_of_a_lab_and_says_which(repo: Path, capsys)
     assert heading == "lab 'demo' scaffolded:"
     listed = rest[: rest.index("Next:")]
     assert listed == [f"  {path}" for path in added] + ["  labs/course.toml (demo appended to order)"]
-    steps = "\n".join(rest[len(listed):])
+    steps = "\n".join(rest[len(listed) :])
     assert "./grade selfcheck demo" in steps and f"at least {MIN_BUGS} bugs" in steps
 
 

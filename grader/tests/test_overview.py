@@ -112,11 +112,17 @@ PIPE = load_lab("pipe")
 
 def made_up(label: str, passed: int, leaks: tuple[Leak, ...] = (), gradable: bool = True, lab=PIPE) -> Grade:
     results = [
-        TestResult(spec, Status.PASSED if i < passed else Status.FAILED, spec.points if i < passed else 0.0,
-                   leaks=list(leaks) if i == 0 else [])  # fmt: skip
+        TestResult(
+            spec,
+            Status.PASSED if i < passed else Status.FAILED,
+            spec.points if i < passed else 0.0,
+            leaks=list(leaks) if i == 0 else [],
+        )
         for i, spec in enumerate(lab.tests)
     ]
-    return Grade(lab=lab, label=label, isolation=Isolation(True), gradable=gradable, results=results if gradable else [])
+    return Grade(
+        lab=lab, label=label, isolation=Isolation(True), gradable=gradable, results=results if gradable else []
+    )
 
 
 def table_of(standings: list[overview.Standing]) -> str:

@@ -28,12 +28,27 @@ EXPECTED = Path(__file__).parent / "expected"
 SPECS = (
     TestSpec("reader sees EOF once every write end is closed", 6, "eof", "Close every write end."),
     TestSpec("reader blocks on an empty pipe", 4, "blocking", "Do not busy-wait."),
-    TestSpec("large messages arrive whole", 5, "boundaries", "Loop.", depends=("reader sees EOF once every write end is closed",)),
-    TestSpec("hidden: sizes around PIPE_BUF", 3, "boundaries", "Loop again.", hidden=True, visibility="after_published"),
+    TestSpec(
+        "large messages arrive whole",
+        5,
+        "boundaries",
+        "Loop.",
+        depends=("reader sees EOF once every write end is closed",),
+    ),
+    TestSpec(
+        "hidden: sizes around PIPE_BUF", 3, "boundaries", "Loop again.", hidden=True, visibility="after_published"
+    ),
     TestSpec("a test the reference fails", 2, "errors", "n/a"),
 )
-DEMO = Lab(name="demo", title="A demonstration lab", student_files=("demo.cpp",), timeout=10, tests=SPECS,
-           leak_deduction=2, max_leak_deduction=6)  # fmt: skip
+DEMO = Lab(
+    name="demo",
+    title="A demonstration lab",
+    student_files=("demo.cpp",),
+    timeout=10,
+    tests=SPECS,
+    leak_deduction=2,
+    max_leak_deduction=6,
+)
 QUEUE_LEFT = Leak("message queue", "/dev/mqueue/requests", 'mq_unlink("/requests")')
 
 
@@ -52,7 +67,13 @@ def demo_grade() -> Grade:
         TestResult(SPECS[1], Status.FAILED, 0, 5.5, "failed; the checks that did not hold:", failure),
         TestResult(SPECS[2], Status.SKIPPED, 0, 0, "skipped: depends on 'x', which did not pass"),
         TestResult(SPECS[3], Status.TIMED_OUT, 0, 30, "timed out after 30.0 s; every process of the test was killed"),
-        TestResult(SPECS[4], Status.LAB_BROKEN, 2, 0.1, "the reference fails this test too (failed); you are not charged for it"),
+        TestResult(
+            SPECS[4],
+            Status.LAB_BROKEN,
+            2,
+            0.1,
+            "the reference fails this test too (failed); you are not charged for it",
+        ),
     ]
     return Grade(lab=DEMO, label="student-42", isolation=Isolation(True), results=results, seconds=36.2)
 
@@ -73,8 +94,18 @@ def test_gradescope_results_have_the_documented_fields_and_types() -> None:
     assert isinstance(data["output"], str)
     assert data["visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
     for number, test in enumerate(data["tests"], start=1):
-        assert set(test) == {"name", "number", "score", "max_score", "status", "output", "output_format", "name_format",
-                             "tags", "visibility"}  # fmt: skip
+        assert set(test) == {
+            "name",
+            "number",
+            "score",
+            "max_score",
+            "status",
+            "output",
+            "output_format",
+            "name_format",
+            "tags",
+            "visibility",
+        }
         assert test["number"] == str(number)
         assert test["status"] in {"passed", "failed"}
         assert isinstance(test["tags"], list) and all(isinstance(t, str) for t in test["tags"])
@@ -86,11 +117,17 @@ def test_gradescope_results_have_the_documented_fields_and_types() -> None:
 
 def test_a_leak_costs_its_deduction_once_per_kind_and_is_named_in_the_feedback() -> None:
     grade = demo_grade()
-    grade.results[2].leaks = [QUEUE_LEFT, Leak("zombie process", "process 7 (x) exited but was never reaped", "waitpid")]
+    grade.results[2].leaks = [
+        QUEUE_LEFT,
+        Leak("zombie process", "process 7 (x) exited but was never reaped", "waitpid"),
+    ]
     assert grade.leak_kinds == ["message queue", "zombie process"]
     assert grade.leak_deduction == 4
     assert grade.score == 8 - 4
-    assert 'left behind — message queue: /dev/mqueue/requests — clean it up with mq_unlink("/requests")' in feedback.feedback(grade.results[0])
+    assert (
+        'left behind — message queue: /dev/mqueue/requests — clean it up with mq_unlink("/requests")'
+        in feedback.feedback(grade.results[0])
+    )
 
 
 def test_an_unbuildable_submission_lists_every_test_at_zero() -> None:
@@ -146,9 +183,20 @@ FORGED_LEAK = '[ipclab-leak] {"kind": "message queue", "object": "/forged", "fix
 FORGED_FINDING = "left behind — message queue: /forged — clean it up with nothing"
 FORGED_SCORE = "Score: 100 / 100"
 HOSTILE = "\n".join(
-    [CLEAR_SCREEN + CLIPBOARD_WRITE + HIDDEN_LINK, OVERWRITE, BIDI, RICH_LINK, HTML, MARKDOWN, FORGED_LEAK,
-     FORGED_FINDING, FORGED_SCORE, "````", "\x9b31m\x7f\x00",
-     "y" * 150 + FORGED_SCORE]  # a line the terminal wraps, so that its end would start a line  # fmt: skip
+    [
+        CLEAR_SCREEN + CLIPBOARD_WRITE + HIDDEN_LINK,
+        OVERWRITE,
+        BIDI,
+        RICH_LINK,
+        HTML,
+        MARKDOWN,
+        FORGED_LEAK,
+        FORGED_FINDING,
+        FORGED_SCORE,
+        "````",
+        "\x9b31m\x7f\x00",
+        "y" * 150 + FORGED_SCORE,
+    ]  # a line the terminal wraps, so that its end would start a line
 )
 # The characters no shown text may hold: C0 but \t and \n, DEL, C1, bidi controls.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
@@ -173,8 +221,13 @@ def hostile_grade() -> Grade:
 
 
 def unbuildable_hostile_grade() -> Grade:
-    return Grade(lab=DEMO, label="s", isolation=Isolation(True), gradable=False,
-                 diagnostics=f"demo.cpp:3:2: error: #error {HOSTILE}")  # fmt: skip
+    return Grade(
+        lab=DEMO,
+        label="s",
+        isolation=Isolation(True),
+        gradable=False,
+        diagnostics=f"demo.cpp:3:2: error: #error {HOSTILE}",
+    )
 
 
 def terminal_output(grade: Grade) -> str:
@@ -340,8 +393,13 @@ def test_binary_bytes_in_a_comparison_are_never_shown() -> None:
 
 
 def test_the_hint_is_the_one_for_the_cause_the_test_observed() -> None:
-    spec = TestSpec("status", 3, "errors", "Return the last stage's status.",
-                    hints=(("sigpipe", "141 is 128 + SIGPIPE: an earlier stage's status."),))  # fmt: skip
+    spec = TestSpec(
+        "status",
+        3,
+        "errors",
+        "Return the last stage's status.",
+        hints=(("sigpipe", "141 is 128 + SIGPIPE: an earlier stage's status."),),
+    )
     seen = TestResult(spec, Status.FAILED, 0, 1.0, "failed", observed=("sigpipe",))
     assert "hint: 141 is 128 + SIGPIPE: an earlier stage's status." in feedback.feedback(seen)
     assert "Return the last stage's status." not in feedback.feedback(seen)
@@ -363,12 +421,28 @@ def secret_grade() -> Grade:
     """The demo lab with one more hidden test, which fails, prints, has a
     hint and leaks an object no visible test leaks."""
     spec = TestSpec(SECRET_NAME, 7, "cleanup", SECRET_HINT, hidden=True, visibility="after_due_date")
-    lab = Lab(name="demo", title=DEMO.title, student_files=DEMO.student_files, timeout=10, tests=(*SPECS, spec),
-              leak_deduction=2, max_leak_deduction=6)  # fmt: skip
+    lab = Lab(
+        name="demo",
+        title=DEMO.title,
+        student_files=DEMO.student_files,
+        timeout=10,
+        tests=(*SPECS, spec),
+        leak_deduction=2,
+        max_leak_deduction=6,
+    )
     grade = demo_grade()
     grade.lab = lab
-    grade.results.append(TestResult(spec, Status.FAILED, 0, 1.0, "failed; the checks that did not hold:",
-                                    f"TEST CASE:  {SECRET_NAME}\n{SECRET_OUTPUT}\n", [SECRET_LEAK]))  # fmt: skip
+    grade.results.append(
+        TestResult(
+            spec,
+            Status.FAILED,
+            0,
+            1.0,
+            "failed; the checks that did not hold:",
+            f"TEST CASE:  {SECRET_NAME}\n{SECRET_OUTPUT}\n",
+            [SECRET_LEAK],
+        )
+    )
     return grade
 
 
@@ -402,7 +476,10 @@ def test_no_total_a_student_reads_counts_a_secret_test(fmt: str) -> None:
     assert not re.search(r"\b27\b", texts), texts
     expected = {"gradescope": "demo: 4 / 17 on the tests shown now", "markdown": "Score on the tests shown: 4 / 17"}
     if fmt == "junit":
-        properties = {p.get("name"): p.get("value") for p in ElementTree.fromstring(machine.render_machine(grade, fmt)).iter("property")}
+        properties = {
+            p.get("name"): p.get("value")
+            for p in ElementTree.fromstring(machine.render_machine(grade, fmt)).iter("property")
+        }
         assert (properties["score"], properties["max_score"], properties["secret_tests_left_out"]) == ("4", "17", "2")
     else:
         assert expected[fmt] in texts
@@ -411,7 +488,9 @@ def test_no_total_a_student_reads_counts_a_secret_test(fmt: str) -> None:
 def test_gradescope_still_gets_the_secret_test_under_its_visibility_and_the_whole_score() -> None:
     data = json.loads(machine.render_machine(secret_grade(), "gradescope"))
     entry = next(t for t in data["tests"] if t["name"] == SECRET_NAME)
-    assert entry["visibility"] == "after_due_date" and SECRET_OUTPUT in entry["output"] and SECRET_HINT in entry["output"]
+    assert (
+        entry["visibility"] == "after_due_date" and SECRET_OUTPUT in entry["output"] and SECRET_HINT in entry["output"]
+    )
     assert data["score"] == 4 and data["score"] == sum(t["score"] for t in data["tests"])
     leaks = next(t for t in data["tests"] if t["name"] == "Cleanup: what the tests left behind")
     assert leaks["score"] == -4 and "1 finding(s) in tests not shown yet" in leaks["output"]
@@ -419,8 +498,12 @@ def test_gradescope_still_gets_the_secret_test_under_its_visibility_and_the_whol
 
 def test_without_secret_tests_the_summary_gives_the_whole_score() -> None:
     data = json.loads(machine.render_machine(demo_grade(), "gradescope"))
-    public = Grade(lab=Lab(name="p", title="t", student_files=("p.cpp",), timeout=1, tests=SPECS[:2]), label="s",
-                   isolation=Isolation(True), results=demo_grade().results[:2])  # fmt: skip
+    public = Grade(
+        lab=Lab(name="p", title="t", student_files=("p.cpp",), timeout=1, tests=SPECS[:2]),
+        label="s",
+        isolation=Isolation(True),
+        results=demo_grade().results[:2],
+    )
     assert json.loads(machine.render_machine(public, "gradescope"))["output"] == "p: 6 / 10"
     assert "on the tests shown now" in data["output"]
 
@@ -445,7 +528,9 @@ def test_gradescope_extra_data_names_the_grader_version_and_the_isolation() -> N
 def test_a_compilers_angle_brackets_reach_gradescope_as_text_to_show_as_written() -> None:
     """Gradescope's default output format renders HTML: std::vector<int>
     would be eaten as a tag. The diagnostics arrive verbatim, marked text."""
-    diagnostics = "demo.cpp:3:10: error: no match for 'operator<<' (operand types are 'std::ostream' and 'std::vector<int>')"
+    diagnostics = (
+        "demo.cpp:3:10: error: no match for 'operator<<' (operand types are 'std::ostream' and 'std::vector<int>')"
+    )
     grade = Grade.not_gradable(DEMO, "s", Isolation(True), diagnostics)
     data = json.loads(machine.render_machine(grade, "gradescope"))
     assert diagnostics in data["output"]
@@ -476,13 +561,22 @@ def test_junit_has_the_layout_of_the_jenkins_schema() -> None:
     outcomes = [[e.tag for e in case if e.tag != "system-out"] for case in cases]
     assert outcomes == [[], ["failure"], ["skipped"], ["error"]]
     assert all(set(case.attrib) == {"classname", "name", "time"} and float(case.get("time")) >= 0 for case in cases)
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("4", "1", "1", "1")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == (
+        "4",
+        "1",
+        "1",
+        "1",
+    )
 
 
 def test_junit_failures_carry_the_feedback_and_a_passed_tests_leaks_go_to_its_output() -> None:
     cases = {c.get("name"): c for c in junit_tree(demo_grade()).iter("testcase")}
     failure = cases["reader blocks on an empty pipe"].find("failure")
-    assert failure.get("type") == "failed" and "never blocked in 5000 ms" in failure.text and "hint: Do not busy-wait." in failure.text
+    assert (
+        failure.get("type") == "failed"
+        and "never blocked in 5000 ms" in failure.text
+        and "hint: Do not busy-wait." in failure.text
+    )
     assert "mq_unlink" in cases["reader sees EOF once every write end is closed"].find("system-out").text
     assert cases["a test the reference fails"].find("error").get("type") == "lab broken"
 

@@ -20,11 +20,11 @@ from grader.grading.sandbox import Sandbox
 
 DOCTEST_SUMMARY = "echo '[doctest] test cases: 1 | 1 passed | 0 failed | 21 skipped'"
 PASSED_SUMMARY = (
-    f"{DOCTEST_SUMMARY}; report '{{\"event\":\"case\",\"name\":\"t\",\"passed\":true}}'; "
-    "report '{\"event\":\"run\",\"cases\":1,\"failed\":0}'"
+    f'{DOCTEST_SUMMARY}; report \'{{"event":"case","name":"t","passed":true}}\'; '
+    'report \'{"event":"run","cases":1,"failed":0}\''
 )
 FAILED_SUMMARY = (
-    "report '{\"event\":\"case\",\"name\":\"t\",\"passed\":false}'; report '{\"event\":\"run\",\"cases\":1,\"failed\":1}'"
+    'report \'{"event":"case","name":"t","passed":false}\'; report \'{"event":"run","cases":1,"failed":1}\''
 )
 REDUCED = Sandbox("reduced", "chosen by the test")
 
@@ -42,8 +42,10 @@ def test_a_passing_test_passes(each_sandbox: Sandbox, fake_binary) -> None:
 
 
 def test_a_failing_check_is_failed(each_sandbox: Sandbox, fake_binary) -> None:
-    binary = fake_binary("echo 'x.cpp:3: ERROR: CHECK( 1 == 2 ) is NOT correct!'\n"
-                         f"echo '[doctest] test cases: 1 | 0 passed | 1 failed |'\n{FAILED_SUMMARY}\nexit 1")  # fmt: skip
+    binary = fake_binary(
+        "echo 'x.cpp:3: ERROR: CHECK( 1 == 2 ) is NOT correct!'\n"
+        f"echo '[doctest] test cases: 1 | 0 passed | 1 failed |'\n{FAILED_SUMMARY}\nexit 1"
+    )
     result = run.run_test(each_sandbox, binary, "t", timeout=10)
     assert result.status is Status.FAILED
     assert "CHECK( 1 == 2 )" in result.output
@@ -62,8 +64,7 @@ def test_doctest_s_summary_on_the_output_is_not_a_pass(each_sandbox: Sandbox, fa
 
 def test_records_without_the_token_are_forged_and_fail(each_sandbox: Sandbox, fake_binary) -> None:
     # Knows where the channel is, not the token: writes a passing run on it.
-    forger = ('printf \'guess {"event":"case","name":"t","passed":true}\\n\' >&"$verdict_records"; '
-              f"{PASSED_SUMMARY}")  # fmt: skip
+    forger = 'printf \'guess {"event":"case","name":"t","passed":true}\\n\' >&"$verdict_records"; ' f"{PASSED_SUMMARY}"
     result = run.run_test(each_sandbox, fake_binary(forger), "t", timeout=10)
     assert result.status is Status.FORGED
     assert "verdict channel" in result.detail
@@ -196,9 +197,12 @@ def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
     )
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script],
-        cwd=tree, capture_output=True, text=True, check=False,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tree), "PYTHONPATH": str(tree)},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     kind, status, uid = result.stdout.split()
     assert status == "passed", result.stderr
@@ -208,7 +212,9 @@ def _run_as_ordinary_user(top: Path, box: Sandbox) -> None:
 
 def test_leaks_are_reported_by_name_and_removed_in_either_sandbox(each_sandbox: Sandbox, fake_binary) -> None:
     name = f"ipclab-leak-probe-{os.getpid()}"
-    binary = fake_binary(f"touch /dev/shm/{name} /dev/shm/sem.{name}; mkfifo fifo-{name}; sleep 1000 & {PASSED_SUMMARY}")
+    binary = fake_binary(
+        f"touch /dev/shm/{name} /dev/shm/sem.{name}; mkfifo fifo-{name}; sleep 1000 & {PASSED_SUMMARY}"
+    )
     result = run.run_test(each_sandbox, binary, "t", timeout=10)
     assert result.status is Status.PASSED
     sentences = [leak.sentence() for leak in result.leaks]
@@ -230,7 +236,9 @@ def test_leak_lines_printed_by_the_test_are_output_not_findings(each_sandbox: Sa
 def test_a_leak_is_found_whatever_the_test_prints_before_the_report(each_sandbox: Sandbox, fake_binary) -> None:
     # One byte without a newline used to glue itself to the leak line.
     name = f"ipclab-glued-{os.getpid()}"
-    result = run.run_test(each_sandbox, fake_binary(f"printf x; touch /dev/shm/{name}; {PASSED_SUMMARY}"), "t", timeout=10)
+    result = run.run_test(
+        each_sandbox, fake_binary(f"printf x; touch /dev/shm/{name}; {PASSED_SUMMARY}"), "t", timeout=10
+    )
     assert [leak.object for leak in result.leaks] == [f"/dev/shm/{name}"]
     assert not os.path.exists(f"/dev/shm/{name}")
 
@@ -258,7 +266,7 @@ def test_what_processes_killed_at_the_test_s_deadline_left_is_said_and_not_deduc
     # The kill is what stopped any clean-up (a destructor that would have
     # unlinked it), so the leak is reported but not charged.
     name = f"ipclab-killed-{os.getpid()}"
-    killed = "report '{\"event\":\"killed at deadline\",\"pid\":7}'"
+    killed = 'report \'{"event":"killed at deadline","pid":7}\''
     binary = fake_binary(f"touch /dev/shm/{name}; {killed}; {FAILED_SUMMARY}; exit 1")
     result = run.run_test(each_sandbox, binary, "t", timeout=10)
     assert result.status is Status.FAILED and result.killed_at_deadline
@@ -276,7 +284,9 @@ def test_the_same_object_left_by_several_processes_is_one_finding() -> None:
     leak = '{"event":"leak","kind":"descriptor","object":"fd 4 (pipe:[7])","fix":"close(4)"}'
     parsed = run.parse_report("\n".join([leak, leak, leak, '{"event":"exit","status":0}']).encode())
     assert [(x.object, x.processes) for x in parsed.leaks] == [("fd 4 (pipe:[7])", 3)]
-    assert parsed.leaks[0].sentence() == "descriptor: fd 4 (pipe:[7]) (in each of 3 processes) — clean it up with close(4)"
+    assert (
+        parsed.leaks[0].sentence() == "descriptor: fd 4 (pipe:[7]) (in each of 3 processes) — clean it up with close(4)"
+    )
 
 
 def test_a_run_the_grader_killed_is_not_charged_for_what_it_left() -> None:
@@ -284,6 +294,10 @@ def test_a_run_the_grader_killed_is_not_charged_for_what_it_left() -> None:
     lab = Lab("demo", "demo", ("demo.cpp",), 1.0, (spec,), leak_deduction=2, max_leak_deduction=6)
     left = [run.Leak("message queue", "/dev/mqueue/q", 'mq_unlink("/q")')]
     for status, charged in ((Status.TIMED_OUT, []), (Status.FLOODED, []), (Status.FAILED, ["message queue"])):
-        graded = Grade(lab=lab, label="student", isolation=REDUCED.isolation,
-                       results=[score_run(spec, run.TestRun("t", status, "", 1.0, leaks=left), None)])  # fmt: skip
+        graded = Grade(
+            lab=lab,
+            label="student",
+            isolation=REDUCED.isolation,
+            results=[score_run(spec, run.TestRun("t", status, "", 1.0, leaks=left), None)],
+        )
         assert graded.leak_kinds == charged, status

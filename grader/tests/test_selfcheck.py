@@ -46,8 +46,10 @@ def test_every_lab_is_fit_to_publish(name: str, capsys) -> None:
 
 def test_a_skipped_check_is_shown_and_is_not_a_pass_to_publish() -> None:
     console = Console(file=io.StringIO(), width=200, record=True)
-    checks = [selfcheck.Check("pipe", "reference", selfcheck.Verdict.OK, "100/100"),
-              selfcheck.Check("pipe", "bug corpus", selfcheck.Verdict.SKIPPED, "left out (--skip)")]
+    checks = [
+        selfcheck.Check("pipe", "reference", selfcheck.Verdict.OK, "100/100"),
+        selfcheck.Check("pipe", "bug corpus", selfcheck.Verdict.SKIPPED, "left out (--skip)"),
+    ]
     selfcheck.print_table(checks, console)
     text = console.export_text()
     assert "skipped" in text and "bug corpus left out: not yet fit to publish" in text
@@ -55,13 +57,19 @@ def test_a_skipped_check_is_shown_and_is_not_a_pass_to_publish() -> None:
 
 
 def grade(*results: TestResult, gradable: bool = True) -> Grade:
-    return Grade(NOWHERE, "x", Isolation(True), gradable=gradable, diagnostics="x.cpp:1: error: nope", results=list(results))
+    return Grade(
+        NOWHERE, "x", Isolation(True), gradable=gradable, diagnostics="x.cpp:1: error: nope", results=list(results)
+    )
 
 
 def test_a_reference_that_fails_a_test_is_named() -> None:
-    assert selfcheck.reference_verdict(grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.PASSED, 4)))
+    assert selfcheck.reference_verdict(
+        grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.PASSED, 4))
+    )
     with pytest.raises(selfcheck.Failed) as failed:
-        selfcheck.reference_verdict(grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.TIMED_OUT, 0)))
+        selfcheck.reference_verdict(
+            grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.TIMED_OUT, 0))
+        )
     assert "scores 6/10" in str(failed.value) and "reader blocks on an empty pipe (timed out)" in str(failed.value)
     with pytest.raises(selfcheck.Failed, match="does not build"):
         selfcheck.reference_verdict(grade(gradable=False))
@@ -82,7 +90,9 @@ def test_a_skeleton_that_scores_is_named() -> None:
 def test_a_lab_without_solutions_or_handout_fails_and_later_checks_say_why_they_did_not_run(box) -> None:
     checks = {c.name: c for c in selfcheck.check_lab(NOWHERE, box, quiet())}
     assert list(checks) == [name for name, _, _ in selfcheck.STEPS]
-    assert checks["lab.toml"].verdict == "failed" and "solutions/no-such-lab/BUILD is missing" in checks["lab.toml"].detail
+    assert (
+        checks["lab.toml"].verdict == "failed" and "solutions/no-such-lab/BUILD is missing" in checks["lab.toml"].detail
+    )
     for name in ("reference", "skeleton", "bug corpus", "hidden tests"):
         assert checks[name].verdict == "not run"
     assert checks["handout"].verdict == "failed" and "does not exist" in checks["handout"].detail
@@ -105,7 +115,9 @@ def test_a_hidden_test_whose_source_is_public_fails_the_check() -> None:
 
 def test_the_table_counts_what_did_not_pass() -> None:
     console = Console(file=io.StringIO(), width=200, record=True)
-    checks = [selfcheck.Check("pipe", "reference", selfcheck.Verdict.OK, "100/100"),
-              selfcheck.Check("pipe", "skeleton", selfcheck.Verdict.FAILED, "scores")]
+    checks = [
+        selfcheck.Check("pipe", "reference", selfcheck.Verdict.OK, "100/100"),
+        selfcheck.Check("pipe", "skeleton", selfcheck.Verdict.FAILED, "scores"),
+    ]
     selfcheck.print_table(checks, console)
     assert "1 of 2 checks did not pass" in console.export_text()

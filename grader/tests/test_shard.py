@@ -45,16 +45,36 @@ def test_a_shard_is_k_of_n(text: str) -> None:
 
 def fake_shard(directory: Path, index: int, count: int, keys: list[str], everyone: list[str], **changes) -> Path:
     """A shard's output as a batch leaves it: manifest and records, no grading."""
-    manifest = {"format_version": shard.FORMAT_VERSION, "lab": "pipe", "grader": shard.grader_version(PIPE),
-                "shard": [index, count], "layout": "folders", "class": shard.class_digest(everyone),
-                "students": sorted(keys)} | changes  # fmt: skip
+    manifest = {
+        "format_version": shard.FORMAT_VERSION,
+        "lab": "pipe",
+        "grader": shard.grader_version(PIPE),
+        "shard": [index, count],
+        "layout": "folders",
+        "class": shard.class_digest(everyone),
+        "students": sorted(keys),
+    } | changes
     (directory / gradebook.STATE).mkdir(parents=True)
     (directory / gradebook.STATE / shard.MANIFEST).write_text(json.dumps(manifest))
     for key in keys:
-        record = {"format_version": gradebook.FORMAT_VERSION, "lab": "pipe", "key": key, "student": key, "name": "",
-                  "platform_id": "", "email": "", "input": "problem: x", "status": gradebook.NOT_GRADABLE,
-                  "reason": "empty submission", "score": 0, "max_score": PIPE.max_score, "tests": {},
-                  "leak_deduction": 0, "timed_out": [], "seconds": 0}  # fmt: skip
+        record = {
+            "format_version": gradebook.FORMAT_VERSION,
+            "lab": "pipe",
+            "key": key,
+            "student": key,
+            "name": "",
+            "platform_id": "",
+            "email": "",
+            "input": "problem: x",
+            "status": gradebook.NOT_GRADABLE,
+            "reason": "empty submission",
+            "score": 0,
+            "max_score": PIPE.max_score,
+            "tests": {},
+            "leak_deduction": 0,
+            "timed_out": [],
+            "seconds": 0,
+        }
         (directory / gradebook.STATE / f"{key}.json").write_text(json.dumps(record))
     return directory
 
@@ -88,12 +108,17 @@ def test_merging_refuses_shards_that_do_not_hold_the_whole_class(tmp_path: Path,
     assert "do not hold the whole class" in merge(tmp_path, one, two, capsys=capsys)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("lab", "fifo", "a different lab"),
-    ("grader", "0123456789abcdef", "a different grader version"),
-    ("class", "another class", "a different class"),
-])  # fmt: skip
-def test_merging_refuses_slices_of_another_lab_grader_or_class(tmp_path: Path, capsys, field: str, value: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lab", "fifo", "a different lab"),
+        ("grader", "0123456789abcdef", "a different grader version"),
+        ("class", "another class", "a different class"),
+    ],
+)
+def test_merging_refuses_slices_of_another_lab_grader_or_class(
+    tmp_path: Path, capsys, field: str, value: str, message: str
+) -> None:
     one = fake_shard(tmp_path / "1", 1, 2, ["a", "b"], EVERYONE)
     two = fake_shard(tmp_path / "2", 2, 2, ["c"], EVERYONE, **{field: value})
     assert message in merge(tmp_path, one, two, capsys=capsys)

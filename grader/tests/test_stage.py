@@ -49,19 +49,43 @@ FINISHED_FAILED = {"id": {"buildFinished": {}}, "finished": {"exitCode": {"name"
 TARGET = "//_stage/s/pipe:tests"
 
 
-@pytest.mark.parametrize("events, judged", [
-    ([{"id": {"buildFinished": {}}, "finished": {"exitCode": {"name": "SUCCESS"}}}], build.Judgement.SUCCEEDED),
-    ([{"id": {"buildFinished": {}}, "finished": {}}], build.Judgement.SUCCEEDED),  # proto3 omits a zero exit code
-    ([{"id": {"actionCompleted": {}}, "action": {"type": "CppLink", "label": TARGET, "exitCode": 1}}, FINISHED_FAILED],
-     build.Judgement.LINK_FAILED),
-    ([{"id": {"actionCompleted": {}}, "action": {"type": "CppCompile", "label": "//solutions/pipe:hidden_tests"}}, FINISHED_FAILED],
-     build.Judgement.OTHER_ACTION_FAILED),
-    ([{"id": {"actionCompleted": {}}, "action": {"type": "CppLink", "label": "//_stage/other/pipe:tests"}}, FINISHED_FAILED],
-     build.Judgement.OTHER_ACTION_FAILED),
-    ([FINISHED_FAILED], build.Judgement.BAZEL_FAILED),  # an analysis error: no action failed
-    ([{"id": {"buildFinished": {}}, "finished": {"exitCode": {"name": "INTERRUPTED", "code": 8}}}], build.Judgement.BAZEL_FAILED),
-    ([{"id": {"started": {}}, "started": {}}], build.Judgement.NO_RESULT),  # the server died mid-build
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "events, judged",
+    [
+        ([{"id": {"buildFinished": {}}, "finished": {"exitCode": {"name": "SUCCESS"}}}], build.Judgement.SUCCEEDED),
+        ([{"id": {"buildFinished": {}}, "finished": {}}], build.Judgement.SUCCEEDED),  # proto3 omits a zero exit code
+        (
+            [
+                {"id": {"actionCompleted": {}}, "action": {"type": "CppLink", "label": TARGET, "exitCode": 1}},
+                FINISHED_FAILED,
+            ],
+            build.Judgement.LINK_FAILED,
+        ),
+        (
+            [
+                {
+                    "id": {"actionCompleted": {}},
+                    "action": {"type": "CppCompile", "label": "//solutions/pipe:hidden_tests"},
+                },
+                FINISHED_FAILED,
+            ],
+            build.Judgement.OTHER_ACTION_FAILED,
+        ),
+        (
+            [
+                {"id": {"actionCompleted": {}}, "action": {"type": "CppLink", "label": "//_stage/other/pipe:tests"}},
+                FINISHED_FAILED,
+            ],
+            build.Judgement.OTHER_ACTION_FAILED,
+        ),
+        ([FINISHED_FAILED], build.Judgement.BAZEL_FAILED),  # an analysis error: no action failed
+        (
+            [{"id": {"buildFinished": {}}, "finished": {"exitCode": {"name": "INTERRUPTED", "code": 8}}}],
+            build.Judgement.BAZEL_FAILED,
+        ),
+        ([{"id": {"started": {}}, "started": {}}], build.Judgement.NO_RESULT),  # the server died mid-build
+    ],
+)
 def test_who_is_at_fault_comes_from_the_build_event_protocol(events: list[dict], judged: build.Judgement) -> None:
     assert build.judge(events, TARGET) is judged
 
@@ -71,7 +95,9 @@ def test_bazel_failing_to_link_for_its_own_reasons_is_a_grader_error(tmp_path: P
     try:
         # The tests it names do not exist: Bazel fails before any action runs.
         build_file = staged.directory / "BUILD"
-        build_file.write_text(build_file.read_text().replace(stage.tests_target(PIPE), "//solutions/pipe:no_such_tests"))
+        build_file.write_text(
+            build_file.read_text().replace(stage.tests_target(PIPE), "//solutions/pipe:no_such_tests")
+        )
         with pytest.raises(GraderError, match="for a reason other than the student's objects") as error:
             build.link(staged.target)
         assert "not the submission's doing" in (error.value.tip or "")

@@ -46,18 +46,33 @@ def test_a_pack_holds_what_a_student_needs_and_nothing_of_the_instructor(name: s
     lab = load_lab(name)
     files = tarball_files(packs[name], tmp_path)
     needed = [
-        "WORKSPACE", "BUILD", ".bazelrc", ".gitignore", "grade", "README.md",
-        "grader/bootstrap.sh", "grader/cli.py", "grader/harness/BUILD", "grader/bazel/lab.bzl",
-        "third_party/rules_cc/cc/defs.bzl", f"labs/{name}/BUILD", f"labs/{name}/lab.toml",
-        f"handouts/{name}.md", f"handouts/{name}.html",
+        "WORKSPACE",
+        "BUILD",
+        ".bazelrc",
+        ".gitignore",
+        "grade",
+        "README.md",
+        "grader/bootstrap.sh",
+        "grader/cli.py",
+        "grader/harness/BUILD",
+        "grader/bazel/lab.bzl",
+        "third_party/rules_cc/cc/defs.bzl",
+        f"labs/{name}/BUILD",
+        f"labs/{name}/lab.toml",
+        f"handouts/{name}.md",
+        f"handouts/{name}.html",
         *(f"labs/{name}/{student_file}" for student_file in lab.student_files),
-    ]  # fmt: skip
+    ]
     assert [path for path in needed if path not in files] == []
-    unwanted = [p for p in files if p.startswith(("solutions/", "grader/tests/")) or "__pycache__" in p or "/bugs/" in p]
+    unwanted = [
+        p for p in files if p.startswith(("solutions/", "grader/tests/")) or "__pycache__" in p or "/bugs/" in p
+    ]
     assert unwanted == []
     assert {p.split("/")[1] for p in files if p.startswith("labs/")} == {name}
     for path, content in files.items():
-        if not path.startswith(("labs/", "handouts/", "README.md", "grader/harness/BUILD", "grader/harness/libharness.a")):
+        if not path.startswith(
+            ("labs/", "handouts/", "README.md", "grader/harness/BUILD", "grader/harness/libharness.a")
+        ):
             assert content == (starter_pack.REPO / path).read_bytes(), f"{path} differs from the repository's"
 
 
@@ -158,7 +173,9 @@ def test_a_public_test_depending_on_a_hidden_one_is_refused() -> None:
 def test_no_pack_holds_a_line_of_its_labs_solution(name: str, packs, tmp_path: Path) -> None:
     lab = load_lab(name)
     secret = starter_pack.solution_lines(lab)
-    reference = {line.strip() for f in lab.student_files for line in (lab.solution_directory / f).read_text().splitlines()}
+    reference = {
+        line.strip() for f in lab.student_files for line in (lab.solution_directory / f).read_text().splitlines()
+    }
     assert len(secret & reference) >= 10, "the reference's own code must be among the lines looked for"
     for path, content in tarball_files(packs[name], tmp_path).items():
         text = content.decode("utf-8", errors="replace")

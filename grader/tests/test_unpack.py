@@ -73,17 +73,22 @@ def test_one_folder_per_student_finds_files_at_any_depth(tmp_path: Path) -> None
 
 
 def test_a_class_archive_with_a_top_folder_is_looked_through(tmp_path: Path) -> None:
-    archive = write_zip(tmp_path / "class.zip", {
-        "export/alice/pipe_lab.cpp": CODE,
-        "export/bob/pipe_lab.cpp": CODE,
-        "__MACOSX/export/._alice": b"junk",
-    })  # fmt: skip
+    archive = write_zip(
+        tmp_path / "class.zip",
+        {
+            "export/alice/pipe_lab.cpp": CODE,
+            "export/bob/pipe_lab.cpp": CODE,
+            "__MACOSX/export/._alice": b"junk",
+        },
+    )
     assert sorted(collect(archive, tmp_path / "scratch")) == ["alice", "bob"]
 
 
 def test_a_class_archive_with_student_archives_beside_folders_is_looked_through(tmp_path: Path) -> None:
     inner = write_zip(tmp_path / "carol.zip", {"pipe_lab.cpp": CODE}).read_bytes()
-    archive = write_zip(tmp_path / "class.zip", {"class/": b"", "class/alice/pipe_lab.cpp": CODE, "class/carol.zip": inner})
+    archive = write_zip(
+        tmp_path / "class.zip", {"class/": b"", "class/alice/pipe_lab.cpp": CODE, "class/carol.zip": inner}
+    )
     found = collect(archive, tmp_path / "scratch")
     assert sorted(found) == ["alice", "carol"]
     assert graded_file(found["carol"]) == CODE
@@ -117,11 +122,14 @@ submission_103:
     :sid: '1004'
     :email: cy@example.edu
 """
-    archive = write_zip(tmp_path / "export.zip", {
-        "assignment_7_export/submission_metadata.yml": metadata.encode(),
-        "assignment_7_export/submission_101/pipe_lab.cpp": CODE,
-        "assignment_7_export/submission_102/code/pipe_lab.cpp": CODE,
-    })  # fmt: skip
+    archive = write_zip(
+        tmp_path / "export.zip",
+        {
+            "assignment_7_export/submission_metadata.yml": metadata.encode(),
+            "assignment_7_export/submission_101/pipe_lab.cpp": CODE,
+            "assignment_7_export/submission_102/code/pipe_lab.cpp": CODE,
+        },
+    )
     result = unpack.collect(archive, PIPE, tmp_path / "scratch")
     assert result.layout == "gradescope"
     found = {s.student: s for s in result.submissions}
@@ -206,7 +214,9 @@ def test_students_whose_names_clash_get_distinct_keys(tmp_path: Path) -> None:
 
 def unsafe_class(tmp_path: Path, member: tarfile.TarInfo, data: bytes | None = None) -> dict[str, unpack.Submission]:
     members = [tar_entry("class/good/pipe_lab.cpp"), tar_entry("class/fine/pipe_lab.cpp"), member]
-    payloads = {"class/good/pipe_lab.cpp": CODE, "class/fine/pipe_lab.cpp": CODE} | ({member.name: data} if data is not None else {})
+    payloads = {"class/good/pipe_lab.cpp": CODE, "class/fine/pipe_lab.cpp": CODE} | (
+        {member.name: data} if data is not None else {}
+    )
     archive = write_tar(tmp_path / "class.tar.gz", members, payloads)
     return collect(archive, tmp_path / "scratch")
 
@@ -214,15 +224,22 @@ def unsafe_class(tmp_path: Path, member: tarfile.TarInfo, data: bytes | None = N
 @pytest.mark.parametrize(
     "member, data, reason",
     [
-        (tar_entry("class/mallory/../../escape.txt"), b"x", "path leaving the directory: class/mallory/../../escape.txt"),
+        (
+            tar_entry("class/mallory/../../escape.txt"),
+            b"x",
+            "path leaving the directory: class/mallory/../../escape.txt",
+        ),
         (tar_entry("/etc/mallory/pipe_lab.cpp"), CODE, "absolute path /etc/mallory/pipe_lab.cpp"),
-        (tar_entry("class/mallory/pipe_lab.cpp", tarfile.SYMTYPE, "../../../etc/passwd"), None,
-         "link leaving the directory: class/mallory/pipe_lab.cpp -> ../../../etc/passwd"),
+        (
+            tar_entry("class/mallory/pipe_lab.cpp", tarfile.SYMTYPE, "../../../etc/passwd"),
+            None,
+            "link leaving the directory: class/mallory/pipe_lab.cpp -> ../../../etc/passwd",
+        ),
         (tar_entry("class/mallory/pipe_lab.cpp", tarfile.LNKTYPE, "/etc/shadow"), None, "link leaving the directory"),
         (tar_entry("class/mallory/null", tarfile.CHRTYPE), None, "device file or FIFO: class/mallory/null"),
         (tar_entry("class/mallory/pipe", tarfile.FIFOTYPE), None, "device file or FIFO: class/mallory/pipe"),
     ],
-)  # fmt: skip
+)
 def test_an_unsafe_member_refuses_its_student_and_no_one_else(tmp_path: Path, member, data, reason: str) -> None:
     found = unsafe_class(tmp_path, member, data)
     assert graded_file(found["good"]) == graded_file(found["fine"]) == CODE

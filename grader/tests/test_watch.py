@@ -134,9 +134,12 @@ def test_max_grades_ends_the_session_by_itself(tmp_path: Path) -> None:
     (tmp_path / "pipe_lab.cpp").write_text("this is not C++\n")
     done = subprocess.run(
         [sys.executable, "-m", "grader", "watch", "pipe", "--submission", str(tmp_path), "--max-grades", "1"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
         timeout=FIRST_GRADE_DEADLINE,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     assert "not gradable" in done.stdout and "error:" in done.stdout
     assert watch.WAITING not in done.stdout
@@ -224,19 +227,32 @@ def test_a_file_missing_for_a_moment_is_waited_out(tmp_path: Path) -> None:
 
 FIRST, SECOND, THIRD = PIPE.tests[:3]
 PIPE_LEFT = Leak("descriptor", "fd 5 (pipe)", "close(5)")
-FAILURE_OUTPUT = "TEST CASE:  some test\n\ntest.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n  values: CHECK( 4 == 5 )\n"
+FAILURE_OUTPUT = (
+    "TEST CASE:  some test\n\ntest.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n  values: CHECK( 4 == 5 )\n"
+)
 
 
 def graded(passing: set, leaks: dict | None = None, gradable: bool = True) -> Grade:
     leaks = leaks or {}
     results = [
-        TestResult(spec, Status.PASSED if spec in passing else Status.FAILED, spec.points if spec in passing else 0.0,
-                   detail="" if spec in passing else "failed; the checks that did not hold:",
-                   output="" if spec in passing else FAILURE_OUTPUT, leaks=leaks.get(spec, []))  # fmt: skip
+        TestResult(
+            spec,
+            Status.PASSED if spec in passing else Status.FAILED,
+            spec.points if spec in passing else 0.0,
+            detail="" if spec in passing else "failed; the checks that did not hold:",
+            output="" if spec in passing else FAILURE_OUTPUT,
+            leaks=leaks.get(spec, []),
+        )
         for spec in (FIRST, SECOND, THIRD)
     ]
-    return Grade(PIPE, "s", Isolation(True), gradable=gradable, results=results if gradable else [],
-                 diagnostics="" if gradable else "pipe_lab.cpp:3:1: error: expected ';'")  # fmt: skip
+    return Grade(
+        PIPE,
+        "s",
+        Isolation(True),
+        gradable=gradable,
+        results=results if gradable else [],
+        diagnostics="" if gradable else "pipe_lab.cpp:3:1: error: expected ';'",
+    )
 
 
 def shown(change: watch.Change) -> str:
@@ -254,7 +270,9 @@ def test_tests_now_passing_and_now_failing_are_named() -> None:
     assert f"score: {FIRST.points + SECOND.points:g} → {FIRST.points + THIRD.points:g} / 100" in out
     assert f"now passing (1):\n  ✓ {THIRD.name}" in out
     assert f"now failing (1):\n  ✗ {SECOND.name}\n      failed; the checks that did not hold:\n" in out
-    assert f"      {feedback.QUOTE}test.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n      hint: {SECOND.hint}" in out
+    assert (
+        f"      {feedback.QUOTE}test.cpp:9: ERROR: CHECK( got == 5 ) is NOT correct!\n      hint: {SECOND.hint}" in out
+    )
     assert "2 of 3 tests pass" in out
 
 

@@ -90,11 +90,11 @@ inline std::string ready_sem_name(const std::string& prefix, const std::string& 
 class ChannelError : public std::runtime_error {
  public:
   enum class Kind {
-    peer_gone,    // the process on the other end has ended
-    too_long,     // cwrite: len is more than the channel's capacity (or negative)
-    too_small,    // cread: the message is longer than the caller's buffer
-    capacity,     // a constructor: this mechanism cannot carry that capacity
-    system,       // a system call failed; what() names the call and the object
+    peer_gone,  // the process on the other end has ended
+    too_long,   // cwrite: len is more than the channel's capacity (or negative)
+    too_small,  // cread: the message is longer than the caller's buffer
+    capacity,   // a constructor: this mechanism cannot carry that capacity
+    system,     // a system call failed; what() names the call and the object
   };
   ChannelError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   [[nodiscard]] Kind kind() const { return kind_; }
@@ -248,10 +248,10 @@ class SHMRequestChannel : public RequestChannel {
 
  private:
   struct Direction {
-    void* base = nullptr;         // the mapping (nullptr until mmap succeeded)
-    sem_t* free_sem = nullptr;    // "slot free" (nullptr until sem_open succeeded)
-    sem_t* ready_sem = nullptr;   // "data ready"
-    int fd = -1;                  // the segment's descriptor
+    void* base = nullptr;        // the mapping (nullptr until mmap succeeded)
+    sem_t* free_sem = nullptr;   // "slot free" (nullptr until sem_open succeeded)
+    sem_t* ready_sem = nullptr;  // "data ready"
+    int fd = -1;                 // the segment's descriptor
   };
   Direction in_;   // what this side reads
   Direction out_;  // what this side writes
@@ -277,17 +277,17 @@ void remove_channel_objects(char mechanism, const std::string& name, const std::
 enum class MessageType : std::int32_t { data = 0, file = 1, new_channel = 2, quit = 3 };
 enum class ReplyStatus : std::int32_t { ok = 0, error = 1 };
 
-struct DataRequest {   // reply: ReplyStatus, then a double
+struct DataRequest {  // reply: ReplyStatus, then a double
   MessageType type = MessageType::data;
   std::int32_t person = 1;  // 1..15
   double seconds = 0;       // 0 <= seconds < 60: row round(seconds / 0.004)
   std::int32_t ecg = 1;     // 1 or 2
 };
-struct FileRequest {   // followed by the file name and a NUL, in the same message
+struct FileRequest {  // followed by the file name and a NUL, in the same message
   MessageType type = MessageType::file;
   std::int64_t offset = 0;
   std::int32_t length = 0;  // offset 0, length 0: the reply is the file's size, an int64
-};                            // else the reply is the `length` bytes at `offset`
+};                          // else the reply is the `length` bytes at `offset`
 // NEWCHANNEL: the request is a MessageType alone; the reply is the new
 // channel's name (no NUL), e.g. "data1_". The server serves it in a thread
 // of its own, with the same mechanism, prefix and capacity.

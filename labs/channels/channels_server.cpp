@@ -224,10 +224,14 @@ int server_main(int argc, char** argv) {
   Config config;
   int opt;
   while ((opt = ::getopt(argc, argv, "i:m:r:")) != -1) {
-    if (opt == 'i' && std::strlen(optarg) == 1) config.mechanism = optarg[0];
-    else if (opt == 'm') config.capacity = std::atoi(optarg);
-    else if (opt == 'r') config.prefix = optarg;
-    else return usage("bad option");
+    if (opt == 'i' && std::strlen(optarg) == 1)
+      config.mechanism = optarg[0];
+    else if (opt == 'm')
+      config.capacity = std::atoi(optarg);
+    else if (opt == 'r')
+      config.prefix = optarg;
+    else
+      return usage("bad option");
   }
   if (config.capacity < kMinCapacity) return usage("-m must be at least " + std::to_string(kMinCapacity));
   if (const char* delay = std::getenv("CHANNELS_DELAY_US")) config.delay = std::chrono::microseconds(std::atol(delay));

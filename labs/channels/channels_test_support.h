@@ -107,7 +107,7 @@ struct ClientRun {
 };
 
 struct ClientOptions {
-  int delay_us = 0;    // CHANNELS_DELAY_US for the server
+  int delay_us = 0;          // CHANNELS_DELAY_US for the server
   bool wait_for_go = false;  // start client_main only once go() is called
   std::string mark;          // CHANNELS_MARK for the server (an absolute path)
 };

@@ -163,12 +163,8 @@ class FifoReader {
 // `<base>.rep`. Both sides open them in the same order — requests first,
 // then replies — because each open() waits for the other side's matching
 // open: opening them in opposite orders leaves both processes waiting forever.
-inline std::filesystem::path requests_path(const std::filesystem::path& base) {
-  return base.string() + ".req";
-}
-inline std::filesystem::path replies_path(const std::filesystem::path& base) {
-  return base.string() + ".rep";
-}
+inline std::filesystem::path requests_path(const std::filesystem::path& base) { return base.string() + ".req"; }
+inline std::filesystem::path replies_path(const std::filesystem::path& base) { return base.string() + ".rep"; }
 
 // Every request and every reply is one message (Part 2) that starts with the
 // request's id, kIdSize bytes in host byte order, followed by the text. A

@@ -157,9 +157,8 @@ inline std::string drain_when_told(const fs::path& path, const ipclab::Pipe& go,
 // The sizes of a long run of messages: mostly small, and every size around
 // PIPE_BUF (4096) and the pipe's capacity (65536), 0 bytes included.
 inline std::vector<std::size_t> mixed_sizes(std::size_t count) {
-  static constexpr std::size_t kEdges[] = {0,    1,    2,     3,     4,     100,    4091,  4092,
-                                           4093, 4095, 4096,  4097,  8192,  65531,  65532, 65535,
-                                           65536, 65537, 70000, 200000};
+  static constexpr std::size_t kEdges[] = {0,    1,    2,    3,     4,     100,   4091,  4092,  4093,  4095,
+                                           4096, 4097, 8192, 65531, 65532, 65535, 65536, 65537, 70000, 200000};
   std::vector<std::size_t> sizes;
   std::uint32_t state = 12345;
   for (std::size_t i = 0; i < count; ++i) {
@@ -207,8 +206,8 @@ using ClientBody = std::function<std::string(const fs::path& base)>;
 // of its own and serving with `handler`, and the student's RequestClient,
 // running `client` once the server's two FIFOs exist.
 struct Conversation {
-  ipclab::Outcome server;  // value: "served N"
-  ipclab::Outcome client;  // value: what `client` returned
+  ipclab::Outcome server;            // value: "served N"
+  ipclab::Outcome client;            // value: what `client` returned
   std::set<std::string> nodes_left;  // FIFO nodes left once both are gone
 };
 

@@ -25,8 +25,7 @@ std::string read_all(int /*fd*/) {
   throw std::logic_error("not implemented: read_all (pipe_lab.cpp)");
 }
 
-std::string ask_child(std::string_view /*request*/,
-                      const std::function<std::string(std::string_view)>& /*serve*/) {
+std::string ask_child(std::string_view /*request*/, const std::function<std::string(std::string_view)>& /*serve*/) {
   // TODO: two pipes, fork; in the child: close the ends it does not use,
   // read the request, write the answer, _exit(0). In the parent: close the
   // ends it does not use, send the request, close, read the answer, waitpid.

@@ -58,8 +58,7 @@ std::string read_all(int fd);
 // Requests and answers may be of any size, from 0 bytes to many MiB.
 // Throws std::runtime_error if the child does not exit normally with
 // status 0 (for example because serve threw inside the child).
-std::string ask_child(std::string_view request,
-                      const std::function<std::string(std::string_view)>& serve);
+std::string ask_child(std::string_view request, const std::function<std::string(std::string_view)>& serve);
 
 // ---- Part 3: a shell pipeline ---------------------------------------------
 

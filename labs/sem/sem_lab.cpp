@@ -77,8 +77,7 @@ void ping_pong(int /*rounds*/, const std::function<void(int)>& /*ping*/, const s
   throw std::logic_error("not implemented: ping_pong (sem_lab.cpp)");
 }
 
-void run_in_order(const std::vector<std::function<void()>>& /*steps*/,
-                  const std::vector<std::vector<int>>& /*after*/) {
+void run_in_order(const std::vector<std::function<void()>>& /*steps*/, const std::vector<std::vector<int>>& /*after*/) {
   // TODO: check `after`; one "done" semaphore per step, at 0; one child per
   // step; waitpid them all.
   throw std::logic_error("not implemented: run_in_order (sem_lab.cpp)");

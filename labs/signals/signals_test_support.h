@@ -51,9 +51,8 @@ class Ready {
   // deadline passes first, how it ended (it is then finished).
   [[nodiscard]] std::string wait(ipclab::Child& child) {
     pollfd ready{pipe_.read.get(), POLLIN, 0};
-    const bool said =
-        eventually([&] { return ::poll(&ready, 1, 0) == 1 || child.has_ended(); }, kDeadline) &&
-        ::poll(&ready, 1, 0) == 1;
+    const bool said = eventually([&] { return ::poll(&ready, 1, 0) == 1 || child.has_ended(); }, kDeadline) &&
+                      ::poll(&ready, 1, 0) == 1;
     return said ? "" : "the child never got ready: it " + child.finish(kDeadline).describe();
   }
 
@@ -154,8 +153,7 @@ inline std::string values_difference(const std::vector<int>& sent, const std::ve
   bool all_zero = !got.empty();
   for (int value : got) all_zero = all_zero && value == 0;
   if (all_zero) return "every value arrived as 0: kill() sends no value, sigqueue() carries one";
-  std::string text =
-      "sent " + std::to_string(sent.size()) + " values, received " + std::to_string(got.size());
+  std::string text = "sent " + std::to_string(sent.size()) + " values, received " + std::to_string(got.size());
   for (std::size_t i = 0; i < sent.size() && i < got.size(); ++i) {
     if (sent[i] != got[i]) {
       return text + "; value #" + std::to_string(i) + " should be " + std::to_string(sent[i]) + ", got " +

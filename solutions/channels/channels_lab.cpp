@@ -48,8 +48,7 @@ void check_length(int len, int capacity) {
 
 [[noreturn]] void too_small(int length, int capacity) {
   throw ChannelError(ChannelError::Kind::too_small, "a message of " + std::to_string(length) +
-                                                        " bytes does not fit a buffer of " +
-                                                        std::to_string(capacity));
+                                                        " bytes does not fit a buffer of " + std::to_string(capacity));
 }
 
 // An absolute CLOCK_REALTIME time kPeerCheckMillis from now, for the timed waits.
@@ -183,7 +182,7 @@ sem_t* open_semaphore(const std::string& name, unsigned initial) {
 
 // P(sem), waking every kPeerCheckMillis to ask whether the peer is still there.
 template <class Alive>
-void wait_for(sem_t* sem, const Alive& alive, const std::string& name) {
+void wait_for(sem_t* sem, const std::string& name, const Alive& alive) {
   for (;;) {
     const timespec at = next_check();
     if (::sem_timedwait(sem, &at) == 0) return;
@@ -219,8 +218,7 @@ struct RunError : std::runtime_error {
   Status status;
 };
 
-constexpr const char* kUsageLine =
-    "usage: client (-p P [-t T -e E] | -f FILE) [-m CAP] [-c N] [-i f|q|s]\n";
+constexpr const char* kUsageLine = "usage: client (-p P [-t T -e E] | -f FILE) [-m CAP] [-c N] [-i f|q|s]\n";
 
 long number(const char* text, char flag, long low, long high) {
   char* end = nullptr;
@@ -327,7 +325,8 @@ class ServerProcess {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     reaped_ = true;
-    if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? "" : "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFEXITED(status))
+      return WEXITSTATUS(status) == 0 ? "" : "exited with status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status));
     return "ended";
   }
@@ -343,7 +342,8 @@ std::string ask(RequestChannel& channel, const void* request, int length) {
   std::vector<char> buffer(static_cast<std::size_t>(channel.capacity()));
   const int got = channel.cread(buffer.data(), channel.capacity());
   ReplyStatus status = ReplyStatus::error;
-  if (got < static_cast<int>(sizeof status)) throw RunError(kRequestFailed, "the server sent a reply too short to read");
+  if (got < static_cast<int>(sizeof status))
+    throw RunError(kRequestFailed, "the server sent a reply too short to read");
   std::memcpy(&status, buffer.data(), sizeof status);
   std::string answer(buffer.data() + sizeof status, static_cast<std::size_t>(got) - sizeof status);
   if (status != ReplyStatus::ok) throw RunError(kRequestFailed, "the server answered: " + answer);
@@ -425,8 +425,7 @@ void get_rows(std::vector<std::unique_ptr<RequestChannel>>& workers, int person)
   write_output("received/x1.csv", csv);
 }
 
-void get_file(RequestChannel& control, std::vector<std::unique_ptr<RequestChannel>>& workers,
-              const std::string& name) {
+void get_file(RequestChannel& control, std::vector<std::unique_ptr<RequestChannel>>& workers, const std::string& name) {
   const std::string request = file_request(name, 0, 0);
   const std::string answer = ask(control, request.data(), static_cast<int>(request.size()));
   std::int64_t size = 0;
@@ -655,7 +654,7 @@ SHMRequestChannel::~SHMRequestChannel() {
 }
 
 int SHMRequestChannel::cread(void* buf, int capacity) {
-  wait_for(in_.ready_sem, [this] { return peer_alive(); }, name());
+  wait_for(in_.ready_sem, name(), [this] { return peer_alive(); });
   auto* header = static_cast<ShmRingHeader*>(in_.base);
   const char* slot = slot_of(in_.base, this->capacity(), header->taken);
   std::int32_t length = 0;
@@ -670,7 +669,7 @@ int SHMRequestChannel::cread(void* buf, int capacity) {
 
 int SHMRequestChannel::cwrite(const void* buf, int len) {
   check_length(len, this->capacity());
-  wait_for(out_.free_sem, [this] { return peer_alive(); }, name());
+  wait_for(out_.free_sem, name(), [this] { return peer_alive(); });
   auto* header = static_cast<ShmRingHeader*>(out_.base);
   char* slot = slot_of(out_.base, this->capacity(), header->written);
   const std::int32_t length = len;

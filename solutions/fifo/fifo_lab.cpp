@@ -161,8 +161,7 @@ std::string RequestClient::await_reply(RequestId id) {
   for (;;) {
     const auto reply = replies_.receive();
     if (!reply) {
-      throw std::runtime_error("the server closed the reply FIFO before answering request " +
-                               std::to_string(id));
+      throw std::runtime_error("the server closed the reply FIFO before answering request " + std::to_string(id));
     }
     const RequestId answered = id_of(*reply);
     std::string text = reply->substr(kIdSize);

@@ -17,8 +17,8 @@ namespace {
 }
 
 void check_name(const std::string& name) {
-  const bool valid = name.size() >= 2 && name.size() <= kMaxNameLength + 1 && name[0] == '/' &&
-                     name.find('/', 1) == std::string::npos;
+  const bool valid =
+      name.size() >= 2 && name.size() <= kMaxNameLength + 1 && name[0] == '/' && name.find('/', 1) == std::string::npos;
   if (!valid) {
     throw std::invalid_argument("invalid queue name \"" + name + "\": a name is '/' followed by 1 to " +
                                 std::to_string(kMaxNameLength) + " characters, none of them '/'");
@@ -93,9 +93,7 @@ MessageQueue::~MessageQueue() {
 
 std::size_t MessageQueue::capacity() const { return static_cast<std::size_t>(attributes_of(queue_).mq_maxmsg); }
 
-std::size_t MessageQueue::message_size() const {
-  return static_cast<std::size_t>(attributes_of(queue_).mq_msgsize);
-}
+std::size_t MessageQueue::message_size() const { return static_cast<std::size_t>(attributes_of(queue_).mq_msgsize); }
 
 void MessageQueue::send(std::string_view message, unsigned priority) {
   while (::mq_send(queue_, message.data(), message.size(), priority) != 0) {

@@ -11,9 +11,7 @@
 namespace pipelab {
 namespace {
 
-[[noreturn]] void throw_errno(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
-}
+[[noreturn]] void throw_errno(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
 
 // Owns one descriptor; closing twice or forgetting to close are the lab's
 // classic bugs, so every descriptor here is closed by a destructor.
@@ -94,8 +92,7 @@ std::string read_all(int fd) {
   }
 }
 
-std::string ask_child(std::string_view request,
-                      const std::function<std::string(std::string_view)>& serve) {
+std::string ask_child(std::string_view request, const std::function<std::string(std::string_view)>& serve) {
   PipeEnds to_child = make_pipe();
   PipeEnds to_parent = make_pipe();
   const pid_t child = ::fork();

@@ -15,9 +15,7 @@
 namespace semlab {
 namespace {
 
-[[noreturn]] void throw_errno(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
-}
+[[noreturn]] void throw_errno(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
 
 // A name no other process uses: this process's id and a counter.
 std::string fresh_name(const char* what) {

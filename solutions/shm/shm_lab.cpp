@@ -16,9 +16,7 @@
 namespace shmlab {
 namespace {
 
-[[noreturn]] void throw_errno(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
-}
+[[noreturn]] void throw_errno(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
 
 // Owns a descriptor until the end of the function that opened it: create
 // and attach close it on every path, the mapping does not need it.

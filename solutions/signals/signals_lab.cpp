@@ -18,9 +18,7 @@
 namespace siglab {
 namespace {
 
-[[noreturn]] void throw_errno(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
-}
+[[noreturn]] void throw_errno(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
 
 sigset_t set_of(std::initializer_list<int> signals) {
   sigset_t set;
@@ -232,9 +230,7 @@ void EventLoop::on_signal(int signo, Callback callback) {
   state_->replaced[signo] = install(signo, note_and_wake, SA_RESTART);
 }
 
-void EventLoop::on_readable(int fd, Callback callback) {
-  state_->readers.emplace_back(fd, std::move(callback));
-}
+void EventLoop::on_readable(int fd, Callback callback) { state_->readers.emplace_back(fd, std::move(callback)); }
 
 void EventLoop::stop() { state_->stopped = true; }
 

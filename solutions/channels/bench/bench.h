@@ -9,7 +9,7 @@
 //                   with the data delay at 0.
 //
 // Each doctest case of bench_main.cpp prints ONE line, "ipclab-bench " then a
-// JSON object of figures, and the grader (grader/bench.py) reads it. The
+// JSON object of figures, and the grader (grader/bench/measure.py) reads it. The
 // grader runs every case once per repetition, each in a sandbox of its own,
 // and makes the statistics over repetitions itself; within a case, a
 // warm-up always comes before what is timed.
@@ -29,9 +29,9 @@ namespace bench {
 // How much work one measurement does: the full run, or the test suite's
 // short one (whose figures are noisier, but have the same shape).
 struct Sizes {
-  int round_trips;        // timed requests per latency measurement
-  int warm_up;            // untimed requests first, per channel
-  long long bulk_bytes;   // bytes per throughput measurement
+  int round_trips;       // timed requests per latency measurement
+  int warm_up;           // untimed requests first, per channel
+  long long bulk_bytes;  // bytes per throughput measurement
 };
 inline constexpr Sizes kFull{4000, 400, 32LL << 20};
 inline constexpr Sizes kQuick{500, 100, 4LL << 20};

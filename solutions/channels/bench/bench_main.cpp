@@ -20,9 +20,7 @@
 
 namespace bench {
 
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 Latency summarise(std::vector<double> round_trips_us, double wall_seconds) {
   std::sort(round_trips_us.begin(), round_trips_us.end());

@@ -90,8 +90,7 @@ std::string fresh_prefix() {
 
 // One request, its reply checked: status ok and `expected` bytes of answer.
 // Returns where the answer starts in `reply`.
-const char* ask(RequestChannel& channel, const void* request, int length, std::vector<char>& reply,
-                int expected) {
+const char* ask(RequestChannel& channel, const void* request, int length, std::vector<char>& reply, int expected) {
   channel.cwrite(request, length);
   const int got = channel.cread(reply.data(), static_cast<int>(reply.size()));
   channels::ReplyStatus status{};
@@ -218,7 +217,10 @@ Latency latency(char mechanism, int extra, const Sizes& sizes) {
     ask(channel, &request, sizeof request, reply, sizeof(double));
   };
   const double wall = on_every_channel(
-      session, [&](std::size_t, RequestChannel& channel) { for (int i = 0; i < sizes.warm_up; ++i) one(channel, i); },
+      session,
+      [&](std::size_t, RequestChannel& channel) {
+        for (int i = 0; i < sizes.warm_up; ++i) one(channel, i);
+      },
       [&](std::size_t c, RequestChannel& channel) {
         for (int i = 0; i < per_channel; ++i) {
           const double sent = now();
@@ -331,9 +333,9 @@ void measure_channel(char mechanism, const Sizes& sizes, Figures& out) {
   for (const int chunk : kChunks) {
     const long capacity = chunk + static_cast<long>(sizeof(channels::ReplyStatus));
     if (mechanism == 'q' && capacity > msgsize_max()) {
-      out.skip(subject, chunk, "a chunk of " + std::to_string(chunk) + " bytes needs messages of " +
-                                   std::to_string(capacity) + " bytes; msgsize_max is " +
-                                   std::to_string(msgsize_max()) + " (/proc/sys/fs/mqueue/msgsize_max)");
+      out.skip(subject, chunk,
+               "a chunk of " + std::to_string(chunk) + " bytes needs messages of " + std::to_string(capacity) +
+                   " bytes; msgsize_max is " + std::to_string(msgsize_max()) + " (/proc/sys/fs/mqueue/msgsize_max)");
       continue;
     }
     for (const int extra : kChannelCounts) {
