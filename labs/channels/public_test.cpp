@@ -500,8 +500,10 @@ TEST_CASE("two clients side by side never meet") {
   for (const char mechanism : {'q', 's'}) {
     ServerDir first;
     ServerDir second;
-    ClientProcess one(first.path(), {"-i", std::string(1, mechanism), "-p", "11"}, with_delay(200));
-    ClientProcess two(second.path(), {"-i", std::string(1, mechanism), "-p", "12"}, with_delay(200));
+    // 1000 rows at 2 ms each: the two runs overlap by seconds, however long
+    // the second takes to start on a busy machine.
+    ClientProcess one(first.path(), {"-i", std::string(1, mechanism), "-p", "11"}, with_delay(2000));
+    ClientProcess two(second.path(), {"-i", std::string(1, mechanism), "-p", "12"}, with_delay(2000));
     const ClientRun run_one = one.finish();
     const ClientRun run_two = two.finish();
     INFO("-i ", std::string(1, mechanism));
