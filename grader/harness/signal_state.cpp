@@ -9,6 +9,8 @@
 namespace ipclab {
 namespace {
 
+void do_nothing(int /*signo*/) {}
+
 // The hexadecimal set after "Key:", or nullopt when the line is missing.
 std::optional<std::uint64_t> set_of(const std::string& status, const std::string& key) {
   const auto at = status.find("\n" + key + ":");
@@ -53,6 +55,12 @@ std::string signal_names(std::uint64_t set) {
 std::string describe(const SignalState& state) {
   return "pending: " + signal_names(state.pending) + "; blocked: " + signal_names(state.blocked) +
          "; ignored: " + signal_names(state.ignored) + "; caught: " + signal_names(state.caught);
+}
+
+void interrupt_on(int signo) {
+  struct sigaction action {};
+  action.sa_handler = do_nothing;  // sa_flags 0: no SA_RESTART
+  ::sigaction(signo, &action, nullptr);
 }
 
 }  // namespace ipclab

@@ -41,4 +41,10 @@ struct SignalState {
 // "pending: SIGUSR1; blocked: SIGUSR1 SIGCHLD; ignored: none; caught: SIGTERM".
 [[nodiscard]] std::string describe(const SignalState& state);
 
+// Catches `signo` in this process with a handler that does nothing, installed
+// without SA_RESTART: a blocking call the signal interrupts then fails with
+// EINTR instead of being restarted by the kernel. How tests check that code
+// retries what a signal interrupts.
+void interrupt_on(int signo);
+
 }  // namespace ipclab

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <string>
 
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
@@ -51,4 +53,21 @@ TEST_CASE("signal_state of a process that is gone is empty") {
   ipclab::Child child([] { return std::string(); });
   REQUIRE(child.finish(std::chrono::seconds(10)).ok());  // finished: reaped
   CHECK_FALSE(ipclab::signal_state(child.pid()));
+}
+
+TEST_CASE("interrupt_on makes a blocking read that the signal interrupts fail with EINTR") {
+  ipclab::Pipe never_written;
+  ipclab::Child reader([&] {
+    ipclab::interrupt_on(SIGUSR1);
+    never_written.write.reset();
+    char byte = 0;
+    const ssize_t n = ::read(never_written.read.get(), &byte, 1);
+    return n < 0 && errno == EINTR ? std::string("EINTR") : "read returned " + std::to_string(n);
+  });
+  REQUIRE(ipclab::wait_until_blocked(reader.pid()).yes);
+  ::kill(reader.pid(), SIGUSR1);
+  const ipclab::Outcome outcome = reader.finish(std::chrono::seconds(10));
+  never_written.write.reset();
+  REQUIRE(outcome.ok());
+  CHECK(outcome.value == "EINTR");
 }

@@ -11,6 +11,7 @@
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
+#include "grader/harness/signal_state.h"
 #include "grader/harness/snapshot.h"
 #include "labs/fifo/fifo_lab.h"
 #include "labs/fifo/fifo_test_support.h"
@@ -19,16 +20,6 @@ using ipclab::Outcome;
 using namespace fifolab::testing;
 
 namespace {
-
-void ignore_signal(int) {}
-
-// A handler installed without SA_RESTART: a blocking call it interrupts
-// fails with EINTR instead of being restarted by the kernel.
-void interrupt_on_sigusr1() {
-  struct sigaction action {};
-  action.sa_handler = ignore_signal;
-  ::sigaction(SIGUSR1, &action, nullptr);
-}
 
 // Interrupts `child`, which must be waiting, with SIGUSR1, and checks that
 // it waits again afterwards; on failure says how the child ended.
@@ -200,7 +191,7 @@ TEST_CASE("opening a FifoReader goes on waiting after a signal interrupts it") {
   ipclab::ScratchDir dir;
   const fs::path path = make_fifo(dir.path() / "f");
   ipclab::Child reader([&] {
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     fifolab::FifoReader end(path);
     const auto message = end.receive();
     return message ? *message : std::string("end-of-stream");
@@ -218,7 +209,7 @@ TEST_CASE("receive goes on waiting after a signal interrupts it") {
   ipclab::ScratchDir dir;
   const fs::path path = make_fifo(dir.path() / "f");
   ipclab::Child reader([&] {
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     fifolab::FifoReader end(path);
     const auto first = end.receive();
     const auto second = end.receive();
@@ -253,7 +244,7 @@ TEST_CASE("send goes on writing after a signal interrupts it") {
   }
   const std::string message = "written after the signal";
   ipclab::Child writer([&] {
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     fifolab::FifoWriter end(path);
     end.send(message);
     return std::string("sent");

@@ -13,6 +13,7 @@
 #include "grader/harness/names.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
+#include "grader/harness/signal_state.h"
 #include "labs/mq/mq_lab.h"
 #include "labs/mq/mq_test_support.h"
 
@@ -33,17 +34,8 @@ std::string pending_in(const std::string& name) {
   return std::to_string(attributes.mq_curmsgs);
 }
 
-void ignore_signal(int) {}
-
 std::string shown(const Message& m) { return m.data + "@" + std::to_string(m.priority); }
 
-// A handler installed without SA_RESTART: a blocking call it interrupts
-// fails with EINTR instead of being restarted by the kernel.
-void interrupt_on_sigusr1() {
-  struct sigaction action {};
-  action.sa_handler = ignore_signal;
-  ::sigaction(SIGUSR1, &action, nullptr);
-}
 
 }  // namespace
 
@@ -241,7 +233,7 @@ TEST_CASE("send goes on waiting after a signal interrupts it") {
   TestQueue queue(1, 64);
   REQUIRE(queue.send("filled by the test"));
   ipclab::Child sender([&] {
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     MessageQueue(queue.name()).send("sent after the signal");
     return std::string("sent");
   });
@@ -270,7 +262,7 @@ TEST_CASE("send goes on waiting after a signal interrupts it") {
 Outcome interrupted_while_receiving(TestQueue& queue, const std::string& call,
                                      const std::function<std::string(MessageQueue&)>& receive) {
   ipclab::Child receiver([&] {
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     MessageQueue mailbox(queue.name());
     return receive(mailbox);
   });

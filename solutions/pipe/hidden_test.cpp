@@ -9,6 +9,7 @@
 #include "grader/harness/fd.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
+#include "grader/harness/signal_state.h"
 #include "grader/harness/snapshot.h"
 #include "grader/harness/verdict.h"
 #include "labs/pipe/pipe_lab.h"
@@ -19,16 +20,6 @@ using pipelab::testing::kDeadline;
 using pipelab::testing::run_pipeline_captured;
 
 namespace {
-
-void ignore_signal(int) {}
-
-// A handler installed without SA_RESTART: a blocking call it interrupts
-// fails with EINTR instead of being restarted by the kernel.
-void interrupt_on_sigusr1() {
-  struct sigaction action {};
-  action.sa_handler = ignore_signal;
-  ::sigaction(SIGUSR1, &action, nullptr);
-}
 
 }  // namespace
 
@@ -115,7 +106,7 @@ TEST_CASE("read_all goes on reading after a signal interrupts it") {
   ipclab::Pipe pipe;
   ipclab::Child reader([&] {
     pipe.write.reset();
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     return pipelab::read_all(pipe.read.get());
   });
   pipe.read.reset();
@@ -144,7 +135,7 @@ TEST_CASE("read_all goes on reading after a signal interrupts it") {
 TEST_CASE("run_pipeline reaps every stage when a signal interrupts its wait") {
   ipclab::Pipe gate;  // the stage's stdin: it ends when the test closes the write end
   ipclab::Child runner([&] {
-    interrupt_on_sigusr1();
+    ipclab::interrupt_on(SIGUSR1);
     ::dup2(gate.read.get(), STDIN_FILENO);
     gate.read.reset();
     gate.write.reset();
