@@ -15,6 +15,7 @@
 #include <system_error>
 #include <vector>
 
+#include "grader/harness/checks.h"
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
 #include "grader/harness/observe.h"
@@ -25,6 +26,22 @@
 
 using ipclab::Outcome;
 using namespace siglab::testing;
+
+namespace {
+
+// run_server in a child, for a start it must refuse: "system_error" when it
+// throws std::system_error, "returned" when it returns.
+Outcome refused_start(const ServerUnderTest& server) {
+  return ipclab::run_in_child(
+      [&] {
+        return std::string(ipclab::threw<std::system_error>([&] { siglab::run_server(server.names()); })
+                               ? "system_error"
+                               : "returned");
+      },
+      kDeadline);
+}
+
+}  // namespace
 
 TEST_SUITE("signals (hidden)") {
 
@@ -229,16 +246,7 @@ TEST_CASE("run_server removes what it created when it cannot start") {
   const std::string why = ::strerror(errno);
   REQUIRE_MESSAGE(taken != static_cast<mqd_t>(-1), "mq_open: ", why);
   ::mq_close(taken);
-  Outcome outcome = ipclab::run_in_child(
-      [&] {
-        try {
-          siglab::run_server(server.names());
-        } catch (const std::system_error&) {
-          return std::string("system_error");
-        }
-        return std::string("returned");
-      },
-      kDeadline);
+  const Outcome outcome = refused_start(server);
   REQUIRE_RETURNED(outcome);
   CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error; it ",
                 outcome.value);
@@ -255,16 +263,7 @@ TEST_CASE("run_server refuses to start when its shared-memory name is taken") {
   const std::string why = ::strerror(errno);
   REQUIRE_MESSAGE(taken >= 0, "shm_open: ", why);
   ::close(taken);
-  Outcome outcome = ipclab::run_in_child(
-      [&] {
-        try {
-          siglab::run_server(server.names());
-        } catch (const std::system_error&) {
-          return std::string("system_error");
-        }
-        return std::string("returned");
-      },
-      kDeadline);
+  const Outcome outcome = refused_start(server);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
   CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error (shm_open with ",
                 "O_CREAT | O_EXCL fails with EEXIST); it ", outcome.value);
