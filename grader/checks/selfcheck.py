@@ -31,7 +31,7 @@ from rich.text import Text
 
 from grader.checks import contract, corpus, mutants
 from grader.grading import pipeline
-from grader.publishing import handout, starter_pack
+from grader.publishing import handout, pack_audit, starter_pack
 from grader.errors import GraderError
 from grader.grading.lab import Lab
 from grader.grading.sandbox import Sandbox
@@ -156,15 +156,15 @@ def pack_check(ctx: Context) -> str:
     if ctx.html is None:
         raise NotRun("the write-up does not render")
     pack = starter_pack.build(ctx.lab, ctx.html)
-    found = starter_pack.leaks(pack)
+    found = pack_audit.secrets_in(pack)
     if found:
         raise Failed("\n".join(found))
     size = sum(len(content) for content, _ in pack.files.values())
     detail = (
         f"{len(pack.files)} files, {size / 1024:.0f} KiB: no solutions/, no hidden test name, "
-        f"none of {len(starter_pack.solution_lines(ctx.lab))} solution lines"
+        f"none of {len(pack_audit.solution_lines(ctx.lab))} solution lines"
     )
-    overlap = starter_pack.framework_overlap(ctx.lab)
+    overlap = pack_audit.framework_overlap(ctx.lab)
     if overlap:
         files = sorted({f for holders in overlap.values() for f in holders})
         lines = "1 solution line is" if len(overlap) == 1 else f"{len(overlap)} solution lines are"

@@ -18,7 +18,7 @@ import pytest
 
 import grader.publishing
 from grader import cli
-from grader.publishing import handout, new_lab, starter_pack
+from grader.publishing import handout, new_lab, pack_files
 from grader.errors import GraderError
 from grader.grading.lab import CATEGORIES, REPO, _parse
 from grader.checks.selfcheck import MIN_BUGS
@@ -259,7 +259,7 @@ def test_the_command_refuses_in_words(capsys) -> None:
 
 
 def test_starter_packs_leave_the_scaffolder_out() -> None:
-    shipped = {p.relative_to(REPO).as_posix() for p in starter_pack._framework_files()}
+    shipped = {p.relative_to(REPO).as_posix() for p in pack_files.framework_files()}
     assert "grader/cli.py" in shipped and "grader/publishing/new_lab.py" not in shipped
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.publishing import starter_pack
+from grader.publishing import pack_audit, public_toml, starter_pack
 from grader.errors import GraderError
 from grader.grading.lab import Lab, _parse, available_labs, load_lab
 
@@ -84,7 +84,7 @@ def test_a_pack_ships_the_harness_compiled_with_its_headers_not_its_code(name: s
     assert packs[name].files["grader/harness/libharness.a"][0].startswith(b"!<arch>\n")
     # pipe's write_all is the harness's write_fully, line for line: the
     # harness's code is secret too, and must be among the lines looked for.
-    assert "const ssize_t n = ::write(fd, data.data(), data.size());" in starter_pack.solution_lines(load_lab("pipe"))
+    assert "const ssize_t n = ::write(fd, data.data(), data.size());" in pack_audit.solution_lines(load_lab("pipe"))
 
 
 def test_a_pack_unpacks_into_one_directory_with_its_scripts_executable(packs, tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ processes = 64
 
 
 def test_hidden_entries_are_cut_out_with_their_comments_and_the_rest_is_kept() -> None:
-    stripped = starter_pack.strip_hidden(LAB_TOML)
+    stripped = public_toml.strip_hidden(LAB_TOML)
     assert "hidden" not in stripped.lower()
     assert "# A lab." in stripped and "# ---- Part 1 ----" in stripped and "[limits]\nprocesses = 64" in stripped
     assert "Hidden tests" not in stripped and "goes with it" not in stripped
@@ -162,7 +162,7 @@ def test_a_public_test_depending_on_a_hidden_one_is_refused() -> None:
     source = LAB_TOML.replace('hint = "h"\n\n# ---- Hidden', 'hint = "h"\ndepends = ["hidden one"]\n\n# ---- Hidden', 1)
     lab = _parse("demo", tomllib.loads(source), Path("lab.toml"))
     with pytest.raises(GraderError) as error:
-        starter_pack.check_public(lab, starter_pack.strip_hidden(source))
+        public_toml.check_public(lab, public_toml.strip_hidden(source))
     assert "depends on 'hidden one'" in error.value.message
 
 
@@ -172,7 +172,7 @@ def test_a_public_test_depending_on_a_hidden_one_is_refused() -> None:
 @pytest.mark.parametrize("name", LABS)
 def test_no_pack_holds_a_line_of_its_labs_solution(name: str, packs, tmp_path: Path) -> None:
     lab = load_lab(name)
-    secret = starter_pack.solution_lines(lab)
+    secret = pack_audit.solution_lines(lab)
     reference = {
         line.strip() for f in lab.student_files for line in (lab.solution_directory / f).read_text().splitlines()
     }
@@ -191,7 +191,7 @@ def test_no_pack_names_a_hidden_test(name: str, packs, tmp_path: Path) -> None:
     for path, content in tarball_files(packs[name], tmp_path).items():
         text = " ".join(content.decode("utf-8", errors="replace").lower().split())
         assert [n for n in hidden if n in text] == [], path
-    assert starter_pack.leaks(packs[name]) == []
+    assert pack_audit.secrets_in(packs[name]) == []
 
 
 def with_file(pack: starter_pack.Pack, path: str, text: str) -> starter_pack.Pack:
@@ -204,7 +204,7 @@ def test_leaks_are_found_however_they_are_written(packs) -> None:
     hidden = next(t.name for t in lab.tests if t.hidden and " " in t.name and "_" in t.name)
     words = hidden.split(" ")
     wrapped = " ".join(words[:2]).replace("_", "\\_") + "\n" + " ".join(words[2:])
-    reference_line = sorted(starter_pack.solution_lines(lab))[0]
+    reference_line = sorted(pack_audit.solution_lines(lab))[0]
     cases = {
         "solutions/pipe/pipe_lab.cpp": "// anything",
         "handouts/extra.md": f"See *{wrapped}*.",
@@ -212,7 +212,7 @@ def test_leaks_are_found_however_they_are_written(packs) -> None:
         "labs/pipe/notes.cpp": "    " + reference_line + "  ",
     }
     for path, text in cases.items():
-        assert any(leak.startswith(path) for leak in starter_pack.leaks(with_file(pack, path, text))), path
+        assert any(leak.startswith(path) for leak in pack_audit.secrets_in(with_file(pack, path, text))), path
     with pytest.raises(GraderError, match="would give away the solution"):
         starter_pack.write(with_file(pack, "README.md", reference_line), Path("/nonexistent"))
 
