@@ -40,10 +40,11 @@ INCLUDES = '#include "labs/pipe/pipe_lab.h"'
 ATTACKS: dict[str, tuple[str, str, set[str]]] = {
     "fork_bomb": ("for (;;) ::fork();", "timed out after", set()),
     "endless_loop": ("for (volatile unsigned spin = 0;; spin = spin + 1) {}", "timed out after", set()),
+    # What a test killed at its deadline leaves is reported, not charged.
     "sleeps_holding_a_semaphore": (
         'sem_t* lock = ::sem_open("/adversary", O_CREAT, 0600, 1); ::sem_wait(lock); ::pause();',
         "timed out after",
-        {"semaphore"},
+        set(),
     ),
     "allocates_without_end": (
         "std::vector<std::unique_ptr<char[]>> hog;"
@@ -115,8 +116,13 @@ HEADERS = """#include <fcntl.h>
 """
 
 
+# The one stage of the target test: run_pipeline({{"sh", "-c", "echo one; exit 7"}}).
+TARGET_STAGE = '"echo one; exit 7"'
+
+
 def attack(name: str, code: str, leaks: set[str]) -> Bug:
-    inject = f"{ANCHOR}\n  if (stages.size() == 1) {{ {code.replace('{REPO}', str(REPO))} }}"
+    # Only the target test's own pipeline (other tests run one stage too).
+    inject = f"{ANCHOR}\n  if (stages.size() == 1 && stages[0].back() == {TARGET_STAGE}) {{ {code.replace('{REPO}', str(REPO))} }}"
     changes = (Change("pipe_lab.cpp", ANCHOR, inject), Change("pipe_lab.cpp", INCLUDES, HEADERS + INCLUDES))
     fails = frozenset({TARGET}) if code.count("return 99") == 0 and name not in QUIET else frozenset()
     return Bug(name, "", fails, {}, changes, frozenset(leaks))
@@ -679,7 +685,7 @@ def test_two_graders_never_lease_the_same_test_uid(monkeypatch: pytest.MonkeyPat
             [
                 sys.executable,
                 "-c",
-                "from grader import sandbox; sandbox.UID_POOL_SIZE = 4\n"
+                "from grader.grading import sandbox; sandbox.UID_POOL_SIZE = 4\n"
                 "first = sandbox.lease_uid(); print(first.uid)\n"
                 "try:\n    sandbox.lease_uid()\nexcept Exception as e:\n    print(type(e).__name__)",
             ],
