@@ -46,7 +46,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from enum import IntEnum
 from pathlib import Path
 
@@ -56,15 +55,14 @@ from rich.text import Text
 from grader import watch
 from grader.bench import measure as bench, report as bench_report
 from grader.checks import corpus, mutants, selfcheck
-from grader.classroom import class_report, gradebook, shard, unpack
+from grader.classroom import class_report, gradebook, shard
 from grader.grading import pipeline, sandbox
-from grader.publishing import export, handout, policy, starter_pack
-from grader.reports import autolab, machine, terminal
+from grader.publishing import autograde as autograding, export, handout, starter_pack
+from grader.reports import machine, terminal
 from grader import atomic
 from grader import overview as lab_overview
 from grader.errors import GraderError
 from grader.grading.lab import REPO, Lab, available_labs, load_lab
-from grader.grading.score import Grade
 from grader.reports.untrusted import terminal_text
 
 
@@ -362,49 +360,9 @@ def autograde(argv: list[str]) -> int:
         "limit (lab.toml [submissions]); with --format gradescope",
     )
     args = parser.parse_args(argv)
-    lab = load_lab(args.lab)
-    if args.metadata is not None and args.format != "gradescope":
-        raise GraderError(
-            f"--metadata is Gradescope's submission metadata, and the format is {args.format}",
-            tip="use --metadata with --format gradescope",
-        )
-    metadata, decision, unread = _submission_decision(lab, args.metadata)
-    if metadata is not None and decision is not None and decision.over_limit:
-        # Not graded at all: Gradescope keeps the previous results, with why.
-        _emit(json.dumps(policy.carried_over(metadata, decision), indent=2) + "\n", args.output)
-        return Exit.OK
-    box = detect_sandbox()
-    board: list[bench.Entry] = []
-    with tempfile.TemporaryDirectory(prefix="ipclab-autograde-") as scratch:
-        found = unpack.prepare_one(lab, args.submission, Path(scratch))
-        if found.directory is None:
-            grade = Grade.not_gradable(lab, "submission", box.isolation, found.problem)
-        else:
-            reference = pipeline.prepare_reference(lab, box)
-            grade = pipeline.grade(lab, found.directory, "submission", reference, box, os.cpu_count() or 1)
-            board = _scoreboard(lab, grade, found.directory, box, args.format)
-    text = machine.render_machine(grade, args.format, board)
-    if decision is not None:
-        text = json.dumps(policy.apply(json.loads(text), decision), indent=2) + "\n"
-    elif unread:
-        text = json.dumps(policy.not_applied(json.loads(text), unread), indent=2) + "\n"
-    if args.format == "autolab":
-        # Autolab shows the output and reads its last line: feedback first.
-        text = autolab.autolab_feedback(grade) + text
+    text = autograding.results(load_lab(args.lab), args.submission, args.format, detect_sandbox(), args.metadata)
     _emit(text, args.output)
     return Exit.OK
-
-
-def _submission_decision(lab: Lab, path: Path | None) -> tuple[policy.Metadata | None, policy.Decision | None, str]:
-    """(metadata, decision, why it could not be read): nothing to decide
-    without metadata or without a policy in lab.toml."""
-    if path is None or not lab.submissions.any:
-        return None, None, ""
-    try:
-        metadata = policy.read_metadata(path)
-    except GraderError as e:
-        return None, None, e.message
-    return metadata, policy.decide(lab, metadata), ""
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -422,14 +380,6 @@ def scaffold_lab(argv: list[str]) -> int:
             raise
         raise GraderError("./grade new-lab writes a lab into the course repository; this is a starter pack") from e
     return new_lab.main(argv)
-
-
-def _scoreboard(lab: Lab, grade: Grade, submission: Path, box: sandbox.Sandbox, fmt: str) -> list[bench.Entry]:
-    """The benchmark's figures for the platforms with a scoreboard: only for
-    a submission that graded, and never part of its score."""
-    if fmt not in ("gradescope", "autolab") or not grade.gradable or not bench.has_bench(lab):
-        return []
-    return bench.scoreboard_for(lab, submission, box)
 
 
 def watch_lab(argv: list[str]) -> int:
