@@ -107,7 +107,7 @@ def print_table(standings: list[Standing], console: Console) -> None:
             score_text(standing.skeleton),
             str(len(standing.lab.tests) - hidden),
             str(hidden),
-            _verdict(standing),
+            _standing_text(standing),
             f"{standing.seconds:.0f} s",
         )
     console.print(table)
@@ -122,7 +122,7 @@ def score_text(grade: Grade) -> str:
     return f"{grade.score:g}/{grade.max_score:g}"
 
 
-def _verdict(standing: Standing) -> Text:
+def _standing_text(standing: Standing) -> Text:
     found = problems(standing.reference, standing.skeleton)
     if not found:
         return Text("healthy", style="green")

@@ -50,7 +50,7 @@ class Bug:
 
 
 @dataclass
-class BugVerdict:
+class BugResult:
     bug: Bug
     grade: Grade
     should_fail_but_passed: list[str] = field(default_factory=list)
@@ -129,7 +129,7 @@ def materialize(lab: Lab, bug: Bug, into: Path) -> Path:
     return into
 
 
-def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugVerdict]:
+def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugResult]:
     """Grades every bug of the lab's corpus, `jobs` bugs at once, each one
     test at a time: a corpus holds busy-waiting bugs, which spin a core
     each, and the other bugs' tests must not be starved into time-outs."""
@@ -165,9 +165,9 @@ def slot(lab: Lab, bug: Bug) -> str:
 
 def check_bug(
     lab: Lab, bug: Bug, submission: Path, reference: pipeline.Reference, sandbox: Sandbox, jobs: int = 1
-) -> BugVerdict:
+) -> BugResult:
     grade = pipeline.grade(lab, submission, slot(lab, bug), reference, sandbox, jobs)
-    verdict = BugVerdict(bug, grade)
+    verdict = BugResult(bug, grade)
     for result in grade.results:
         name = result.spec.name
         if name in bug.fails and result.passed:

@@ -42,7 +42,7 @@ from grader.reports.untrusted import terminal_text
 MIN_BUGS = 6
 
 
-class Verdict(str, Enum):
+class CheckState(str, Enum):
     OK = "ok"
     FAILED = "failed"
     NOT_RUN = "not run"  # an earlier check it needs failed
@@ -53,12 +53,12 @@ class Verdict(str, Enum):
 class Check:
     lab: str
     name: str
-    verdict: Verdict
+    state: CheckState
     detail: str
 
     @property
     def ok(self) -> bool:
-        return self.verdict in (Verdict.OK, Verdict.SKIPPED)
+        return self.state in (CheckState.OK, CheckState.SKIPPED)
 
 
 class Failed(Exception):
@@ -102,16 +102,14 @@ def lab_toml(ctx: Context) -> str:
 
 def reference(ctx: Context) -> str:
     assert ctx.reference is not None
-    return reference_verdict(
+    return reference_check(
         pipeline.grade(ctx.lab, ctx.lab.solution_directory, "reference", ctx.reference, ctx.sandbox, ctx.jobs)
     )
 
 
 def skeleton(ctx: Context) -> str:
     assert ctx.reference is not None
-    return skeleton_verdict(
-        pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox, ctx.jobs)
-    )
+    return skeleton_check(pipeline.grade(ctx.lab, ctx.lab.directory, "skeleton", ctx.reference, ctx.sandbox, ctx.jobs))
 
 
 def bug_corpus(ctx: Context) -> str:
@@ -214,28 +212,28 @@ def check_lab(
     checks = []
     for name, step, needs_reference in STEPS:
         if name in skip:
-            checks.append(Check(lab.name, name, Verdict.SKIPPED, "left out (--skip)"))
+            checks.append(Check(lab.name, name, CheckState.SKIPPED, "left out (--skip)"))
             continue
         if needs_reference and ctx.reference is None:
-            checks.append(Check(lab.name, name, Verdict.NOT_RUN, "needs the reference build (see lab.toml)"))
+            checks.append(Check(lab.name, name, CheckState.NOT_RUN, "needs the reference build (see lab.toml)"))
             continue
         with console.status(f"{lab.name}: {name} …"):
             try:
-                checks.append(Check(lab.name, name, Verdict.OK, step(ctx)))
+                checks.append(Check(lab.name, name, CheckState.OK, step(ctx)))
             except (Failed, GraderError, mutants.BelowStandard) as e:
                 message = e.message if isinstance(e, GraderError) else str(e)
-                checks.append(Check(lab.name, name, Verdict.FAILED, message))
+                checks.append(Check(lab.name, name, CheckState.FAILED, message))
             except NotRun as e:
-                checks.append(Check(lab.name, name, Verdict.NOT_RUN, str(e)))
+                checks.append(Check(lab.name, name, CheckState.NOT_RUN, str(e)))
             except LeftOut as e:
-                checks.append(Check(lab.name, name, Verdict.SKIPPED, str(e)))
+                checks.append(Check(lab.name, name, CheckState.SKIPPED, str(e)))
     return checks
 
 
 # ---- verdicts on grades (pure, so they are tested without building) --------
 
 
-def reference_verdict(grade: Grade) -> str:
+def reference_check(grade: Grade) -> str:
     if not grade.gradable:
         raise Failed("the reference does not build:\n" + _first_lines(grade.diagnostics))
     failing = [f"{r.spec.name} ({_status(r)})" for r in grade.results if not r.passed]
@@ -244,7 +242,7 @@ def reference_verdict(grade: Grade) -> str:
     return f"{grade.score:g}/{grade.max_score:g} in {grade.seconds:.0f} s"
 
 
-def skeleton_verdict(grade: Grade) -> str:
+def skeleton_check(grade: Grade) -> str:
     if not grade.gradable:
         raise Failed("the skeleton does not build (students could not start):\n" + _first_lines(grade.diagnostics))
     scoring = [f"{r.spec.name} ({r.score:g} points)" for r in grade.results if r.score > 0]
@@ -266,19 +264,24 @@ def _first_lines(text: str, count: int = 8) -> str:
 
 # ---- the table ------------------------------------------------------------
 
-_VERDICT_STYLE = {Verdict.OK: "green", Verdict.FAILED: "bold red", Verdict.NOT_RUN: "yellow", Verdict.SKIPPED: "dim"}
+_STATE_STYLE = {
+    CheckState.OK: "green",
+    CheckState.FAILED: "bold red",
+    CheckState.NOT_RUN: "yellow",
+    CheckState.SKIPPED: "dim",
+}
 
 
 def print_table(checks: list[Check], console: Console) -> None:
     table = Table(title="Self-check: is each lab fit to publish?", show_lines=True)
-    for column in ("lab", "check", "verdict", "details"):
+    for column in ("lab", "check", "result", "details"):
         table.add_column(column, overflow="fold")
     for check in checks:
         # A detail can quote compiler output and test output (the reference's, the corpus's).
         table.add_row(
             check.lab,
             check.name,
-            Text(check.verdict.value, style=_VERDICT_STYLE[check.verdict]),
+            Text(check.state.value, style=_STATE_STYLE[check.state]),
             terminal_text(check.detail),
         )
     console.print(table)
@@ -287,7 +290,7 @@ def print_table(checks: list[Check], console: Console) -> None:
     if failed:
         console.print(Text(f"{len(failed)} of {len(checks)} checks did not pass.", style="bold red"))
         return
-    skipped = sorted({c.name for c in checks if c.verdict is Verdict.SKIPPED})
+    skipped = sorted({c.name for c in checks if c.state is CheckState.SKIPPED})
     if skipped:
         console.print(
             Text(f"Every check run passed; {', '.join(skipped)} left out: not yet fit to publish.", style="bold yellow")

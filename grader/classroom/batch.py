@@ -162,7 +162,7 @@ def _grade_all(
     for submission in pending:
         if submission.directory is None:
             grade = Grade.not_gradable(lab, submission.key, box.isolation, submission.problem)
-            gradebook.write_student(out, submission, grade, *gradebook.verdict(grade))
+            gradebook.write_student(out, submission, grade, *gradebook.row_status(grade))
     if not gradable:
         return 0
     with console.status(f"{lab.name}: building the reference …"), _timed(stages, "reference"):
@@ -241,7 +241,7 @@ def _grade_and_write(
     assert first.directory is not None
     try:
         grade = pipeline.grade(lab, first.directory, first.key, reference, box, test_jobs)
-        status, reason = gradebook.verdict(grade)
+        status, reason = gradebook.row_status(grade)
     except Exception as e:  # noqa: BLE001 — one student must never stop the batch
         message = e.message if isinstance(e, GraderError) else f"{type(e).__name__}: {e}"
         grade = Grade.not_gradable(lab, first.key, box.isolation, message)

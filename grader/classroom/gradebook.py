@@ -100,7 +100,7 @@ def check_manifest(out: Path, lab: Lab, resume: bool) -> None:
 # ---- one student --------------------------------------------------------
 
 
-def verdict(grade: Grade) -> tuple[str, str]:
+def row_status(grade: Grade) -> tuple[str, str]:
     """(status, reason) for the gradebook: short, and the same every run."""
     if not grade.gradable:
         return NOT_GRADABLE, _first_error(grade.diagnostics)

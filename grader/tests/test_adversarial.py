@@ -801,7 +801,7 @@ def what_people_see(grade, tmp_path: Path) -> dict[str, str]:
     for fmt in ("json", "gradescope", "prairielearn"):
         seen[fmt] = "\n".join(strings_in(json.loads(machine.render_machine(grade, fmt))))
     student = Submission("attacker", key="attacker")
-    gradebook.write_student(tmp_path, student, grade, *gradebook.verdict(grade))
+    gradebook.write_student(tmp_path, student, grade, *gradebook.row_status(grade))
     gradebook.write_class(tmp_path, PIPE, "folders", [student])
     for name in ("gradebook.csv", "canvas.csv", "feedback/attacker.md"):
         seen[name] = (tmp_path / name).read_text()

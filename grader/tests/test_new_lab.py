@@ -283,7 +283,7 @@ from grader.checks import selfcheck
 from grader.grading import sandbox
 from grader.grading.lab import load_lab
 checks = selfcheck.check_lab(load_lab("demo"), sandbox.detect(), Console(file=open("/dev/null", "w")), jobs=2)
-print(json.dumps({c.name: [c.verdict.value, c.detail] for c in checks}))
+print(json.dumps({c.name: [c.state.value, c.detail] for c in checks}))
 """
 
 

@@ -364,7 +364,7 @@ def test_the_gradebook_neither_runs_a_students_formula_nor_passes_a_control_char
         notes=(f"found {HTML}",),
     )
     grade = unbuildable_hostile_grade()
-    gradebook.write_student(tmp_path, hostile, grade, *gradebook.verdict(grade))
+    gradebook.write_student(tmp_path, hostile, grade, *gradebook.row_status(grade))
     gradebook.write_class(tmp_path, DEMO, "gradescope", [hostile])
     for name in ("gradebook.csv", "canvas.csv"):
         text = (tmp_path / name).read_text()

@@ -47,8 +47,8 @@ def test_every_lab_is_fit_to_publish(name: str, capsys) -> None:
 def test_a_skipped_check_is_shown_and_is_not_a_pass_to_publish() -> None:
     console = Console(file=io.StringIO(), width=200, record=True)
     checks = [
-        selfcheck.Check("pipe", "reference", selfcheck.Verdict.OK, "100/100"),
-        selfcheck.Check("pipe", "bug corpus", selfcheck.Verdict.SKIPPED, "left out (--skip)"),
+        selfcheck.Check("pipe", "reference", selfcheck.CheckState.OK, "100/100"),
+        selfcheck.Check("pipe", "bug corpus", selfcheck.CheckState.SKIPPED, "left out (--skip)"),
     ]
     selfcheck.print_table(checks, console)
     text = console.export_text()
@@ -63,40 +63,40 @@ def grade(*results: TestResult, gradable: bool = True) -> Grade:
 
 
 def test_a_reference_that_fails_a_test_is_named() -> None:
-    assert selfcheck.reference_verdict(
+    assert selfcheck.reference_check(
         grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.PASSED, 4))
     )
     with pytest.raises(selfcheck.Failed) as failed:
-        selfcheck.reference_verdict(
+        selfcheck.reference_check(
             grade(TestResult(SPECS[0], Status.PASSED, 6), TestResult(SPECS[1], Status.TIMED_OUT, 0))
         )
     assert "scores 6/10" in str(failed.value) and "reader blocks on an empty pipe (timed out)" in str(failed.value)
     with pytest.raises(selfcheck.Failed, match="does not build"):
-        selfcheck.reference_verdict(grade(gradable=False))
+        selfcheck.reference_check(grade(gradable=False))
 
 
 def test_a_skeleton_that_scores_is_named() -> None:
     zero = (TestResult(SPECS[0], Status.FAILED, 0), TestResult(SPECS[1], Status.FAILED, 0))
-    assert "0/10 on all 2 tests" in selfcheck.skeleton_verdict(grade(*zero))
+    assert "0/10 on all 2 tests" in selfcheck.skeleton_check(grade(*zero))
     with pytest.raises(selfcheck.Failed) as failed:
-        selfcheck.skeleton_verdict(grade(zero[0], TestResult(SPECS[1], Status.PASSED, 4)))
+        selfcheck.skeleton_check(grade(zero[0], TestResult(SPECS[1], Status.PASSED, 4)))
     assert "reader blocks on an empty pipe (4 points)" in str(failed.value)
     with pytest.raises(selfcheck.Failed, match="did not run"):
-        selfcheck.skeleton_verdict(grade(zero[0]))
+        selfcheck.skeleton_check(grade(zero[0]))
     with pytest.raises(selfcheck.Failed, match="students could not start"):
-        selfcheck.skeleton_verdict(grade(gradable=False))
+        selfcheck.skeleton_check(grade(gradable=False))
 
 
 def test_a_lab_without_solutions_or_handout_fails_and_later_checks_say_why_they_did_not_run(box) -> None:
     checks = {c.name: c for c in selfcheck.check_lab(NOWHERE, box, quiet())}
     assert list(checks) == [name for name, _, _ in selfcheck.STEPS]
     assert (
-        checks["lab.toml"].verdict == "failed" and "solutions/no-such-lab/BUILD is missing" in checks["lab.toml"].detail
+        checks["lab.toml"].state == "failed" and "solutions/no-such-lab/BUILD is missing" in checks["lab.toml"].detail
     )
     for name in ("reference", "skeleton", "bug corpus", "hidden tests"):
-        assert checks[name].verdict == "not run"
-    assert checks["handout"].verdict == "failed" and "does not exist" in checks["handout"].detail
-    assert checks["starter pack"].verdict == "not run"
+        assert checks[name].state == "not run"
+    assert checks["handout"].state == "failed" and "does not exist" in checks["handout"].detail
+    assert checks["starter pack"].state == "not run"
 
 
 def test_a_lab_without_hidden_tests_fails_the_check() -> None:
@@ -116,8 +116,8 @@ def test_a_hidden_test_whose_source_is_public_fails_the_check() -> None:
 def test_the_table_counts_what_did_not_pass() -> None:
     console = Console(file=io.StringIO(), width=200, record=True)
     checks = [
-        selfcheck.Check("pipe", "reference", selfcheck.Verdict.OK, "100/100"),
-        selfcheck.Check("pipe", "skeleton", selfcheck.Verdict.FAILED, "scores"),
+        selfcheck.Check("pipe", "reference", selfcheck.CheckState.OK, "100/100"),
+        selfcheck.Check("pipe", "skeleton", selfcheck.CheckState.FAILED, "scores"),
     ]
     selfcheck.print_table(checks, console)
     assert "1 of 2 checks did not pass" in console.export_text()
