@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "grader/harness/leak_record.h"
 #include "grader/harness/snapshot.h"
 #include "grader/harness/verdict.h"
 
@@ -99,9 +100,7 @@ std::string leak_record(const LeakFinding& finding) {
   constexpr std::size_t kLongestObject = 1000;
   const std::string object =
       finding.object.size() > kLongestObject ? finding.object.substr(0, kLongestObject) + "…" : finding.object;
-  using verdict::json_string;
-  return R"({"event":"leak","kind":)" + json_string(finding.kind) + R"(,"object":)" + json_string(object) +
-         R"(,"fix":)" + json_string(finding.fix) + "}\n";
+  return leak_record(finding.kind, object, finding.fix, verdict::json_string) + "\n";
 }
 
 }  // namespace ipclab

@@ -6,8 +6,8 @@
 // every body and reports the findings to the grader, which names each one
 // with the call that would have cleaned it up and deducts as lab.toml says.
 //
-// A finding travels as one record on the verdict channel (verdict.h):
-//   {"event":"leak","kind":"descriptor","object":"fd 5 (pipe:[4711])","fix":"close(5)"}
+// A finding travels as one record on the verdict channel (verdict.h), in
+// the form leak_record.h defines.
 
 #include <set>
 #include <string>

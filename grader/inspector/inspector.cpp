@@ -5,7 +5,7 @@
 //
 //   {"event": "started"}                      before the test binary starts
 //   {"event": "case", "name": ..., ...}       the harness's records (verdict.h)
-//   {"event": "leak", "kind": "message queue", "object": "/dev/mqueue/q", "fix": "mq_unlink(\"/q\")"}
+//   {"event":"leak","kind":"message queue",...}   as grader/harness/leak_record.h writes it
 //   {"event": "forged", "lines": 2, "example": ...}   lines without this run's token
 //   {"event": "exit", "status": 0} or {"event": "exit", "signal": 11}
 //   {"event": "internal error", "why": ...}   the inspector's own failure
@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "grader/harness/leak_record.h"
 #include "grader/inspector/descriptor.h"
 #include "grader/inspector/json.h"
 
@@ -109,9 +110,8 @@ class Grader {
 std::string event(std::string_view name) { return "{\"event\": " + json::literal(name) + "}"; }
 
 std::string leak_record(const Finding& finding) {
-  return "{\"event\": \"leak\", \"kind\": " + json::literal(finding.kind) +
-         ", \"object\": " + json::literal(json::valid_utf8(finding.object)) +
-         ", \"fix\": " + json::literal(json::valid_utf8(finding.fix)) + "}";
+  return ipclab::leak_record(finding.kind, finding.object, finding.fix,
+                             [](std::string_view text) { return json::literal(json::valid_utf8(text)); });
 }
 
 std::string exit_record(int status) {
