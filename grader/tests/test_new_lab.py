@@ -327,7 +327,7 @@ def test_a_scaffolded_lab_builds_grades_and_fails_selfcheck_only_for_what_is_to_
 
         table = run(copy, "./grade", "selfcheck", "demo", "--jobs", "2")
         assert table.returncode == cli.Exit.LAB_BROKEN, table.stderr
-        assert "2 of 7 checks did not pass." in table.stdout
+        assert "2 of 9 checks did not pass." in table.stdout
 
         result = run(copy, "/usr/bin/python3", "-c", SELFCHECK)
         assert result.returncode == 0, result.stderr
@@ -341,6 +341,8 @@ def test_a_scaffolded_lab_builds_grades_and_fails_selfcheck_only_for_what_is_to_
             "hidden tests": "ok",
             "handout": "failed",
             "starter pack": "ok",
+            "mutants": "skipped",  # no mutation analysis yet: to do, as for any lab
+            "contract": "ok",  # no sentence mapped yet: every one shows as a gap
         }
         assert checks["bug corpus"][1] == f"0 bugs in solutions/demo/bugs/; a lab needs at least {MIN_BUGS}"
         write_up = (copy / "handouts/demo.md").read_text().splitlines()
