@@ -38,7 +38,8 @@ def test_every_lab_is_fit_to_publish(name: str, capsys) -> None:
     assert status == cli.Exit.OK, out
     # A lab not yet mutation-analysed says so, and is left out like --skip.
     left_out = ["bug corpus"] + ([] if mutants.equivalents_file(load_lab(name)).exists() else ["mutants"])
-    assert f"Every check run passed; {', '.join(left_out)} left out" in out and "failed" not in out
+    assert f"Every check run passed; {', '.join(left_out)} left out" in out
+    # Each check's row says ok (the details may quote a header that says "failed").
     rows = [line for line in out.splitlines() if line.startswith(f"│ {name}")]
     assert len(rows) == len(selfcheck.STEPS), out
     assert sum("│ ok " in row for row in rows) == len(selfcheck.STEPS) - len(left_out), out
