@@ -46,6 +46,14 @@ void write_fully(int fd, std::string_view data) {
   }
 }
 
+void write_unless_reader_ended(int fd, std::string_view data) {
+  try {
+    write_fully(fd, data);
+  } catch (const std::system_error& error) {
+    if (error.code().value() != EPIPE) throw;
+  }
+}
+
 std::string read_until_eof(int fd) {
   std::string all;
   char buffer[65536];

@@ -39,6 +39,12 @@ struct Pipe {
 
 // Writes every byte, retrying short writes and EINTR; throws std::system_error.
 void write_fully(int fd, std::string_view data);
+// As write_fully, but a reading end that has closed (EPIPE) ends the write
+// quietly. For writes to a process under test that may already have ended (a
+// skeleton that threw, a read that gave up on EINTR): the test then reports
+// why that process ended, from its outcome, rather than "Broken pipe".
+// Tests run with SIGPIPE ignored (the inspector's), so EPIPE is what a write sees.
+void write_unless_reader_ended(int fd, std::string_view data);
 // Reads until end-of-file; throws std::system_error.
 [[nodiscard]] std::string read_until_eof(int fd);
 

@@ -8,10 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "grader/harness/checks.h"
@@ -208,6 +210,30 @@ TEST_CASE("fifo_nodes and open_descriptors see what was made") {
   const auto after = ipclab::open_descriptors();
   CHECK(after.size() == before.size() + 2);
   CHECK(after.count(pipe.read.get()) == 1);
+}
+
+TEST_CASE("write_unless_reader_ended writes to an open reader and stops quietly at a closed one") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ::signal(SIGPIPE, SIG_IGN);
+        ipclab::Pipe open_reader;
+        ipclab::write_unless_reader_ended(open_reader.write.get(), "kept");
+        open_reader.write.reset();
+        std::string log = ipclab::read_until_eof(open_reader.read.get());
+        ipclab::Pipe closed_reader;
+        closed_reader.read.reset();
+        ipclab::write_unless_reader_ended(closed_reader.write.get(), "lost");
+        log += " / no throw";
+        try {
+          ipclab::write_fully(closed_reader.write.get(), "lost");
+        } catch (const std::system_error& error) {
+          log += error.code().value() == EPIPE ? " / write_fully: EPIPE" : " / write_fully: other";
+        }
+        return log;
+      },
+      5s);
+  REQUIRE(outcome.ok());
+  CHECK(outcome.value == "kept / no throw / write_fully: EPIPE");
 }
 
 TEST_CASE("unique names differ and are valid POSIX IPC names") {

@@ -287,7 +287,7 @@ TEST_CASE("receive reports end-of-stream when the last writer closes") {
     return transcript + "... (no end-of-stream)";
   });
   ipclab::Fd writer = open_writer_for(path, reader);
-  ipclab::write_fully(writer.get(), frame("first") + frame("") + frame("last"));
+  ipclab::write_unless_reader_ended(writer.get(), frame("first") + frame("") + frame("last"));
   ipclab::Blocked waiting = ipclab::wait_until_blocked(reader.pid());
   // Three short messages need a few KiB. A reader that took a length from
   // the wrong bytes fills a buffer of up to 4 GiB, whose page faults look
@@ -318,7 +318,7 @@ TEST_CASE("receive blocks on an empty FIFO without using the CPU") {
   ipclab::Fd writer = open_writer_for(path, reader);
   ipclab::Blocked blocked = ipclab::wait_until_blocked(reader.pid());
   CHECK_MESSAGE(blocked.yes, blocked.evidence);
-  ipclab::write_fully(writer.get(), frame("wake up"));
+  ipclab::write_unless_reader_ended(writer.get(), frame("wake up"));
   Outcome got = reader.finish(kDeadline);
   REQUIRE_RETURNED(got);
   CHECK(got.value == "wake up");

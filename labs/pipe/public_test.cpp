@@ -96,12 +96,12 @@ TEST_CASE("read_all ends only when every write end is closed") {
     pipe.write.reset();
     return pipelab::read_all(pipe.read.get());
   });
-  ipclab::write_fully(pipe.write.get(), "first part, ");
+  ipclab::write_unless_reader_ended(pipe.write.get(), "first part, ");
   // Data has arrived but a write end is open: read_all must keep waiting.
   ipclab::Blocked waiting = ipclab::wait_until_blocked(reader.pid());
   CHECK_MESSAGE(waiting.yes, "after the first part arrived, read_all should still wait for EOF: ",
                 waiting.evidence);
-  ipclab::write_fully(pipe.write.get(), "second part");
+  ipclab::write_unless_reader_ended(pipe.write.get(), "second part");
   pipe.write.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_RETURNED(got);

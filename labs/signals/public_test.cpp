@@ -127,7 +127,7 @@ TEST_CASE("SignalFlag interrupts a blocking read so the program can see the flag
   // Interrupted, the reader returns; restarted, it blocks again. Either way
   // it settles, and a byte then ends a restarted read.
   (void)ipclab::wait_until_blocked(reader.pid());
-  ipclab::write_fully(pipe.write.get(), "x");
+  ipclab::write_unless_reader_ended(pipe.write.get(), "x");
   Outcome got = reader.finish(kDeadline);
   REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "EINTR, flag set", got.value);
@@ -560,7 +560,7 @@ TEST_CASE("read_retrying retries a read interrupted by a signal") {
   (void)ipclab::wait_until_blocked(reader.pid());
   ::kill(reader.pid(), SIGUSR1);
   (void)ipclab::wait_until_blocked(reader.pid());  // reading again
-  ipclab::write_fully(pipe.write.get(), "sent after the signal");
+  ipclab::write_unless_reader_ended(pipe.write.get(), "sent after the signal");
   Outcome got = reader.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), "a read interrupted by a signal should be started again, but it ",
                   got.describe());
@@ -584,7 +584,7 @@ TEST_CASE("run_server forwards each message from its FIFO to its queue") {
   const std::string queue_error = ::strerror(errno);
   REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "mq_open(queue, O_RDONLY): ", queue_error);
   for (const char* request : {"first request", "second", "a third, longer request"}) {
-    ipclab::write_fully(fifo.get(), request);
+    ipclab::write_unless_reader_ended(fifo.get(), request);
     CHECK(receive_from(queue) == request);
   }
   ::mq_close(queue);
@@ -603,7 +603,7 @@ TEST_CASE("run_server waits without using the CPU before and after a client come
     ipclab::Fd fifo(::open(server.names().fifo.c_str(), O_WRONLY | O_CLOEXEC));
     const std::string fifo_error = ::strerror(errno);
     REQUIRE_MESSAGE(fifo.get() >= 0, "open(FIFO, O_WRONLY): ", fifo_error);
-    ipclab::write_fully(fifo.get(), "a request");
+    ipclab::write_unless_reader_ended(fifo.get(), "a request");
   }
   const mqd_t queue = ::mq_open(server.names().queue.c_str(), O_RDONLY | O_CLOEXEC);
   const std::string queue_error = ::strerror(errno);

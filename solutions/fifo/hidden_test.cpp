@@ -124,7 +124,7 @@ TEST_CASE("a message cut short by the writer's exit is reported as an error") {
   ipclab::Fd writer = open_writer_for(path, reader);
   // A whole message, then a header announcing 100 bytes followed by only 10.
   const std::string cut = frame(std::string(100, 'x')).substr(0, fifolab::kHeaderSize + 10);
-  ipclab::write_fully(writer.get(), frame("whole") + cut);
+  ipclab::write_unless_reader_ended(writer.get(), frame("whole") + cut);
   writer.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_RETURNED(got);
@@ -198,7 +198,7 @@ TEST_CASE("opening a FifoReader goes on waiting after a signal interrupts it") {
   });
   interrupt_while_waiting(reader, "opening a FifoReader with no writer yet");
   ipclab::Fd writer = open_writer_for(path, reader);
-  ipclab::write_fully(writer.get(), frame("opened after the signal"));
+  ipclab::write_unless_reader_ended(writer.get(), frame("opened after the signal"));
   writer.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), got.describe());
@@ -217,7 +217,7 @@ TEST_CASE("receive goes on waiting after a signal interrupts it") {
   });
   ipclab::Fd writer = open_writer_for(path, reader);
   interrupt_while_waiting(reader, "receive on an empty FIFO");
-  ipclab::write_fully(writer.get(), frame("sent after the signal"));
+  ipclab::write_unless_reader_ended(writer.get(), frame("sent after the signal"));
   writer.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), got.describe());

@@ -110,7 +110,7 @@ TEST_CASE("read_all goes on reading after a signal interrupts it") {
     return pipelab::read_all(pipe.read.get());
   });
   pipe.read.reset();
-  ipclab::write_fully(pipe.write.get(), "before the signal, ");
+  ipclab::write_unless_reader_ended(pipe.write.get(), "before the signal, ");
   ipclab::Blocked before = ipclab::wait_until_blocked(reader.pid());
   if (!before.yes) {
     const Outcome early = reader.finish(kDeadline);
@@ -124,7 +124,7 @@ TEST_CASE("read_all goes on reading after a signal interrupts it") {
     FAIL("a signal handler interrupted read_all's read() on an empty pipe (read returned -1 with errno EINTR); ",
          "read_all should call read() again and wait for end-of-file, but it ", early.describe());
   }
-  ipclab::write_fully(pipe.write.get(), "after the signal");
+  ipclab::write_unless_reader_ended(pipe.write.get(), "after the signal");
   pipe.write.reset();
   Outcome got = reader.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), "after a signal interrupted its read(), read_all ", got.describe(),
@@ -153,7 +153,7 @@ TEST_CASE("run_pipeline reaps every stage when a signal interrupts its wait") {
   CHECK_MESSAGE(waiting.yes, "run_pipeline should wait for its stage: ", waiting.evidence);
   ::kill(runner.pid(), SIGUSR1);
   ipclab::Blocked again = ipclab::wait_until_blocked(runner.pid());
-  ipclab::write_fully(gate.write.get(), "go\n");
+  ipclab::write_unless_reader_ended(gate.write.get(), "go\n");
   gate.write.reset();
   Outcome got = runner.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), "a signal handler interrupted run_pipeline's waitpid() (it returned -1 with errno ",

@@ -226,7 +226,7 @@ TEST_CASE("run_exclusively reaps its children even when a signal interrupts its 
     FAIL("a signal handler interrupted run_exclusively's waitpid (it returned -1 with errno EINTR); it should ",
          "wait again for every child, but it ", early.describe());
   }
-  ipclab::write_fully(go.write.get(), "ab");
+  ipclab::write_unless_reader_ended(go.write.get(), "ab");
   go.write.reset();
   Outcome got = runner.finish(kDeadline);
   REQUIRE_MESSAGE(got.ok(), got.describe());

@@ -120,7 +120,7 @@ TEST_CASE("ChildReaper does not interrupt blocking calls") {
       eventually([&] { return ipclab::children_of(reader.pid()).empty(); }, kDeadline),
       "the child that ended was never reaped: ", ipclab::leak_report(ipclab::children_of(reader.pid())));
   (void)ipclab::wait_until_blocked(reader.pid());
-  ipclab::write_fully(data.write.get(), "data");
+  ipclab::write_unless_reader_ended(data.write.get(), "data");
   Outcome got = reader.finish(kDeadline);
   REQUIRE_RETURNED(got);
   CHECK_MESSAGE(got.value == "data", got.value,
@@ -288,7 +288,7 @@ TEST_CASE("run_server waits for room in a full queue and still cleans up on SIGT
   // wait in mq_send, not fail with EAGAIN and not be dropped.
   constexpr int kRequests = 11;
   for (int i = 0; i < kRequests; ++i) {
-    ipclab::write_fully(fifo.get(), "request " + std::to_string(i));
+    ipclab::write_unless_reader_ended(fifo.get(), "request " + std::to_string(i));
     ipclab::Blocked waiting = ipclab::wait_until_blocked(child.pid());
     if (!waiting.yes) {
       const Outcome early = child.finish(kDeadline);
