@@ -398,12 +398,7 @@ def watch_lab(argv: list[str]) -> int:
     if args.max_grades is not None and args.max_grades < 1:
         raise GraderError(f"--max-grades {args.max_grades}: at least one grade is made")
     lab = load_lab(args.lab)
-    submission: Path = args.submission or lab.directory
-    if not submission.is_dir():
-        raise GraderError(
-            f"the submission {submission} is not a directory",
-            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
-        )
+    submission = submission_directory(lab, args.submission or lab.directory)
     # A label of its own: a ./grade LAB in another terminal stages elsewhere.
     session = watch.Watch(
         lab, submission.resolve(), f"watch {args.submission or f'labs/{lab.name}'}", args.max_grades, args.jobs
@@ -414,6 +409,16 @@ def watch_lab(argv: list[str]) -> int:
     except KeyboardInterrupt:
         console.print(f"stopped after {len(session.grades)} grade(s)")  # the grade under way unstaged itself
     return Exit.OK
+
+
+def submission_directory(lab: Lab, submission: Path) -> Path:
+    """`submission`, once it is known to be a directory."""
+    if not submission.is_dir():
+        raise GraderError(
+            f"the submission {submission} is not a directory",
+            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
+        )
+    return submission
 
 
 def run_bench(argv: list[str]) -> int:
@@ -435,11 +440,8 @@ def run_bench(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     lab = load_lab(args.lab)
-    if args.submission is not None and not args.submission.is_dir():
-        raise GraderError(
-            f"the submission {args.submission} is not a directory",
-            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
-        )
+    if args.submission is not None:
+        submission_directory(lab, args.submission)
     if args.plot is not None and args.plot.suffix not in (".png", ".svg"):
         raise GraderError(f"--plot {args.plot}: the plot is a .png or a .svg file")
     options = bench.Options(
@@ -554,12 +556,7 @@ def _positive(text: str) -> int:
 
 def grade_one(args: argparse.Namespace) -> int:
     lab = load_lab(args.lab)
-    submission: Path = args.submission or lab.directory
-    if not submission.is_dir():
-        raise GraderError(
-            f"the submission {submission} is not a directory",
-            tip=f"pass the directory that holds {', '.join(lab.student_files)}",
-        )
+    submission = submission_directory(lab, args.submission or lab.directory)
     box = detect_sandbox()
     console = _console(stderr=args.format != "text" and args.output is None)
     with console.status(f"building {lab.name} …"):

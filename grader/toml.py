@@ -5,9 +5,13 @@ the same loads() and TOMLDecodeError."""
 
 from __future__ import annotations
 
-try:
+import sys
+
+# A version test, not try/except ImportError: mypy then checks the branch of
+# the Python it is told of and never needs tomli installed.
+if sys.version_info >= (3, 11):
     from tomllib import TOMLDecodeError, loads
-except ModuleNotFoundError:  # Python 3.10
-    from tomli import TOMLDecodeError, loads  # type: ignore[assignment]
+else:  # Python 3.10
+    from tomli import TOMLDecodeError, loads
 
 __all__ = ["TOMLDecodeError", "loads"]

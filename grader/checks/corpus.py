@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,16 @@ def materialize(lab: Lab, bug: Bug, into: Path) -> Path:
     return into
 
 
+def materialize_all(lab: Lab, bugs: Mapping[str, Bug], scratch: Path) -> dict[str, Path]:
+    """Each bug's submission in a directory of its own under `scratch`, by key."""
+    submissions = {}
+    for key, bug in bugs.items():
+        directory = scratch / key
+        directory.mkdir()
+        submissions[key] = materialize(lab, bug, directory)
+    return submissions
+
+
 def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugResult]:
     """Grades every bug of the lab's corpus, `jobs` bugs at once, each one
     test at a time: a corpus holds busy-waiting bugs, which spin a core
@@ -136,11 +147,7 @@ def check_lab(lab: Lab, sandbox: Sandbox, jobs: int = 1) -> list[BugResult]:
     bugs = load_bugs(lab)
     reference = pipeline.prepare_reference(lab, sandbox)
     with tempfile.TemporaryDirectory(prefix=f"ipclab-corpus-{lab.name}-") as scratch:
-        submissions = {}
-        for bug in bugs:
-            directory = Path(scratch) / bug.name
-            directory.mkdir()
-            submissions[bug.name] = materialize(lab, bug, directory)
+        submissions = materialize_all(lab, {bug.name: bug for bug in bugs}, Path(scratch))
         # Every bug compiled at once (both cores busy) and linked in one
         # Bazel command; each grade below takes its compile from memory and
         # finds its link done.

@@ -454,11 +454,7 @@ def judge_all(lab: Lab, todo: list[Mutant], sandbox: Sandbox, jobs: int, record:
         return
     reference = pipeline.prepare_reference(lab, sandbox)
     with tempfile.TemporaryDirectory(prefix=f"ipclab-mutants-{lab.name}-") as scratch:
-        submissions = {}
-        for mutant in todo:
-            directory = Path(scratch) / mutant.id
-            directory.mkdir()
-            submissions[mutant.id] = corpus.materialize(lab, mutant.as_bug(), directory)
+        submissions = corpus.materialize_all(lab, {m.id: m.as_bug() for m in todo}, Path(scratch))
         pipeline.compile_first(lab, [(submissions[m.id], slot(lab, m)) for m in todo], sandbox, corpus.COMPILE_JOBS)
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mutant") as pool:
             list(pool.map(lambda m: record(judge(lab, m, submissions[m.id], reference, sandbox)), todo))

@@ -54,7 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.grading import build, cgroup
+from grader.grading import bubblewrap, build, cgroup
 from grader.errors import GraderError
 
 # Defaults for every test process; a lab overrides them in lab.toml [limits].
@@ -397,7 +397,7 @@ def _bubblewrap_setup(view: TestView, native: Programs) -> list[str]:
         "--die-with-parent",
         "--new-session",
         # File system: the system read-only; of the grader, two files.
-        *_system_directories(),
+        *bubblewrap.system_directories(etc=True),
         "--ro-bind",
         str(view.binary),
         BINARY_INSIDE,
@@ -429,28 +429,8 @@ def _bubblewrap_setup(view: TestView, native: Programs) -> list[str]:
         # Environment: nothing from the grader's.
         "--chdir",
         "/tmp",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/local/bin:/usr/bin:/bin",
-        "--setenv",
-        "TMPDIR",
-        "/tmp",
-        "--setenv",
-        "HOME",
-        "/tmp",
+        *bubblewrap.clean_environment("/usr/local/bin:/usr/bin:/bin"),
     ]
-
-
-def _system_directories() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
-        path = Path(top)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), top]
-        elif path.is_dir():
-            args += ["--ro-bind", top, top]
-    return args
 
 
 # Runs whose every process was born in a cgroup it cannot leave: the test
