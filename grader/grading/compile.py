@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.grading import bubblewrap
 from grader.grading.lab import Lab
 
 # Limits of one student compile; a lab may override each in lab.toml
@@ -68,7 +69,8 @@ TMPFS_BYTES = 256 * 1024 * 1024
 COMPILE_UID = 60999
 
 COMPILER = "/usr/bin/g++"
-COMPILE_FLAGS = ["-std=c++20", "-Wall", "-Wextra"]
+# The same as STUDENT_COPTS in grader/bazel/copts.bzl (test_compile.py checks).
+COMPILE_FLAGS = ["-std=c++20", "-Wall", "-Wextra", "-D_GLIBCXX_ASSERTIONS"]
 SOURCE_INSIDE = "/src"
 OUTPUT_INSIDE = "/out"
 STARTED = "STARTED"
@@ -303,7 +305,7 @@ def _bubblewrap_setup(workspace: Workspace) -> list[str]:
         "--unshare-all",
         "--die-with-parent",
         "--new-session",
-        *_system_directories(),
+        *bubblewrap.system_directories(etc=False),
         "--ro-bind",
         str(workspace.sources),
         SOURCE_INSIDE,
@@ -324,19 +326,7 @@ def _bubblewrap_setup(workspace: Workspace) -> list[str]:
         "--disable-userns",
         "--chdir",
         SOURCE_INSIDE,
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/bin:/bin",
-        "--setenv",
-        "TMPDIR",
-        "/tmp",
-        "--setenv",
-        "HOME",
-        "/tmp",
-        "--setenv",
-        "LC_ALL",
-        "C",  # diagnostics in plain ASCII quotes
+        *bubblewrap.clean_environment("/usr/bin:/bin", LC_ALL="C"),  # LC_ALL: diagnostics in ASCII quotes
     ]
 
 
@@ -349,20 +339,6 @@ HIDDEN_HEADERS = (Path("/usr/include/doctest"),)
 
 def _test_framework_hidden() -> list[str]:
     return [arg for path in HIDDEN_HEADERS if path.is_dir() for arg in ("--tmpfs", str(path))]
-
-
-def _system_directories() -> list[str]:
-    """/usr, read-only, and the top-level links into it. Not /etc: the
-    compiler needs nothing there (the dynamic loader finds its libraries in
-    the default directories without /etc/ld.so.cache)."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/lib", "/lib64", "/lib32"):
-        path = Path(top)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), top]
-        elif path.is_dir():
-            args += ["--ro-bind", top, top]
-    return args
 
 
 @dataclass(frozen=True)
