@@ -11,7 +11,7 @@ import pytest
 
 from grader.grading import compile as compiling
 from grader.errors import GraderError
-from grader.grading.lab import load_lab
+from grader.grading.lab import REPO, load_lab
 
 PIPE = load_lab("pipe")
 REFERENCE = PIPE.solution_directory / "pipe_lab.cpp"
@@ -90,3 +90,11 @@ def test_without_bubblewrap_the_compile_still_drops_root(tmp_path: Path) -> None
     compiled = compile_source(tmp_path, '#include "/etc/shadow"\n', reduced)
     assert compiled.outcome is compiling.Outcome.FAILED
     assert "Permission denied" in compiled.diagnostics, compiled.diagnostics
+
+
+def test_a_submission_is_compiled_with_the_flags_bazel_gives_the_skeleton() -> None:
+    # copts.bzl is Starlark made only of lists, which Python reads the same way.
+    copts: dict[str, object] = {}
+    exec((REPO / "grader" / "bazel" / "copts.bzl").read_text(), copts)
+    assert [flag for flag in compiling.COMPILE_FLAGS if not flag.startswith("-std=")] == copts["STUDENT_COPTS"]
+    assert "-D_GLIBCXX_ASSERTIONS" in compiling.COMPILE_FLAGS

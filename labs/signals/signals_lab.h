@@ -207,7 +207,8 @@ void send_values(pid_t pid, int signo, const std::vector<int>& values);
 // Receives `count` values sent with send_values and returns them in the
 // order they arrived. `signo` must be a real-time signal, which the caller
 // has blocked (so that values queue up instead of ending the process). Waits
-// without using the CPU while none is pending.
+// without using the CPU while none is pending; a handler for another signal
+// that interrupts the wait (EINTR) is no error, and it waits on.
 //
 // Throws std::invalid_argument, without waiting, if `signo` is a standard
 // signal: those do not queue, so `count` of them may well arrive as one, and

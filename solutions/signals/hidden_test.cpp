@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -20,6 +22,7 @@
 #include "grader/harness/fd.h"
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
+#include "grader/harness/signal_state.h"
 #include "grader/harness/snapshot.h"
 #include "labs/signals/signals_lab.h"
 #include "labs/signals/signals_test_support.h"
@@ -30,15 +33,57 @@ using namespace siglab::testing;
 namespace {
 
 // run_server in a child, for a start it must refuse: "system_error" when it
-// throws std::system_error, "returned" when it returns.
-Outcome refused_start(const ServerUnderTest& server) {
+// throws std::system_error, "returned" when it returns. `scene` runs first,
+// in the child.
+Outcome refused_start(
+    const ServerUnderTest& server, const std::function<void()>& scene = [] {}) {
   return ipclab::run_in_child(
       [&] {
+        scene();
         return std::string(ipclab::threw<std::system_error>([&] { siglab::run_server(server.names()); })
                                ? "system_error"
                                : "returned");
       },
       kDeadline);
+}
+
+// Sends `signo` to `pid` and waits until the kernel no longer holds it
+// pending, so its handler has run: a second signal sent sooner would merge
+// with the first into one delivery.
+void deliver(pid_t pid, int signo) {
+  ::kill(pid, signo);
+  (void)eventually(
+      [&] {
+        const auto state = ipclab::signal_state(pid);
+        return !state || !state->is_pending(signo);
+      },
+      kDeadline);
+}
+
+// Runs `wait` in a child that blocks `waited`, interrupts it with a handler
+// for SIGUSR2 (installed without SA_RESTART, so the wait fails with EINTR),
+// then lets `send` deliver what it waits for. "" when the wait went on after
+// the interruption; otherwise what the child did instead.
+std::string interrupted_wait(int waited, const std::function<std::string()>& wait,
+                             const std::function<void(pid_t)>& send, const std::string& expected) {
+  ipclab::Child waiter([&] {
+    ipclab::interrupt_on(SIGUSR2);
+    block({waited});
+    return wait();
+  });
+  // Not asleep: its own blocking test says more. The Child's destructor stops it.
+  if (const auto waiting = ipclab::wait_until_blocked(waiter.pid()); !waiting.yes) {
+    return "it should sleep until a signal comes (" + waiting.evidence + ")";
+  }
+  deliver(waiter.pid(), SIGUSR2);
+  if (!ipclab::wait_until_blocked(waiter.pid()).yes) {
+    return "a handler for another signal interrupted the wait (EINTR), and it " + waiter.finish(kDeadline).describe() +
+           ": EINTR is no error, wait again";
+  }
+  send(waiter.pid());
+  const Outcome got = waiter.finish(kDeadline);
+  if (!got.ok()) return "after the interruption it " + got.describe();
+  return got.value == expected ? "" : "after the interruption it returned " + got.value + ", not " + expected;
 }
 
 }  // namespace
@@ -146,6 +191,26 @@ TEST_CASE("wait_for_signal takes each pending signal once") {
   CHECK(outcome.value == std::to_string(SIGUSR1) + " " + std::to_string(SIGUSR2));
 }
 
+TEST_CASE("wait_for_signal goes on waiting after a handler interrupts it") {
+  const std::string failure = interrupted_wait(
+      SIGUSR1, [] { return std::to_string(siglab::wait_for_signal({SIGUSR1})); },
+      [](pid_t waiter) { ::kill(waiter, SIGUSR1); }, std::to_string(SIGUSR1));
+  CHECK_MESSAGE(failure.empty(), "wait_for_signal({SIGUSR1}): ", failure);
+}
+
+TEST_CASE("receive_values goes on waiting after a handler interrupts it") {
+  const int signo = SIGRTMIN;
+  const std::string failure = interrupted_wait(
+      signo, [&] { return joined(siglab::receive_values(signo, 1)); },
+      [&](pid_t waiter) {
+        sigval value{};
+        value.sival_int = 42;
+        ::sigqueue(waiter, signo, value);  // the test's own send: this test is receive_values's alone
+      },
+      "42");
+  CHECK_MESSAGE(failure.empty(), "receive_values(SIGRTMIN, 1): ", failure);
+}
+
 TEST_CASE("send_values carries values from several senders each in its order") {
   const int signo = SIGRTMIN + 3;
   constexpr int kSenders = 3, kEach = 60;
@@ -196,6 +261,38 @@ TEST_CASE("write_unless_closed carries a megabyte to a reader") {
   REQUIRE_RETURNED(wrote);
   CHECK(wrote.value == "true");
   CHECK_MESSAGE(got == message, ipclab::first_difference(message, got));
+}
+
+TEST_CASE("write_unless_closed goes on writing after signals interrupt it") {
+  // 1 MiB does not fit in the pipe, so the writer waits while nobody reads.
+  // The first signal cuts a write short (it returns the bytes written so far);
+  // the second hits a write that has written nothing yet, which fails with
+  // EINTR. Either way the rest must still be written.
+  const std::string message = ipclab::pattern(1 << 20, 7);
+  ipclab::Pipe pipe;
+  ipclab::Child writer([&] {
+    pipe.read.reset();
+    ipclab::interrupt_on(SIGUSR1);
+    return std::string(siglab::write_unless_closed(pipe.write.get(), message) ? "true" : "false");
+  });
+  pipe.write.reset();
+  for (int signal = 1; signal <= 2; ++signal) {
+    const ipclab::Blocked waiting = ipclab::wait_until_blocked(writer.pid());
+    if (!waiting.yes) {
+      const Outcome early = writer.finish(kDeadline);
+      FAIL("with the pipe full, write_unless_closed should wait for room (", waiting.evidence, "); after ",
+           signal - 1, " signal(s) it ", early.describe(),
+           std::string(signal > 1 ? ": a write that a signal cuts short or interrupts (EINTR) must go on with the rest"
+                                  : ""));
+    }
+    deliver(writer.pid(), SIGUSR1);
+  }
+  const std::string got = ipclab::read_until_eof(pipe.read.get());
+  const Outcome wrote = writer.finish(kDeadline);
+  REQUIRE_RETURNED(wrote);
+  CHECK(wrote.value == "true");
+  CHECK_MESSAGE(got == message, "after two signals interrupted it, ", ipclab::first_difference(message, got),
+                ": a short write or EINTR is retried with the bytes not yet written");
 }
 
 TEST_CASE("write_unless_closed reports a reader that leaves midway") {
@@ -273,6 +370,25 @@ TEST_CASE("run_server refuses to start when its shared-memory name is taken") {
                 ipclab::leak_report("found", left));
 }
 
+TEST_CASE("run_server removes all three objects when sizing its shared memory fails") {
+  ServerUnderTest server;
+  // A file-size limit of 0 makes ftruncate fail (EFBIG) once the three
+  // names exist, so the shared-memory object must go too.
+  const Outcome outcome = refused_start(server, [] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit no_file_size{0, 0};
+    ::setrlimit(RLIMIT_FSIZE, &no_file_size);
+  });
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe());
+  CHECK_MESSAGE(outcome.value == "system_error", "run_server should throw std::system_error when ftruncate fails; it ",
+                outcome.value);
+  const auto left = server.existing();
+  CHECK_MESSAGE(left.empty(), ipclab::leak_report("objects left after ftruncate failed", left),
+                std::string(left.size() == 1 && left.front().starts_with("/dev/shm")
+                                ? ": the shared-memory object was made before ftruncate failed, so it must be unlinked too"
+                                : ""));
+}
+
 TEST_CASE("run_server waits for room in a full queue and still cleans up on SIGTERM") {
   ServerUnderTest server;
   ipclab::Child child([&] {
@@ -293,7 +409,7 @@ TEST_CASE("run_server waits for room in a full queue and still cleans up on SIGT
     if (!waiting.yes) {
       const Outcome early = child.finish(kDeadline);
       FAIL("after request ", i, " the server should wait (", waiting.evidence, "), but it ", early.describe(),
-           i >= 10 ? ": the queue was full; open it without O_NONBLOCK so that mq_send waits for room" : "");
+           std::string(i >= 10 ? ": the queue was full; open it without O_NONBLOCK so that mq_send waits for room" : ""));
     }
   }
   ::kill(child.pid(), SIGTERM);
@@ -332,9 +448,10 @@ TEST_CASE("reap_children returns at once with a child still running whatever err
       },
       kDeadline);
   REQUIRE_MESSAGE(outcome.ok(), outcome.describe(),
-                  outcome.kind == Outcome::Kind::timed_out
-                      ? ": waitpid(-1, ..., WNOHANG) returned 0 (none has ended): that ends the loop, whatever errno says"
-                      : "");
+                  std::string(outcome.kind == Outcome::Kind::timed_out
+                                  ? ": waitpid(-1, ..., WNOHANG) returned 0 (none has ended): that ends the loop, "
+                                    "whatever errno says"
+                                  : ""));
   CHECK(outcome.value == "reaped 0");
 }
 
