@@ -45,6 +45,9 @@ for flag in "$@"; do
     # ...and checks the repository's habits: black, flake8 and mypy for
     # Python, clang-format for C++ (grader/suite.py).
     packages+=(black flake8 mypy clang-format)
+    # ...and grades a Gradescope bundle with Python 3.10 (Gradescope's image),
+    # which needs tomli to give it (test_export.py skips without it).
+    packages+=(python3-tomli)
   fi
 done
 
