@@ -239,8 +239,6 @@ def test_a_zombie_is_reported_as_never_reaped(inspect) -> None:
     # A parent that never waits, alive past the grace period: its ended child is a zombie.
     # The test's own shell gives `sleep 0` a whole second to end: 0.2 s was too short
     # under load, and the child was then still running, not yet a zombie.
-    inspected = inspect(
-        f"bash -c 'sleep 0 & exec sleep {LINGER}' & sleep 1; exit 0", reduced=False, pid_namespace=True
-    )
+    inspected = inspect(f"bash -c 'sleep 0 & exec sleep {LINGER}' & sleep 1; exit 0", reduced=False, pid_namespace=True)
     kinds = sorted(r["kind"] for r in inspected.records if r["event"] == "leak")
     assert kinds == ["process", "zombie process"], inspected.records
