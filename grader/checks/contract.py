@@ -11,6 +11,13 @@ so it is never shipped):
     tests = ["write_all retries a write interrupted by a signal"]
     proof = "bug:write_gives_up_on_eintr"     # or "mutant:stop-on-eintr-34b0acf0"
 
+A sentence that names a thing and promises no behaviour ("One request and
+its reply.") is marked as such, with why, in place of tests and a proof:
+
+    [[sentence]]
+    text = "One request and its reply."
+    describes = "names the struct below; its fields' sentences are the contract"
+
 Each entry is checked: the text is in the header word for word, the tests
 are in lab.toml, and the proof is a corpus bug that names one of those
 tests as failing, or a mutant whose last full run was killed by one of
@@ -31,6 +38,7 @@ from grader.grading.lab import Lab
 
 class Standing(str, Enum):
     PROVED = "proved"
+    DESCRIPTION = "describes"
     NO_TEST = "gap: no test"
     NO_PROOF = "gap: no proof"
 
@@ -41,6 +49,7 @@ class Row:
     tests: tuple[str, ...]
     proof: str
     standing: Standing
+    why: str = ""  # a description's reason
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class Table:
 
     @property
     def gaps(self) -> int:
-        return sum(1 for r in self.rows if r.standing is not Standing.PROVED)
+        return sum(1 for r in self.rows if r.standing in (Standing.NO_TEST, Standing.NO_PROOF))
 
 
 def mapping_file(lab: Lab) -> Path:
@@ -125,6 +134,13 @@ def table(lab: Lab) -> Table:
         if text not in everything:
             errors.append(f"contract.toml: not in labs/{lab.name}'s header word for word: {text!r}")
             continue
+        why = _words(entry.get("describes", ""))
+        if why:
+            if tests or proof:
+                errors.append(f"contract.toml: {text!r} is marked as a description but names tests or a proof")
+                continue
+            mapped[text] = Row(text, (), "", Standing.DESCRIPTION, why)
+            continue
         unknown = [t for t in tests if t not in declared]
         if unknown:
             errors.append(f"contract.toml: {text!r} names tests lab.toml does not declare: {unknown}")
@@ -171,9 +187,17 @@ def _proof_problem(
 
 def summary(contract: Table) -> str:
     """selfcheck's detail: counts, then one line per sentence."""
-    proved = len(contract.rows) - contract.gaps
-    lines = [f"{len(contract.rows)} sentences: {proved} proved, {contract.gaps} gaps"]
+    proved = sum(1 for r in contract.rows if r.standing is Standing.PROVED)
+    described = sum(1 for r in contract.rows if r.standing is Standing.DESCRIPTION)
+    lines = [f"{len(contract.rows)} sentences: {proved} proved, {described} descriptions, {contract.gaps} gaps"]
     for row in contract.rows:
-        evidence = f" → {'; '.join(row.tests)} → {row.proof}" if row.standing is Standing.PROVED else ""
-        lines.append(f"[{row.standing.value}] {row.sentence}{evidence}")
+        lines.append(f"[{row.standing.value}] {row.sentence}{_evidence(row)}")
     return "\n".join(lines)
+
+
+def _evidence(row: Row) -> str:
+    if row.standing is Standing.PROVED:
+        return f" → {'; '.join(row.tests)} → {row.proof}"
+    if row.standing is Standing.DESCRIPTION:
+        return f" — {row.why}"
+    return ""

@@ -81,3 +81,22 @@ def test_a_sentence_without_a_proof_is_a_gap(tmp_path, monkeypatch) -> None:
 @pytest.mark.parametrize("name", ["pipe", "fifo", "mq", "shm", "sem", "signals", "channels"])
 def test_every_lab_s_contract_file_holds(name: str) -> None:
     assert contract.table(load_lab(name)).errors == ()
+
+
+WRITES = "Writes every byte of `data` to `fd`, however many write() calls it takes."
+
+
+def test_a_description_is_no_gap_and_says_why(tmp_path, monkeypatch) -> None:
+    write_mapping(tmp_path, monkeypatch, f'[[sentence]]\ntext = "{WRITES}"\ndescribes = "a summary"\n')
+    table = contract.table(load_lab("pipe"))
+    row = next(r for r in table.rows if r.sentence == WRITES)
+    assert table.errors == () and row.standing is contract.Standing.DESCRIPTION
+    assert table.gaps == len(table.rows) - 1
+    assert f"[describes] {WRITES} — a summary" in contract.summary(table)
+
+
+def test_a_description_with_tests_is_an_error(tmp_path, monkeypatch) -> None:
+    body = f'[[sentence]]\ntext = "{WRITES}"\ndescribes = "a summary"\ntests = ["{EINTR_TEST}"]\n'
+    write_mapping(tmp_path, monkeypatch, body)
+    table = contract.table(load_lab("pipe"))
+    assert len(table.errors) == 1 and "marked as a description but names tests" in table.errors[0]
