@@ -7,8 +7,11 @@ with what the machine can do, measured in one run.
 Trust, the same as for the tests: the submission's binary is the lab's
 bench driver linked with the student's objects, compiled and refused by the
 grader's own rules (pipeline.compile_staged) and run in the test sandbox.
-Its figures are the submission's own and are shown as such (a student can
-fake their own figures, so they never reach a score). Every baseline and
+Figures come only as records on the verdict channel (grader/harness/verdict.h),
+never from the binary's output, which the student's code can write: faking
+one means searching the harness's memory for the run's token, as faking a
+test's verdict does. They are still the submission's own figures, shown as
+such, and never reach a score. Every baseline and
 every figure called the reference's comes from the reference's binary,
 which holds no student code. Each ratio is computed here, from the medians
 of figures of this run.
@@ -20,7 +23,6 @@ load on a shared machine drifts over both alike.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import statistics
@@ -37,7 +39,6 @@ from grader.grading.sandbox import Sandbox
 # 2: the raw pipe request/reply copy (pipe_fetch) is the FIFO's and MQ's
 # throughput baseline, and memcpy copies a file-sized source (see below).
 FORMAT_VERSION = 2
-MARKER = "ipclab-bench "  # the one line of figures a case prints
 
 MECHANISMS = {"f": "FIFO", "q": "MQ", "s": "SHM"}
 BASELINE_NAMES = {
@@ -201,7 +202,7 @@ def _skip(case: str, implementation: str, options: Options) -> bool:
 
 def _take(samples: Samples, implementation: str, case: str, test_run: run.TestRun) -> bool:
     """Adds a case's figures; False (and a failure) when it has none."""
-    parsed = parse_figures(test_run.output) if test_run.passed else None
+    parsed = parse_figures(test_run.records) if test_run.passed else None
     if parsed is None:
         why = test_run.detail or test_run.status.value
         if implementation == "reference":
@@ -218,26 +219,29 @@ def _take(samples: Samples, implementation: str, case: str, test_run: run.TestRu
     return True
 
 
-# What a case may print: bounded, so a submission's line cannot make the report huge.
+# What a case may report: bounded, so a submission cannot make the report huge.
 _MAX_FIGURES = 200
 _METRICS = set(UNITS)
 
 
-def parse_figures(output: str) -> tuple[list[tuple[str, int, int, str, float]], list[tuple[str, int, str]]] | None:
-    """The figures of a case's last MARKER line; None when there is no valid
-    one. The line may come from a submission: every field is checked."""
-    lines = [line for line in output.splitlines() if line.startswith(MARKER)]
-    if not lines:
+def parse_figures(
+    records: list[dict[str, object]],
+) -> tuple[list[tuple[str, int, int, str, float]], list[tuple[str, int, str]]] | None:
+    """The figures a case sent on the verdict channel; None when it sent
+    none, or one that is not a figure. A record may come from a submission
+    that found the token: every field is checked."""
+    figures = [r for r in records if r.get("event") == "bench figure"][:_MAX_FIGURES]
+    skipped = [r for r in records if r.get("event") == "bench skipped"][:_MAX_FIGURES]
+    if not figures:
         return None
     try:
-        data = json.loads(lines[-1][len(MARKER) :])
-        figures = [_figure(item) for item in data["figures"][:_MAX_FIGURES]]
-        skipped = [
-            (str(s["subject"])[:20], int(s["chunk"]), str(s["why"])[:300]) for s in data["skipped"][:_MAX_FIGURES]
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError):
+        return [_figure(item) for item in figures], [_skipped(item) for item in skipped]
+    except (ValueError, KeyError, TypeError):
         return None
-    return figures, skipped
+
+
+def _skipped(item: dict[str, Any]) -> tuple[str, int, str]:
+    return str(item["subject"])[:20], int(item["chunk"]), str(item["why"])[:300]
 
 
 def _figure(item: dict[str, Any]) -> tuple[str, int, int, str, float]:

@@ -74,6 +74,7 @@ class TestRun:
     leaks: list[Leak] = field(default_factory=list)
     killed_at_deadline: bool = False  # the test killed a process of the code under test at its deadline
     observed: tuple[str, ...] = ()  # causes of failure the test saw (verdict.h: observed)
+    records: list[dict[str, object]] = field(default_factory=list)  # every harness record, in order
 
     @property
     def passed(self) -> bool:
@@ -198,6 +199,7 @@ def run_test(sandbox: Sandbox, binary: Path, name: str, timeout: float) -> TestR
         leaks=ended.report.leaks,
         killed_at_deadline=bool(ended.report.events("killed at deadline")),
         observed=ended.report.observed(),
+        records=ended.report.harness,
     )
 
 

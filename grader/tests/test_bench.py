@@ -16,6 +16,7 @@ from grader.bench import measure as bench
 from grader.grading import pipeline
 from grader.reports import machine
 from grader.grading.lab import REPO, load_lab
+from grader.grading.run import Status, TestRun
 from grader.tests.test_report import demo_grade
 
 # Module-scoped fixtures grade once per worker: keep this module on one (./test's --dist loadgroup).
@@ -87,14 +88,28 @@ def test_the_plot_is_written(run) -> None:
     assert "<svg" in svg and "FIFO (reference)" in svg
 
 
-def test_a_forged_or_broken_line_gives_no_figures() -> None:
-    good = 'ipclab-bench {"figures": [{"subject": "f", "channels": 1, "chunk": 0, "metric": "p50_us", "value": 4.5}], "skipped": []}'
-    assert bench.parse_figures("noise\n" + good + "\n") == ([("f", 1, 0, "p50_us", 4.5)], [])
-    for value in ("-1", "0", "NaN", "1e999"):
-        assert bench.parse_figures(good.replace("4.5", value)) is None, value
-    assert bench.parse_figures(good.replace('"p50_us"', '"score"')) is None
-    assert bench.parse_figures(good.replace('"f"', '"reference"')) is None
-    assert bench.parse_figures("ipclab-bench {not json") is None
+GOOD = {"event": "bench figure", "subject": "f", "channels": 1, "chunk": 0, "metric": "p50_us", "value": 4.5}
+
+
+def test_figures_come_from_records_and_a_broken_one_gives_none() -> None:
+    noise = {"event": "case", "name": "bench: f"}
+    assert bench.parse_figures([noise, GOOD]) == ([("f", 1, 0, "p50_us", 4.5)], [])
+    for value in (-1, 0, float("nan"), float("inf"), "fast"):
+        assert bench.parse_figures([{**GOOD, "value": value}]) is None, value
+    assert bench.parse_figures([{**GOOD, "metric": "score"}]) is None
+    assert bench.parse_figures([{**GOOD, "subject": "reference"}]) is None
+    assert bench.parse_figures([{k: v for k, v in GOOD.items() if k != "chunk"}]) is None
+    assert bench.parse_figures([noise]) is None
+
+
+def test_a_figure_printed_on_the_output_counts_for_nothing() -> None:
+    """The student's code shares the bench binary and can print anything:
+    only the verdict channel carries figures."""
+    line = 'ipclab-bench {"figures": [{"subject": "f", "channels": 1, "chunk": 0, "metric": "p50_us", "value": 0.001}]}'
+    printed = TestRun("bench: f", Status.PASSED, line + "\n", 1.0)
+    samples = bench.Samples()
+    assert bench._take(samples, "submission", "bench: f", printed) is False
+    assert samples.values == {} and samples.failures[0]["implementation"] == "submission"
 
 
 def test_the_scoreboard_has_the_submissions_figures(run) -> None:

@@ -8,15 +8,19 @@
 //   channels.cpp    the lab's request channels, through the bundled server,
 //                   with the data delay at 0.
 //
-// Each doctest case of bench_main.cpp prints ONE line, "ipclab-bench " then a
-// JSON object of figures, and the grader (grader/bench/measure.py) reads it. The
-// grader runs every case once per repetition, each in a sandbox of its own,
-// and makes the statistics over repetitions itself; within a case, a
-// warm-up always comes before what is timed.
+// Each doctest case of bench_main.cpp sends its figures to the grader
+// (grader/bench/measure.py) on the verdict channel (grader/harness/verdict.h),
+// one record per figure, and prints the same figures as one line for a
+// person running the binary by hand. The grader reads only the records:
+// a submission's code shares the binary and can print anything, but it
+// cannot write a record without the run's token. The grader runs every case
+// once per repetition, each in a sandbox of its own, and makes the
+// statistics over repetitions itself; within a case, a warm-up always comes
+// before what is timed.
 //
 //   Figures figures;
 //   figures.add("pipe_pingpong", 0, "p50_us", 11.2);
-//   std::cout << figures.line();   // ipclab-bench {"figures":[...]}
+//   figures.report();   // records {"event":"bench figure",...}; ipclab-bench {...}
 
 #include <cstddef>
 #include <string>
@@ -68,7 +72,9 @@ class Figures {
   void skip(std::string subject, int chunk, std::string why) {
     skipped_.push_back({std::move(subject), chunk, std::move(why)});
   }
-  // The one line the grader reads.
+  // Sends every figure and skip to the grader, then prints line().
+  void report() const;
+  // The figures as one line of JSON, for a person.
   [[nodiscard]] std::string line() const;
 
  private:

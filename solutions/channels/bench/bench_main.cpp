@@ -1,5 +1,5 @@
-// The benchmark's cases: one per subject and size, each printing one
-// "ipclab-bench {...}" line (see bench.h). The grader runs them one at a
+// The benchmark's cases: one per subject and size, each reporting its
+// figures (see bench.h). The grader runs them one at a
 // time, each in a sandbox of its own, like the lab's tests:
 //
 //   bench --test-case='bench: f'          the FIFO channel, full sizes
@@ -14,8 +14,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
+#include "grader/harness/verdict.h"
 #include "solutions/channels/bench/bench.h"
 
 namespace bench {
@@ -33,14 +33,7 @@ Latency summarise(std::vector<double> round_trips_us, double wall_seconds) {
 
 namespace {
 
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+using ipclab::verdict::json_string;
 
 std::string number(double value) {
   char text[32];
@@ -48,39 +41,49 @@ std::string number(double value) {
   return text;
 }
 
-void print(const Figures& figures) { std::cout << figures.line() << std::flush; }
+std::string figure_json(const Figure& f) {
+  return "{\"subject\": " + json_string(f.subject) + ", \"channels\": " + std::to_string(f.channels) +
+         ", \"chunk\": " + std::to_string(f.chunk) + ", \"metric\": " + json_string(f.metric) +
+         ", \"value\": " + number(f.value) + "}";
+}
+
+std::string skipped_json(const Skipped& s) {
+  return "{\"subject\": " + json_string(s.subject) + ", \"chunk\": " + std::to_string(s.chunk) +
+         ", \"why\": " + json_string(s.why) + "}";
+}
+
+// A record is one write below PIPE_BUF (verdict.h): one per figure, and a
+// skip's reason is short.
+std::string as_record(const char* event, const std::string& object) {
+  return std::string("{\"event\": \"") + event + "\", " + object.substr(1);
+}
 
 void run_baselines(const Sizes& sizes) {
   Figures figures;
   measure_baselines(sizes, figures);
-  print(figures);
+  figures.report();
 }
 
 void run_channel(char mechanism, const Sizes& sizes) {
   Figures figures;
   measure_channel(mechanism, sizes, figures);
-  print(figures);
+  figures.report();
 }
 
 }  // namespace
 
+void Figures::report() const {
+  for (const Figure& f : figures_) ipclab::verdict::send(as_record("bench figure", figure_json(f)));
+  for (const Skipped& s : skipped_) ipclab::verdict::send(as_record("bench skipped", skipped_json(s)));
+  std::cout << line() << std::flush;
+}
+
 std::string Figures::line() const {
-  std::ostringstream out;
-  out << "ipclab-bench {\"figures\": [";
-  for (std::size_t i = 0; i < figures_.size(); ++i) {
-    const Figure& f = figures_[i];
-    out << (i ? ", " : "") << "{\"subject\": " << quoted(f.subject) << ", \"channels\": " << f.channels
-        << ", \"chunk\": " << f.chunk << ", \"metric\": " << quoted(f.metric) << ", \"value\": " << number(f.value)
-        << "}";
-  }
-  out << "], \"skipped\": [";
-  for (std::size_t i = 0; i < skipped_.size(); ++i) {
-    const Skipped& s = skipped_[i];
-    out << (i ? ", " : "") << "{\"subject\": " << quoted(s.subject) << ", \"chunk\": " << s.chunk
-        << ", \"why\": " << quoted(s.why) << "}";
-  }
-  out << "]}\n";
-  return out.str();
+  std::string out = "ipclab-bench {\"figures\": [";
+  for (std::size_t i = 0; i < figures_.size(); ++i) out += (i ? ", " : "") + figure_json(figures_[i]);
+  out += "], \"skipped\": [";
+  for (std::size_t i = 0; i < skipped_.size(); ++i) out += (i ? ", " : "") + skipped_json(skipped_[i]);
+  return out + "]}\n";
 }
 
 }  // namespace bench
