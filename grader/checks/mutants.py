@@ -312,7 +312,8 @@ def load_equivalents(lab: Lab) -> dict[str, Equivalent]:
 def fingerprint(lab: Lab) -> dict[str, str]:
     """Hashes of what a mutant's verdict depends on: the reference, the
     tests (public and hidden, with lab.toml and their support headers) and
-    the harness."""
+    the harness. Not the lab's bug corpus, contract table or benchmark: no
+    test binary is built from them, and editing them changes no verdict."""
     reference = [lab.solution_directory / name for name in lab.student_files]
     tests = [
         path
@@ -322,7 +323,8 @@ def fingerprint(lab: Lab) -> dict[str, str]:
         and path.suffix in (".cpp", ".h", ".toml")
         and path not in reference
         and path.name not in lab.student_files
-        and path.parent.name != "bugs"
+        and path.parent.name not in ("bugs", "bench")
+        and path.name != "contract.toml"
         and not path.name.startswith("mutants")
     ]
     harness = sorted(p for p in (REPO / "grader" / "harness").rglob("*") if p.is_file())

@@ -4,11 +4,13 @@ tests must kill and one equivalent mutant that must survive."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from grader.checks import corpus, mutants
 from grader.errors import GraderError
-from grader.grading.lab import Lab, load_lab
+from grader.grading.lab import REPO, Lab, load_lab
 
 # ---- the operators -----------------------------------------------------------
 
@@ -208,3 +210,24 @@ def test_resume_skips_the_mutants_judged_against_the_same_files(tmp_path, monkey
     monkeypatch.setattr(mutants, "fingerprint", lambda _: {"reference": "changed", "tests": "t", "harness": "h"})
     mutants.run(lab, None, resume=True)  # type: ignore[arg-type]
     assert sorted(graded[-1]) == sorted(everything)  # judged against other files: all again
+
+
+def test_the_fingerprint_ignores_what_builds_no_test(tmp_path, monkeypatch) -> None:
+    """The contract table, the bug corpus and the benchmark are edited
+    without changing a verdict: they must not make a mutation run stale.
+    (On a copy of the lab: other tests read and build the real files.)"""
+    from grader.grading import lab as lab_module
+
+    for part in ("labs", "solutions"):
+        shutil.copytree(REPO / part / "channels", tmp_path / part / "channels")
+    lab = load_lab("channels")
+    monkeypatch.setattr(lab_module, "LABS", tmp_path / "labs")
+    monkeypatch.setattr(lab_module, "SOLUTIONS", tmp_path / "solutions")
+    monkeypatch.setattr(mutants, "REPO", tmp_path)
+    before = mutants.fingerprint(lab)
+    solution = tmp_path / "solutions" / "channels"
+    for path in (solution / "contract.toml", solution / "bench" / "bench.h", next((solution / "bugs").glob("*"))):
+        path.write_text((path.read_text() if path.exists() else "") + "\n# edited\n")
+        assert mutants.fingerprint(lab) == before, path
+    (solution / "hidden_test.cpp").write_text((solution / "hidden_test.cpp").read_text() + "\n// edited\n")
+    assert mutants.fingerprint(lab)["tests"] != before["tests"]
