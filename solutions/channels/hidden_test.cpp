@@ -326,6 +326,31 @@ TEST_CASE("client -f takes the longest name a request of -m holds and refuses on
   CHECK_MESSAGE(contains(too_long.err, "-f"), "stderr should name -f: ", too_long.describe());
 }
 
+TEST_CASE("mq: a capacity of exactly msgsize_max is carried") {
+  long limit = 8192;
+  std::ifstream("/proc/sys/fs/mqueue/msgsize_max") >> limit;
+  ServerDir dir;
+  const std::string content = ipclab::pattern(static_cast<std::size_t>(3 * limit), 5);
+  dir.add("limit.bin", content);
+  const ClientRun run = run_client(dir.path(), {"-i", "q", "-m", std::to_string(limit), "-f", "limit.bin"});
+  REQUIRE_MESSAGE(run.returned(), run.describe());
+  CHECK_MESSAGE(run.status == kOk, "-m ", limit, " is msgsize_max itself, which a queue can carry: ", run.describe());
+  CHECK(read_file(dir.path() / "received" / "limit.bin") == content);
+}
+
+TEST_CASE("a received file that cannot be written is status 6") {
+  ServerDir dir;
+  dir.add("small.bin", ipclab::pattern(100, 6));
+  ClientOptions options;
+  options.file_size_limit = 10;  // every write past 10 bytes of a file fails with EFBIG
+  const ClientRun run = run_client(dir.path(), {"-f", "small.bin"}, options);
+  REQUIRE_MESSAGE(run.returned(), run.describe());
+  CHECK_MESSAGE(run.status == kOutputFailed,
+                "received/small.bin cannot hold its 100 bytes (the file size limit is 10): expected status 6 "
+                "(kOutputFailed); check that the file was written, closed and flushed without error: ",
+                run.describe());
+}
+
 TEST_CASE("fifo: client -f copies a 10 MiB file byte-identically") { check_big_file('f'); }
 TEST_CASE("mq: client -f copies a 10 MiB file byte-identically") { check_big_file('q'); }
 TEST_CASE("shm: client -f copies a 10 MiB file byte-identically") { check_big_file('s'); }
