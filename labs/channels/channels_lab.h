@@ -313,7 +313,8 @@ enum Status : int {
 //   -p P        person 1..15
 //   -t T        seconds, 0 <= T < 60 (needs -p and -e)
 //   -e E        ecg 1 or 2 (needs -p and -t)
-//   -f FILE     a file of the server's; no '/' in it
+//   -f FILE     a file of the server's; no '/' in it, and short enough that
+//               its FILE request (FileRequest, the name, a NUL) fits CAP bytes
 //   -m CAP      capacity, kMinCapacity..1048576 (default kDefaultCapacity)
 //   -c N        extra channels, 0..100 (default 0)
 //   -i f|q|s    mechanism (default f)

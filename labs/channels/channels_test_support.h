@@ -8,6 +8,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,6 +111,7 @@ struct ClientOptions {
   int delay_us = 0;          // CHANNELS_DELAY_US for the server
   bool wait_for_go = false;  // start client_main only once go() is called
   std::string mark;          // CHANNELS_MARK for the server (an absolute path)
+  long file_size_limit = -1;  // RLIMIT_FSIZE for client_main (and its server), in bytes; -1: none
 };
 
 inline ClientOptions with_delay(int delay_us, std::string mark = "") {
@@ -167,6 +169,12 @@ class ClientProcess {
     if (::chdir(dir.c_str()) != 0) return "-1|chdir failed";
     ::setenv("CHANNELS_DELAY_US", std::to_string(options.delay_us).c_str(), 1);
     if (!options.mark.empty()) ::setenv("CHANNELS_MARK", options.mark.c_str(), 1);
+    if (options.file_size_limit >= 0) {
+      // A write past the limit then fails with EFBIG instead of raising SIGXFSZ.
+      ::signal(SIGXFSZ, SIG_IGN);
+      const rlimit limit{static_cast<rlim_t>(options.file_size_limit), static_cast<rlim_t>(options.file_size_limit)};
+      if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return "-1|setrlimit failed";
+    }
     std::fflush(stdout);
     ::dup2(out_.get(), STDOUT_FILENO);
     ::dup2(err_.get(), STDERR_FILENO);
