@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <functional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -14,6 +16,7 @@
 #include "grader/harness/observe.h"
 #include "grader/harness/payload.h"
 #include "grader/harness/signal_state.h"
+#include "grader/harness/snapshot.h"
 #include "labs/mq/mq_lab.h"
 #include "labs/mq/mq_test_support.h"
 
@@ -310,6 +313,76 @@ TEST_CASE("receive_for returns an empty message") {
       kDeadline + kDeadline);
   REQUIRE_MESSAGE(got.ok(), got.describe());
   CHECK_MESSAGE(got.value == "[@3]", "a message of 0 bytes is a message: ", got.value);
+}
+
+TEST_CASE("the owner's destructor returns normally when the queue's name is gone already") {
+  const std::string name = ipclab::unique_ipc_name("mq");
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        {
+          MessageQueue mailbox(name, 4, 64);
+          mailbox.send("still in the queue");
+          // Another process removed the name: the owner's own mq_unlink now
+          // fails (ENOENT), and its destructor must still return.
+          if (::mq_unlink(name.c_str()) != 0) return std::string("the test could not remove ") + name;
+        }
+        return std::string("destroyed");
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), "the owner's destructor, once somebody else had removed the queue's name: ",
+                  outcome.describe(), " — a destructor must not throw (a throw out of it ends the process)");
+  CHECK(outcome.value == "destroyed");
+}
+
+TEST_CASE("try_send refuses a message longer than the queue's message size with EMSGSIZE") {
+  TestQueue queue(4, 100);
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        MessageQueue mailbox(queue.name());
+        try {
+          return std::string(mailbox.try_send(std::string(101, 'x')) ? "true" : "false");
+        } catch (const std::system_error& e) {
+          return std::string(e.code() == std::errc::message_size ? "EMSGSIZE" : e.what());
+        }
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "EMSGSIZE", "try_send of 101 bytes to an empty queue of 100-byte messages: its ",
+                "errors other than a full queue are as for send(), std::system_error with EMSGSIZE; got: ",
+                outcome.value);
+  CHECK_MESSAGE(queue.pending() == 0, "a message that is too long must not be sent, not even cut short");
+}
+
+TEST_CASE("receive reports a failure with std::system_error and its errno") {
+  TestQueue queue(4, 64);
+  REQUIRE(queue.send("never received"));
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        const std::set<int> before = ipclab::open_descriptors();
+        MessageQueue mailbox(queue.name());
+        std::set<int> opened;
+        for (const int fd : ipclab::open_descriptors()) {
+          if (before.count(fd) == 0) opened.insert(fd);
+        }
+        if (opened.size() != 1) return "the handle opened " + ipclab::describe(opened) + ", not one descriptor";
+        // Put the same queue, opened write-only, in place of the handle's
+        // descriptor: mq_getattr still works on it, mq_receive fails (EBADF).
+        const mqd_t write_only = ::mq_open(queue.name().c_str(), O_WRONLY);
+        if (write_only == static_cast<mqd_t>(-1) || ::dup2(write_only, *opened.begin()) < 0) {
+          return std::string("the test could not replace the handle's descriptor");
+        }
+        ::mq_close(write_only);
+        try {
+          return "receive returned " + shown(mailbox.receive());
+        } catch (const std::system_error& e) {
+          return std::string(e.code() == std::errc::bad_file_descriptor ? "EBADF" : e.what());
+        }
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "EBADF", "mq_receive failed with EBADF (its descriptor was not open for ",
+                "reading): receive must throw std::system_error carrying that errno; got: ", outcome.value);
+  CHECK_MESSAGE(queue.pending() == 1, "the message in the queue should still be there");
 }
 
 }  // TEST_SUITE
