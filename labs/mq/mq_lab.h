@@ -84,8 +84,10 @@ class MessageQueue {
   explicit MessageQueue(const std::string& name);
 
   // Closes the descriptor (mq_close); the owner also removes the name
-  // (mq_unlink), so no queue is left behind in /dev/mqueue. Messages still in
-  // the queue are discarded. A destructor must not throw.
+  // (mq_unlink), so no queue is left behind in /dev/mqueue. A user's
+  // destructor leaves the messages in the queue for the others; once the
+  // owner has removed the name, they go with the last handle. A destructor
+  // must not throw.
   ~MessageQueue();
 
   MessageQueue(const MessageQueue&) = delete;
