@@ -167,6 +167,9 @@ class ClientProcess {
       if (::read(go_.read.get(), &byte, 1) != 1) return "-1|the test never said go";
     }
     if (::chdir(dir.c_str()) != 0) return "-1|chdir failed";
+    // A shell starts a program with SIGPIPE at its default action; the tests
+    // run with it ignored. The client must ignore it itself (the header).
+    ::signal(SIGPIPE, SIG_DFL);
     ::setenv("CHANNELS_DELAY_US", std::to_string(options.delay_us).c_str(), 1);
     if (!options.mark.empty()) ::setenv("CHANNELS_MARK", options.mark.c_str(), 1);
     if (options.file_size_limit >= 0) {

@@ -530,6 +530,8 @@ TEST_CASE("every bad flag gets a sentence naming it and status 2 and nothing is 
       {{"-p", "1", "-f", "1.csv"}, "-f"},
       {{"-f", "../secret"}, "-f"},
       {{"-p", "1", "-m", "10"}, "-m"},
+      {{"-p", "1", "-m", std::to_string(kMinCapacity - 1)}, "-m"},
+      {{"-p", "1", "-m", "1048577"}, "-m"},
       {{"-p", "1", "-c", "-1"}, "-c"},
       {{"-p", "1", "-i", "x"}, "-i"},
       {{"-p", "1", "-z"}, "-z"},

@@ -3,6 +3,10 @@
 // header's wire contract, on the other side of the student's.
 #include <doctest/doctest.h>
 #include <poll.h>
+#include <sys/resource.h>
+
+#include <set>
+#include <thread>
 
 #include "grader/harness/signal_state.h"
 #include "labs/channels/channels_test_support.h"
@@ -185,6 +189,16 @@ void check_interrupted_waits(char mechanism) {
   }
   REQUIRE_MESSAGE(heard(progress.read, 'o'), "your side was not made: ", student.finish(kDeadline).describe());
   interrupt_while_waiting(student, "cread on an empty channel");
+  if (mechanism != 'f') {
+    // No PeerCheck was given: several kPeerCheckMillis of waiting are still
+    // no reason to give up.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * kPeerCheckMillis + 500));
+    const ipclab::Blocked still = ipclab::wait_until_blocked(student.pid());
+    if (!still.yes) {
+      FAIL("without a PeerCheck a ", mechanism_name(mechanism), " side waits for ever, but after ",
+           2 * kPeerCheckMillis + 500, " ms of waiting in cread it ", student.finish(kDeadline).describe());
+    }
+  }
   say(go.write, 's');
   REQUIRE_MESSAGE(heard(progress.read, 'r'),
                   "your side's cread did not return the message: ", student.finish(kDeadline).describe());
@@ -349,6 +363,53 @@ TEST_CASE("a received file that cannot be written is status 6") {
                 "received/small.bin cannot hold its 100 bytes (the file size limit is 10): expected status 6 "
                 "(kOutputFailed); check that the file was written, closed and flushed without error: ",
                 run.describe());
+}
+
+TEST_CASE("the client ignores SIGPIPE while it runs") {
+  ServerDir dir;
+  ClientProcess client(dir.path(), {"-p", "1"}, with_delay(2000));  // 1000 rows, 2 ms each: 2 s at least
+  const bool started =
+      ipclab::eventually([&] { return server_of(client.pid()) != 0 || ipclab::has_ended(client.pid()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // well into the run, far from its end
+  const auto state = ipclab::signal_state(client.pid());
+  const ClientRun run = client.finish();
+  REQUIRE_MESSAGE((started && state.has_value()), "the client ended before the test could look: ", run.describe());
+  CHECK_MESSAGE((state->is_ignored(SIGPIPE) || state->is_blocked(SIGPIPE)),
+                "the client was started with SIGPIPE at its default action, as a shell starts it, and it is still ",
+                "there while the client runs (", ipclab::describe(*state), "): ignore SIGPIPE, so that a write to a ",
+                "FIFO whose server has died fails with EPIPE instead of killing the client");
+  CHECK_MESSAGE(run.status == kOk, run.describe());
+}
+
+TEST_CASE("mq: a side that cannot make its second queue throws and keeps no descriptor") {
+  ipclab::ScratchDir dir;
+  const std::string prefix = test_prefix();
+  const ScrubOnExit scrubbed{'q', dir.path(), prefix};
+  const Outcome outcome = ipclab::run_in_child(
+      [&] {
+        // Room for the bytes of one queue of 8192-byte messages, not two: the
+        // second mq_open fails (EMFILE).
+        const rlimit room{12000, 12000};
+        if (::setrlimit(RLIMIT_MSGQUEUE, &room) != 0) return std::string("the test could not set RLIMIT_MSGQUEUE");
+        const std::set<int> before = ipclab::open_descriptors();
+        std::string what;
+        try {
+          make_channel('q', "control", prefix, Side::server, 8192);
+          what = "the channel was made";
+        } catch (const ChannelError& e) {
+          what = std::string("ChannelError ") + kind_name(e.kind());
+        }
+        std::set<int> kept;
+        for (const int fd : ipclab::open_descriptors()) {
+          if (before.count(fd) == 0) kept.insert(fd);
+        }
+        return what + (kept.empty() ? "" : "; descriptors kept: " + ipclab::describe(kept));
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "ChannelError system",
+                "with room for only one queue, the constructor must throw ChannelError kind system and close the ",
+                "queue it had opened before it throws; got: ", outcome.value);
 }
 
 TEST_CASE("fifo: client -f copies a 10 MiB file byte-identically") { check_big_file('f'); }
