@@ -11,6 +11,14 @@ so it is never shipped):
     tests = ["write_all retries a write interrupted by a signal"]
     proof = "bug:write_gives_up_on_eintr"     # or "mutant:stop-on-eintr-34b0acf0"
 
+A sentence about what a process must not leave behind ("Closes this side's
+ends.") is checked by the leak check that runs after every test; it names
+that check as its test, and its proof is a bug or mutant the leak check
+caught:
+
+    tests = ["the leak check"]
+    proof = "mutant:delete-call-ff00422d"     # killed by "leak: descriptor"
+
 A sentence that names a thing and promises no behaviour ("One request and
 its reply.") is marked as such, with why, in place of tests and a proof:
 
@@ -34,6 +42,11 @@ from pathlib import Path
 
 from grader.checks import corpus, mutants
 from grader.grading.lab import Lab
+
+
+# The inspector's check, after every test, of what the test's processes
+# left behind: not a test of lab.toml, but a checker a sentence may name.
+LEAK_CHECK = "the leak check"
 
 
 class Standing(str, Enum):
@@ -141,7 +154,7 @@ def table(lab: Lab) -> Table:
                 continue
             mapped[text] = Row(text, (), "", Standing.DESCRIPTION, why)
             continue
-        unknown = [t for t in tests if t not in declared]
+        unknown = [t for t in tests if t not in declared and t != LEAK_CHECK]
         if unknown:
             errors.append(f"contract.toml: {text!r} names tests lab.toml does not declare: {unknown}")
             continue
@@ -171,7 +184,8 @@ def _proof_problem(
     if kind == "bug":
         if name not in bugs:
             return f"no corpus bug {name!r} in bugs/"
-        if not bugs[name].fails & set(tests):
+        caught_by_leak_check = LEAK_CHECK in tests and bool(bugs[name].leaks)
+        if not bugs[name].fails & set(tests) and not caught_by_leak_check:
             return f"bug {name!r} is not expected to fail any of {list(tests)}"
         return ""
     if kind == "mutant":
@@ -179,6 +193,8 @@ def _proof_problem(
             return f"no mutant {name!r} in the last full mutation run"
         verdict = result.verdicts[name]
         killer = str(verdict.get("by", "")).rsplit(" (", 1)[0]
+        if killer.startswith("leak: "):
+            killer = LEAK_CHECK
         if verdict.get("outcome") != mutants.Outcome.KILLED.value or killer not in tests:
             return f"mutant {name!r} was not killed by one of {list(tests)} (outcome {verdict.get('outcome')}, by {killer!r})"
         return ""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import contract
+from grader.checks import contract, corpus
 from grader.grading.lab import load_lab
 
 HEADER = """#pragma once
@@ -100,3 +100,18 @@ def test_a_description_with_tests_is_an_error(tmp_path, monkeypatch) -> None:
     write_mapping(tmp_path, monkeypatch, body)
     table = contract.table(load_lab("pipe"))
     assert len(table.errors) == 1 and "marked as a description but names tests" in table.errors[0]
+
+
+def test_a_sentence_the_leak_check_proves(tmp_path, monkeypatch) -> None:
+    """A bug that leaves something behind proves a sentence checked by the
+    leak check; one that only fails tests does not."""
+    closes = "Closes the descriptor (mq_close); the owner also removes the name"
+    lab = load_lab("mq")
+    text = next(s for s in contract._header_sentences(lab) if s.startswith(closes))
+    leaky = next(b.name for b in corpus.load_bugs(lab) if b.leaks)
+    tight = next(b.name for b in corpus.load_bugs(lab) if not b.leaks)
+    write_mapping(tmp_path, monkeypatch, entry(text, [contract.LEAK_CHECK], f"bug:{leaky}"))
+    table = contract.table(lab)
+    assert table.errors == () and next(r for r in table.rows if r.sentence == text).standing is contract.Standing.PROVED
+    write_mapping(tmp_path, monkeypatch, entry(text, [contract.LEAK_CHECK], f"bug:{tight}"))
+    assert "is not expected to fail any of" in contract.table(lab).errors[0]
