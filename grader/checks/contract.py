@@ -205,7 +205,8 @@ def summary(contract: Table) -> str:
     """selfcheck's detail: counts, then one line per sentence."""
     proved = sum(1 for r in contract.rows if r.standing is Standing.PROVED)
     described = sum(1 for r in contract.rows if r.standing is Standing.DESCRIPTION)
-    lines = [f"{len(contract.rows)} sentences: {proved} proved, {described} descriptions, {contract.gaps} gaps"]
+    counts = f"{proved} proved, {_count(described, 'description')}, {_count(contract.gaps, 'gap')}"
+    lines = [f"{_count(len(contract.rows), 'sentence')}: {counts}"]
     for row in contract.rows:
         lines.append(f"[{row.standing.value}] {row.sentence}{_evidence(row)}")
     return "\n".join(lines)
@@ -217,3 +218,7 @@ def _evidence(row: Row) -> str:
     if row.standing is Standing.DESCRIPTION:
         return f" — {row.why}"
     return ""
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
