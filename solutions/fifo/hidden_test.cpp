@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <functional>
 #include <string>
+#include <system_error>
 
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
@@ -277,6 +280,188 @@ TEST_CASE("a non-blocking FifoWriter's ENXIO error says no reader is there") {
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   CHECK_MESSAGE(lower.find("read") != std::string::npos, "the error should say that no process has the FIFO open for reading: ",
                 outcome.value);
+}
+
+TEST_CASE("FifoNode creates its FIFO with mode 0600") {
+  ipclab::ScratchDir dir;
+  const fs::path path = dir.path() / "control";
+  Outcome inside = ipclab::run_in_child(
+      [&] {
+        ::umask(022);  // a usual umask, which takes nothing away from 0600
+        fifolab::FifoNode node(path);
+        struct stat made {};
+        if (::lstat(path.c_str(), &made) != 0) return std::string("no node at the path");
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(made.st_mode & 07777));
+        return std::string(mode);
+      },
+      kDeadline);
+  REQUIRE_RETURNED(inside);
+  CHECK_MESSAGE(inside.value == "0600", "the node's permissions are ", inside.value,
+                " (with umask 022): mkfifo(path, 0600) lets only its owner open it");
+}
+
+TEST_CASE("FifoNode reports a node it cannot create with errno") {
+  ipclab::ScratchDir dir;
+  const fs::path path = dir.path() / "no-such-directory" / "control";
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        try {
+          fifolab::FifoNode node(path);
+        } catch (const std::system_error& e) {
+          return std::string(e.code() == std::errc::no_such_file_or_directory ? "ENOENT" : "another errno: ") +
+                 (e.code() == std::errc::no_such_file_or_directory ? "" : e.what());
+        }
+        return std::string("no exception");
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "ENOENT", "mkfifo in a directory that does not exist fails with ENOENT; ",
+                "expected std::system_error carrying it, got: ", outcome.value);
+}
+
+TEST_CASE("FifoNode's destructor does not throw when its node is already gone") {
+  ipclab::ScratchDir dir;
+  const fs::path path = dir.path() / "control";
+  Outcome outcome = ipclab::run_in_child(
+      [&] {
+        {
+          fifolab::FifoNode node(path);
+          ::unlink(path.c_str());  // someone else removed it: the destructor's unlink fails with ENOENT
+        }
+        return std::string("destroyed");
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome, "a FifoNode whose node someone else had removed, when destroyed: ");
+  CHECK(outcome.value == "destroyed");
+}
+
+TEST_CASE("FifoWriter and FifoReader report a FIFO that is not there with errno") {
+  ipclab::ScratchDir dir;
+  const fs::path path = dir.path() / "no-such-fifo";
+  auto error_opening = [&](const std::function<void()>& open_end) {
+    Outcome outcome = ipclab::run_in_child(
+        [&] {
+          try {
+            open_end();
+          } catch (const std::system_error& e) {
+            return std::string(e.code() == std::errc::no_such_file_or_directory ? "ENOENT" : "another errno: ") +
+                   (e.code() == std::errc::no_such_file_or_directory ? "" : e.what());
+          }
+          return std::string("no exception");
+        },
+        kDeadline);
+    return outcome.ok() ? outcome.value : outcome.describe();
+  };
+  const std::string writer = error_opening([&] { fifolab::FifoWriter end(path); });
+  const std::string reader = error_opening([&] { fifolab::FifoReader end(path); });
+  CHECK_MESSAGE(writer == "ENOENT", "opening a FifoWriter on a path where nothing is fails with ENOENT; ",
+                "expected std::system_error carrying it, got: ", writer);
+  CHECK_MESSAGE(reader == "ENOENT", "opening a FifoReader on a path where nothing is fails with ENOENT; ",
+                "expected std::system_error carrying it, got: ", reader);
+}
+
+TEST_CASE("a FifoWriter closes its end when it is destroyed") {
+  ipclab::ScratchDir dir;
+  const fs::path path = make_fifo(dir.path() / "f");
+  // The test's read end, there first (a read-only open with O_NONBLOCK never
+  // waits), so the writer's open does not wait either.
+  ipclab::Fd reader = open_end(path, O_RDONLY, ::getpid());
+  ipclab::Pipe go;
+  ipclab::Child writer([&] {
+    {
+      fifolab::FifoWriter end(path);
+      end.send("the only message");
+    }
+    // The FifoWriter is gone, the process is not: it waits for the test.
+    char byte;
+    if (::read(go.read.get(), &byte, 1) != 1) return std::string("the test's go signal did not arrive");
+    return std::string("done");
+  });
+  ipclab::Blocked waiting = ipclab::wait_until_blocked(writer.pid());
+  if (!waiting.yes) {
+    const Outcome early = writer.finish(kDeadline);
+    FAIL("the writer process should send, destroy its FifoWriter and wait (", waiting.evidence, "), but it ",
+         early.describe());
+  }
+  // What the FIFO holds, then what read() says once it is empty: 0 when no
+  // process has it open for writing, EAGAIN while some writer still does.
+  REQUIRE(::fcntl(reader.get(), F_SETFL, O_NONBLOCK) == 0);
+  std::string bytes;
+  ssize_t n = 0;
+  char buffer[4096];
+  while ((n = ::read(reader.get(), buffer, sizeof buffer)) > 0) bytes.append(buffer, static_cast<std::size_t>(n));
+  const bool end_of_stream = n == 0;
+  ipclab::write_fully(go.write.get(), "g");
+  Outcome done = writer.finish(kDeadline);
+  CHECK_MESSAGE(bytes == frame("the only message"), "the FIFO should hold the one frame sent");
+  CHECK_MESSAGE(end_of_stream, "the FifoWriter was destroyed, yet its process still has the FIFO open for writing ",
+                "(read() on the empty FIFO said EAGAIN, not end-of-file): the destructor must close() the "
+                "descriptor, or the reader waits for end-of-stream as long as the process lives");
+  REQUIRE_RETURNED(done, "the writer process: ");
+}
+
+TEST_CASE("send reports EPIPE when no reader is left") {
+  ipclab::ScratchDir dir;
+  const fs::path path = make_fifo(dir.path() / "f");
+  ipclab::Fd reader = open_end(path, O_RDONLY, ::getpid());
+  ipclab::Pipe go;
+  ipclab::Child writer([&] {
+    ::signal(SIGPIPE, SIG_IGN);
+    reader.reset();  // its copy of the test's read end would be a reader that stays
+    fifolab::FifoWriter end(path);
+    char byte;
+    if (::read(go.read.get(), &byte, 1) != 1) return std::string("the test's go signal did not arrive");
+    try {
+      end.send("nobody listens");
+    } catch (const std::system_error& e) {
+      return std::string(e.code() == std::errc::broken_pipe ? "EPIPE" : e.what());
+    }
+    return std::string("no exception");
+  });
+  ipclab::Blocked waiting = ipclab::wait_until_blocked(writer.pid());
+  if (!waiting.yes) {
+    const Outcome early = writer.finish(kDeadline);
+    FAIL("the writer process should open its FifoWriter and wait (", waiting.evidence, "), but it ",
+         early.describe());
+  }
+  reader.reset();  // now no process has the FIFO open for reading
+  ipclab::write_fully(go.write.get(), "g");
+  Outcome sent = writer.finish(kDeadline);
+  REQUIRE_RETURNED(sent);
+  CHECK_MESSAGE(sent.value == "EPIPE", "with SIGPIPE ignored, write() to a FIFO no one reads fails with EPIPE: ",
+                "expected std::system_error carrying it, got: ", sent.value);
+}
+
+TEST_CASE("serve throws std::runtime_error for a request too short to hold an id") {
+  ipclab::ScratchDir dir;
+  const fs::path base = dir.path() / "control";
+  ipclab::Child server([&] {
+    fifolab::RequestServer requests(base);
+    try {
+      return "served " + std::to_string(requests.serve([](std::string_view text) { return std::string(text); }));
+    } catch (const std::system_error& e) {
+      return std::string("std::system_error: ") + e.what();
+    } catch (const std::runtime_error&) {
+      return std::string("runtime_error");
+    }
+  });
+  REQUIRE_MESSAGE(wait_for_nodes(dir.path(), 2, server.pid()), "the server never created its two FIFOs");
+  // The test's client sends one frame of 2 bytes, where an id takes 4.
+  ipclab::Child client([&] {
+    ipclab::Fd requests = open_blocking(fifolab::requests_path(base), O_WRONLY);
+    ipclab::Fd replies = open_blocking(fifolab::replies_path(base), O_RDONLY);
+    ipclab::write_fully(requests.get(), frame("ab"));
+    const auto reply = read_frame(replies.get());
+    return reply ? "a reply of " + std::to_string(reply->size()) + " bytes" : std::string("end-of-stream");
+  });
+  const Deadline deadline;
+  Outcome asked = client.finish(deadline.left());
+  Outcome served = server.finish(deadline.left());
+  REQUIRE_RETURNED(served, "the server, sent a request of 2 bytes: ");
+  CHECK_MESSAGE(served.value == "runtime_error", "a request of 2 bytes cannot hold a ", fifolab::kIdSize,
+                "-byte id: serve should throw std::runtime_error; it returned ", served.value);
+  CHECK_MESSAGE(asked.ok(), "the test's client: ", asked.describe());
 }
 
 }  // TEST_SUITE

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <system_error>
 
 #include "grader/harness/child.h"
 #include "grader/harness/fd.h"
@@ -161,6 +162,64 @@ TEST_CASE("run_pipeline reaps every stage when a signal interrupts its wait") {
   CHECK_MESSAGE(again.yes, "after the signal handler ran, run_pipeline should wait again for its stage: ",
                 again.evidence);
   CHECK_MESSAGE(got.value == "status 0", "expected the stage's status 0 and no child left; got: ", got.value);
+}
+
+TEST_CASE("write_all finishes a write that a signal cut short") {
+  const std::string message = ipclab::pattern(1 << 20, 5);
+  ipclab::Pipe pipe;
+  ipclab::Child writer([&] {
+    pipe.read.reset();
+    ipclab::interrupt_on(SIGUSR1);
+    pipelab::write_all(pipe.write.get(), message);
+    return std::string("done");
+  });
+  pipe.write.reset();
+  // 1 MiB does not fit in the pipe: write_all's write() moves what fits
+  // (64 KiB), then waits for room.
+  ipclab::Blocked before = ipclab::wait_until_blocked(writer.pid());
+  if (!before.yes) {
+    const Outcome early = writer.finish(kDeadline);
+    FAIL("write_all of 1 MiB into a 64 KiB pipe should wait for room (", before.evidence, "), but it ",
+         early.describe());
+  }
+  // A signal handler runs: the waiting write() returns the count of bytes
+  // it had moved, fewer than it was asked for.
+  ::kill(writer.pid(), SIGUSR1);
+  const std::string got = ipclab::read_until_eof(pipe.read.get());
+  Outcome wrote = writer.finish(kDeadline);
+  REQUIRE_RETURNED(wrote);
+  CHECK_MESSAGE(got.size() == message.size(), "the reader got ", got.size(), " of the ", message.size(),
+                " bytes: a signal made write() return fewer bytes than asked for, and write_all must write the rest");
+  CHECK_MESSAGE(got == message, ipclab::first_difference(message, got));
+}
+
+TEST_CASE("read_all reports a read error with errno") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe pipe;
+        try {
+          (void)pipelab::read_all(pipe.write.get());  // read() on a write end fails with EBADF
+        } catch (const std::system_error& e) {
+          return std::string(e.code() == std::errc::bad_file_descriptor ? "EBADF" : e.what());
+        }
+        return std::string("no exception");
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "EBADF", "read() on a pipe's write end fails with EBADF: read_all should throw ",
+                "std::system_error carrying it, got: ", outcome.value);
+}
+
+TEST_CASE("run_pipeline rejects a stage with no program") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        const bool threw = ipclab::threw<std::invalid_argument>([&] { pipelab::run_pipeline({{"true"}, {}}); });
+        return std::string(threw ? "invalid_argument" : "no exception");
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "invalid_argument", "the second of two stages is empty, so it names no program: ",
+                "run_pipeline should throw std::invalid_argument; got: ", outcome.value);
 }
 
 }  // TEST_SUITE
