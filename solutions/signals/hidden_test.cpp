@@ -474,4 +474,251 @@ TEST_CASE("receive_values accepts the first and the last real-time signal") {
                 "(the range is inclusive), and 0 values need no waiting: ", outcome.value);
 }
 
+TEST_CASE("SignalFlag throws std::system_error for a signal that cannot be caught") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        std::string got;
+        for (const int signo : {SIGKILL, SIGSTOP}) {
+          const bool refused = ipclab::threw<std::system_error>([&] { siglab::SignalFlag flag(signo); });
+          got += "SIG" + std::string(::sigabbrev_np(signo)) + (refused ? ": system_error; " : ": no exception; ");
+        }
+        return got;
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "SIGKILL: system_error; SIGSTOP: system_error; ",
+                "sigaction fails (EINVAL) for SIGKILL and SIGSTOP, which cannot be caught, and the constructor ",
+                "should then throw std::system_error; got ", outcome.value);
+}
+
+TEST_CASE("SignalFlag counts several catches between two takes as one") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        siglab::SignalFlag flag(SIGUSR1);
+        // Nothing is blocked: each raise is caught on its own, before it returns.
+        for (int i = 0; i < 3; ++i) ::raise(SIGUSR1);
+        std::string log;
+        for (int i = 0; i < 2; ++i) log += flag.take() ? "true " : "false ";
+        return log;
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "true false ",
+                "three catches before take() are one: the first take() says true, the next false until ",
+                "another signal comes (a flag, not a counter); got ", outcome.value);
+}
+
+TEST_CASE("EventLoop sleeps again after a signal's callback") {
+  Reports reports;
+  Ready ready;
+  ipclab::Child looper([&] {
+    siglab::EventLoop loop;
+    loop.on_signal(SIGUSR1, [&] { reports.say("USR1"); });
+    loop.on_signal(SIGTERM, [&] { loop.stop(); });
+    ready.signal();
+    loop.run();
+    return std::string("stopped");
+  });
+  const std::string unready = ready.wait(looper);
+  REQUIRE_MESSAGE(unready.empty(), unready);
+  (void)ipclab::wait_until_blocked(looper.pid());  // asleep in run(): its own blocking test says more
+  ::kill(looper.pid(), SIGUSR1);
+  if (const std::string handled = reports.next(looper); handled != "USR1") {
+    FAIL("the SIGUSR1 callback never ran; the loop ", looper.finish(kDeadline).describe());
+  }
+  const ipclab::Blocked after = ipclab::wait_until_blocked(looper.pid());
+  ::kill(looper.pid(), SIGTERM);
+  const Outcome got = looper.finish(kDeadline);
+  CHECK_MESSAGE(after.yes, "after the SIGUSR1 callback ran, run() should sleep in poll() again until the next ",
+                "event (", after.evidence, "). Drain the self-pipe (read until EAGAIN) before calling the ",
+                "callbacks: a byte left in it makes every poll() return at once");
+  CHECK_MESSAGE(got.ok(), "SIGTERM's callback stops the loop, and run() should return, but it ", got.describe());
+}
+
+TEST_CASE("EventLoop catches a signal before run without interrupting a read") {
+  ipclab::Pipe data;
+  Ready ready;
+  ipclab::Child looper([&] {
+    siglab::EventLoop loop;
+    std::string log;
+    loop.on_signal(SIGUSR1, [&] {
+      log += "SIGUSR1 handled by run()";
+      loop.stop();
+    });
+    ready.signal();
+    // run() is not called yet: a blocking read of the program's own, which SIGUSR1 comes in the middle of.
+    char buffer[100];
+    const ssize_t n = ::read(data.read.get(), buffer, sizeof buffer);
+    if (n < 0) return std::string("the program's own read failed with ") + ::strerrorname_np(errno);
+    log = "read " + std::string(buffer, static_cast<std::size_t>(n)) + "; ";
+    loop.run();
+    return log;
+  });
+  const std::string unready = ready.wait(looper);
+  REQUIRE_MESSAGE(unready.empty(), unready);
+  (void)ipclab::wait_until_blocked(looper.pid());
+  deliver(looper.pid(), SIGUSR1);  // its handler runs during the read, before run()
+  (void)ipclab::wait_until_blocked(looper.pid());
+  ipclab::write_unless_reader_ended(data.write.get(), "data");
+  const Outcome got = looper.finish(kDeadline);
+  REQUIRE_MESSAGE(got.ok(), "SIGUSR1 came after on_signal and before run(): its handler should already be ",
+                  "installed, and run() should handle it first thing and return once its callback calls stop(); ",
+                  "but the process ", got.describe());
+  CHECK_MESSAGE(got.value == "read data; SIGUSR1 handled by run()", got.value,
+                ": on_signal installs the handler at once, with SA_RESTART (a read it interrupts resumes), and "
+                "run() handles a signal that came before it first thing");
+}
+
+TEST_CASE("EventLoop leaves the descriptors it watches open") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe pipe;
+        {
+          siglab::EventLoop loop;
+          loop.on_readable(pipe.read.get(), [] {});
+          loop.on_signal(SIGUSR1, [&] { loop.stop(); });
+          ::raise(SIGUSR1);  // caught now, handled first thing in run()
+          loop.run();
+        }
+        return std::string(::fcntl(pipe.read.get(), F_GETFD) >= 0 ? "open" : "closed");
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "open", "once the EventLoop was gone, the descriptor it had watched was ",
+                outcome.value, ": the loop does not own the descriptors given to on_readable, so it never closes them");
+}
+
+TEST_CASE("EventLoop run lets a callback's exception out and throws when poll fails") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe pipe;
+        ipclab::write_fully(pipe.write.get(), "x");
+        std::string log;
+        {
+          siglab::EventLoop loop;
+          loop.on_readable(pipe.read.get(), [&] {
+            char byte;
+            (void)::read(pipe.read.get(), &byte, 1);
+            throw std::runtime_error("thrown by a callback");
+          });
+          try {
+            loop.run();
+            log += "run() returned; ";
+          } catch (const std::runtime_error& e) {
+            log += std::string("run() let out: ") + e.what() + "; ";
+          }
+        }
+        {
+          // poll() fails with EINVAL when it is given more descriptors than RLIMIT_NOFILE.
+          siglab::EventLoop loop;
+          for (int i = 0; i < 8; ++i) loop.on_readable(pipe.read.get(), [] {});  // nothing to read
+          rlimit saved{};
+          ::getrlimit(RLIMIT_NOFILE, &saved);
+          const rlimit few{4, saved.rlim_max};
+          ::setrlimit(RLIMIT_NOFILE, &few);
+          const bool refused = ipclab::threw<std::system_error>([&] { loop.run(); });
+          ::setrlimit(RLIMIT_NOFILE, &saved);
+          log += refused ? "poll failed: system_error" : "poll failed: run() returned";
+        }
+        return log;
+      },
+      kDeadline);
+  REQUIRE_MESSAGE(outcome.ok(), outcome.describe(),
+                  std::string(outcome.kind == Outcome::Kind::timed_out
+                                  ? ": when poll() fails with anything but EINTR (here EINVAL: more descriptors than "
+                                    "RLIMIT_NOFILE), run() should throw std::system_error, not poll again"
+                                  : ""));
+  CHECK_MESSAGE(outcome.value == "run() let out: thrown by a callback; poll failed: system_error", outcome.value);
+}
+
+TEST_CASE("ChildReaper restores the previous SIGCHLD action when destroyed") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        install_counter(SIGCHLD, SA_RESTART);
+        { siglab::ChildReaper reaper; }
+        const std::string first = action_of(SIGCHLD);
+        ::signal(SIGCHLD, SIG_DFL);
+        { siglab::ChildReaper reaper; }
+        return "SIGCHLD: " + first + ", then " + action_of(SIGCHLD);
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "SIGCHLD: the test's handler, then default",
+                "after each ChildReaper is gone SIGCHLD should have its earlier action back; found ", outcome.value);
+}
+
+TEST_CASE("send_values throws std::system_error when a signal cannot be sent") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        const pid_t gone = ::fork();
+        if (gone == 0) ::_exit(0);
+        ::waitpid(gone, nullptr, 0);  // reaped: no process has this pid any more
+        const bool no_process =
+            ipclab::threw<std::system_error>([&] { siglab::send_values(gone, SIGRTMIN, {1, 2}); });
+        const bool no_signal =
+            ipclab::threw<std::system_error>([] { siglab::send_values(::getpid(), SIGRTMAX + 1, {1}); });
+        return std::string("to a process that is gone: ") + (no_process ? "system_error" : "no exception") +
+               "; signal SIGRTMAX+1: " + (no_signal ? "system_error" : "no exception");
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "to a process that is gone: system_error; signal SIGRTMAX+1: system_error",
+                "sigqueue fails (ESRCH, EINVAL), and send_values should then throw std::system_error; got ",
+                outcome.value);
+}
+
+TEST_CASE("write_unless_closed throws std::system_error on an error other than EPIPE") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe pipe;
+        install_counter(SIGPIPE);
+        bool wrote = false;
+        // A pipe's read end is not open for writing: write fails with EBADF.
+        const bool refused =
+            ipclab::threw<std::system_error>([&] { wrote = siglab::write_unless_closed(pipe.read.get(), "x"); });
+        return std::string(refused ? "system_error" : wrote ? "returned true" : "returned false") +
+               ", then SIGPIPE: " + action_of(SIGPIPE);
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "system_error, then SIGPIPE: the test's handler",
+                "a write that fails with EBADF is no closed reader: write_unless_closed should throw ",
+                "std::system_error (after restoring SIGPIPE's action); got ", outcome.value);
+}
+
+TEST_CASE("read_retrying throws std::system_error on a read error") {
+  Outcome outcome = ipclab::run_in_child(
+      [] {
+        ipclab::Pipe pipe;
+        std::string got;
+        // A pipe's write end is not open for reading: read fails with EBADF.
+        const bool refused =
+            ipclab::threw<std::system_error>([&] { got = siglab::read_retrying(pipe.write.get(), 10); });
+        return refused ? std::string("system_error") : "returned \"" + got + "\"";
+      },
+      kDeadline);
+  REQUIRE_RETURNED(outcome);
+  CHECK_MESSAGE(outcome.value == "system_error",
+                "a read that fails with EBADF is no end-of-file: read_retrying should throw std::system_error; it ",
+                outcome.value);
+}
+
+TEST_CASE("run_server's queue holds 10 messages of kServerMessageSize bytes") {
+  ServerUnderTest server;
+  ipclab::Child child(serving(server));
+  const std::string not_serving = server.wait_until_serving(child);
+  REQUIRE_MESSAGE(not_serving.empty(), not_serving);
+  const mqd_t queue = ::mq_open(server.names().queue.c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string queue_error = ::strerror(errno);
+  REQUIRE_MESSAGE(queue != static_cast<mqd_t>(-1), "mq_open(queue, O_RDONLY): ", queue_error);
+  mq_attr attributes{};
+  ::mq_getattr(queue, &attributes);
+  ::mq_close(queue);
+  CHECK_MESSAGE((attributes.mq_maxmsg == 10 && attributes.mq_msgsize == siglab::kServerMessageSize),
+                "the queue should be made with mq_maxmsg 10 and mq_msgsize kServerMessageSize (",
+                siglab::kServerMessageSize, "); it has mq_maxmsg ", attributes.mq_maxmsg, " and mq_msgsize ",
+                attributes.mq_msgsize);
+  // How the server stops is other tests' business; the Child's destructor kills this one.
+}
+
 }  // TEST_SUITE
