@@ -108,9 +108,9 @@ struct ClientRun {
 };
 
 struct ClientOptions {
-  int delay_us = 0;          // CHANNELS_DELAY_US for the server
-  bool wait_for_go = false;  // start client_main only once go() is called
-  std::string mark;          // CHANNELS_MARK for the server (an absolute path)
+  int delay_us = 0;           // CHANNELS_DELAY_US for the server
+  bool wait_for_go = false;   // start client_main only once go() is called
+  std::string mark;           // CHANNELS_MARK for the server (an absolute path)
   long file_size_limit = -1;  // RLIMIT_FSIZE for client_main (and its server), in bytes; -1: none
 };
 

@@ -266,6 +266,44 @@ void check_peer_gone(char mechanism) {
                 student_end.value);
 }
 
+// The student's server side, made while the tests' client end joins it;
+// then the test removes the channel's objects itself, as a crashed client's
+// clean-up or a TA's rm would, before the student's side is destroyed.
+void check_destroyed_after_removal(char mechanism) {
+  ipclab::ScratchDir dir;
+  const std::string prefix = test_prefix();
+  const ScrubOnExit scrubbed{mechanism, dir.path(), prefix};
+  ipclab::Pipe made;
+  ipclab::Pipe destroy;
+  ipclab::Pipe end_peer;
+  ipclab::Child student([&] {
+    if (::chdir(dir.path().c_str()) != 0) return std::string("chdir failed");
+    {
+      auto channel = make_channel(mechanism, "control", prefix, Side::server, kSmallCapacity);
+      say(made.write, 'm');
+      if (!heard(destroy.read, 'd')) return std::string("the test never said destroy");
+    }
+    return std::string("destroyed");
+  });
+  const auto paths = object_paths(mechanism, dir.path(), prefix, "control");
+  REQUIRE_MESSAGE(wait_for_paths(paths, student.pid()), "your server side made no channel: ",
+                  student.finish(kDeadline).describe());
+  ipclab::Child peer([&] {
+    ContractPeer end(mechanism, dir.path(), prefix, Side::client, kSmallCapacity);
+    return heard(end_peer.read, 'e') ? std::string() : std::string("the test never said end");
+  });
+  REQUIRE_MESSAGE(heard(made.read, 'm'), "your server side was not made: ", student.finish(kDeadline).describe());
+  scrub(mechanism, dir.path(), prefix, "control");
+  say(destroy.write, 'd');
+  const Outcome student_end = student.finish(kDeadline);
+  say(end_peer.write, 'e');
+  const Outcome peer_end = peer.finish(kDeadline);
+  REQUIRE_MESSAGE(student_end.ok(), "your server side, destroyed after its objects had been removed by someone else: ",
+                  student_end.describe(), " — a destructor never throws (a throw out of it ends the process)");
+  CHECK(student_end.value == "destroyed");
+  CHECK_MESSAGE(peer_end.ok(), "the tests' end: ", peer_end.describe());
+}
+
 // The longest name whose FILE request (FileRequest, the name, a NUL) fits a
 // channel of kMinCapacity bytes.
 std::string longest_name() {
@@ -410,6 +448,16 @@ TEST_CASE("mq: a side that cannot make its second queue throws and keeps no desc
   CHECK_MESSAGE(outcome.value == "ChannelError system",
                 "with room for only one queue, the constructor must throw ChannelError kind system and close the ",
                 "queue it had opened before it throws; got: ", outcome.value);
+}
+
+TEST_CASE("fifo: a server side whose FIFOs are gone already is destroyed without a throw") {
+  check_destroyed_after_removal('f');
+}
+TEST_CASE("mq: a server side whose queues are gone already is destroyed without a throw") {
+  check_destroyed_after_removal('q');
+}
+TEST_CASE("shm: a server side whose objects are gone already is destroyed without a throw") {
+  check_destroyed_after_removal('s');
 }
 
 TEST_CASE("fifo: client -f copies a 10 MiB file byte-identically") { check_big_file('f'); }
