@@ -304,6 +304,7 @@ def report_of(lab: Lab, options: Options, box: Sandbox, samples: Samples) -> dic
             "cpus": os.cpu_count(),
             "isolation": "bubblewrap" if box.isolated else f"reduced: {box.reason}",
             "cpu_limit": "one core per case (cgroup)" if box.cgroups else "none",
+            "affinity": "each case pinned to the CPU it starts on (bench_main.cpp)",
         },
         "units": UNITS,
         "baselines": [{"subject": s, "chunk": c, "metric": m, **spread} for (s, c, m), spread in baselines.items()],

@@ -39,7 +39,8 @@ def print_report(data: dict[str, Any], console: Console) -> None:
     runs = f"{data['repetitions']} repetition(s){', quick sizes' if data['quick'] else ''}"
     console.print(
         f"[bold]{data['lab']} benchmark[/]: {runs}; median (min–max) over repetitions; "
-        f"isolation {data['machine']['isolation']}; CPU limit {data['machine']['cpu_limit']}"
+        f"isolation {data['machine']['isolation']}; CPU limit {data['machine']['cpu_limit']}; "
+        f"{data['machine']['affinity']}"
     )
     _print_baselines(data, console)
     _print_latency(data, console)
