@@ -221,6 +221,7 @@ void check_peer_gone(char mechanism) {
   const ScrubOnExit scrubbed{mechanism, dir.path(), prefix};
   const auto paths = object_paths(mechanism, dir.path(), prefix, "control");
   ipclab::Pipe made;
+  ipclab::Pipe student_made;
   ipclab::Pipe end_peer;
   ipclab::Pipe go_student;
   ipclab::Child peer([&] {
@@ -234,6 +235,7 @@ void check_peer_gone(char mechanism) {
   }
   auto student = start_side(dir.path(), mechanism, prefix, Side::client, kSmallCapacity, [&](RequestChannel& channel) {
     if (mechanism != 'f') channel.watch_peer([] { return false; });
+    say(student_made.write, 'o');
     if (!heard(go_student.read, 'c')) return std::string("the test never said cread");
     std::string kinds;
     std::vector<char> buffer(kSmallCapacity);
@@ -255,6 +257,10 @@ void check_peer_gone(char mechanism) {
   made.write.reset();
   REQUIRE_MESSAGE(heard(made.read, 'm'),
                   "the tests' end could not open the channel: ", peer.finish(kDeadline).describe());
+  // Your side must be made while the tests' end is there: made after it
+  // had gone, it would make objects of its own.
+  REQUIRE_MESSAGE(heard(student_made.read, 'o'), "your client side was not made: ",
+                  student->finish(kDeadline).describe());
   say(end_peer.write, 'e');
   const Outcome peer_end = peer.finish(kDeadline);
   say(go_student.write, 'c');
