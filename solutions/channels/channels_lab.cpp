@@ -515,16 +515,23 @@ FIFORequestChannel::FIFORequestChannel(const std::string& name, const std::strin
   const std::string to_server = fifo_path(prefix, name, 2);
   make_fifo(to_client);
   make_fifo(to_server);
-  // Same order on both sides: direction 1 first, then 2.
-  if (side == Side::server) {
-    write_fd_ = open_fifo(to_client, O_WRONLY);
-    read_fd_ = open_fifo(to_server, O_RDONLY);
-  } else {
-    read_fd_ = open_fifo(to_client, O_RDONLY);
-    write_fd_ = open_fifo(to_server, O_WRONLY);
+  // A constructor that throws runs no destructor: close what was opened.
+  try {
+    // Same order on both sides: direction 1 first, then 2.
+    if (side == Side::server) {
+      write_fd_ = open_fifo(to_client, O_WRONLY);
+      read_fd_ = open_fifo(to_server, O_RDONLY);
+    } else {
+      read_fd_ = open_fifo(to_client, O_RDONLY);
+      write_fd_ = open_fifo(to_server, O_WRONLY);
+    }
+    // Each side sizes the direction it writes, before it writes anything.
+    fit_frames(write_fd_, capacity);
+  } catch (...) {
+    if (read_fd_ >= 0) ::close(read_fd_);
+    if (write_fd_ >= 0) ::close(write_fd_);
+    throw;
   }
-  // Each side sizes the direction it writes, before it writes anything.
-  fit_frames(write_fd_, capacity);
 }
 
 FIFORequestChannel::~FIFORequestChannel() {
