@@ -509,6 +509,14 @@ int channel_failed(const ChannelError& e, const Options& options, const std::str
 
 // ---- FIFO --------------------------------------------------------------------------
 
+namespace {
+
+void close_if_open(int fd) {
+  if (fd >= 0) ::close(fd);
+}
+
+}  // namespace
+
 FIFORequestChannel::FIFORequestChannel(const std::string& name, const std::string& prefix, Side side, int capacity)
     : RequestChannel(name, prefix, side, capacity) {
   const std::string to_client = fifo_path(prefix, name, 1);
@@ -528,15 +536,15 @@ FIFORequestChannel::FIFORequestChannel(const std::string& name, const std::strin
     // Each side sizes the direction it writes, before it writes anything.
     fit_frames(write_fd_, capacity);
   } catch (...) {
-    if (read_fd_ >= 0) ::close(read_fd_);
-    if (write_fd_ >= 0) ::close(write_fd_);
+    close_if_open(read_fd_);
+    close_if_open(write_fd_);
     throw;
   }
 }
 
 FIFORequestChannel::~FIFORequestChannel() {
-  if (read_fd_ >= 0) ::close(read_fd_);
-  if (write_fd_ >= 0) ::close(write_fd_);
+  close_if_open(read_fd_);
+  close_if_open(write_fd_);
   if (side() == Side::server) {
     ::unlink(fifo_path(prefix(), name(), 1).c_str());
     ::unlink(fifo_path(prefix(), name(), 2).c_str());
