@@ -409,28 +409,6 @@ TEST_CASE("a received file that cannot be written is status 6") {
                 run.describe());
 }
 
-// The given server names its NEWCHANNEL channels data1_, data2_, ...: a
-// directory where the first one's direction-2 FIFO belongs lets the
-// server's side open (for reading) while the client's side cannot (EISDIR).
-TEST_CASE("a channel that cannot be made while the server runs is status 5") {
-  ServerDir dir;
-  ClientProcess client(dir.path(), {"-p", "1", "-c", "1"}, waiting_for_go());
-  const fs::path blocker = dir.path() / fifo_path(client.prefix(), "data1_", 2);
-  REQUIRE(fs::create_directory(blocker));
-  client.go();
-  const ClientRun run = client.finish();
-  std::error_code ignored;
-  fs::remove(blocker, ignored);
-  REQUIRE_MESSAGE(run.returned(), run.describe());
-  CHECK_MESSAGE(run.status == kChannelFailed,
-                "the client's side of the extra channel could not open ", blocker.filename().string(),
-                " (a directory) while the server was still running: that is a channel that could not be made, "
-                "status 5 (kChannelFailed), not status 3, which says the server ended; ",
-                run.describe());
-  CHECK_MESSAGE(!run.err.empty(), "every failure needs a sentence on stderr");
-  CHECK_MESSAGE(run.children.empty(), "the server was left running: ", run.children);
-}
-
 TEST_CASE("the client ignores SIGPIPE while it runs") {
   ServerDir dir;
   ClientProcess client(dir.path(), {"-p", "1"}, with_delay(2000));  // 1000 rows, 2 ms each: 2 s at least
