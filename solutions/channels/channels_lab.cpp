@@ -509,42 +509,27 @@ int channel_failed(const ChannelError& e, const Options& options, const std::str
 
 // ---- FIFO --------------------------------------------------------------------------
 
-namespace {
-
-void close_if_open(int fd) {
-  if (fd >= 0) ::close(fd);
-}
-
-}  // namespace
-
 FIFORequestChannel::FIFORequestChannel(const std::string& name, const std::string& prefix, Side side, int capacity)
     : RequestChannel(name, prefix, side, capacity) {
   const std::string to_client = fifo_path(prefix, name, 1);
   const std::string to_server = fifo_path(prefix, name, 2);
   make_fifo(to_client);
   make_fifo(to_server);
-  // A constructor that throws runs no destructor: close what was opened.
-  try {
-    // Same order on both sides: direction 1 first, then 2.
-    if (side == Side::server) {
-      write_fd_ = open_fifo(to_client, O_WRONLY);
-      read_fd_ = open_fifo(to_server, O_RDONLY);
-    } else {
-      read_fd_ = open_fifo(to_client, O_RDONLY);
-      write_fd_ = open_fifo(to_server, O_WRONLY);
-    }
-    // Each side sizes the direction it writes, before it writes anything.
-    fit_frames(write_fd_, capacity);
-  } catch (...) {
-    close_if_open(read_fd_);
-    close_if_open(write_fd_);
-    throw;
+  // Same order on both sides: direction 1 first, then 2.
+  if (side == Side::server) {
+    write_fd_ = open_fifo(to_client, O_WRONLY);
+    read_fd_ = open_fifo(to_server, O_RDONLY);
+  } else {
+    read_fd_ = open_fifo(to_client, O_RDONLY);
+    write_fd_ = open_fifo(to_server, O_WRONLY);
   }
+  // Each side sizes the direction it writes, before it writes anything.
+  fit_frames(write_fd_, capacity);
 }
 
 FIFORequestChannel::~FIFORequestChannel() {
-  close_if_open(read_fd_);
-  close_if_open(write_fd_);
+  if (read_fd_ >= 0) ::close(read_fd_);
+  if (write_fd_ >= 0) ::close(write_fd_);
   if (side() == Side::server) {
     ::unlink(fifo_path(prefix(), name(), 1).c_str());
     ::unlink(fifo_path(prefix(), name(), 2).c_str());
